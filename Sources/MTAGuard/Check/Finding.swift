@@ -1,0 +1,71 @@
+/// The verdict on one item for one host, in the assessment's own words.
+public enum Status: String, Sendable, Codable, Equatable, Comparable {
+    case pass, fail, notApplicable = "not-applicable", error
+
+    /// 양호, 취약, 해당 없음, 오류: the words the KISA and 전자금융기반시설 reports use.
+    public var korean: String {
+        switch self {
+        case .pass: "양호"
+        case .fail: "취약"
+        case .notApplicable: "해당 없음"
+        case .error: "오류"
+        }
+    }
+
+    public var english: String {
+        switch self {
+        case .pass: "pass"
+        case .fail: "fail"
+        case .notApplicable: "n/a"
+        case .error: "error"
+        }
+    }
+
+    private var rank: Int {
+        switch self {
+        case .notApplicable: 0
+        case .pass: 1
+        case .fail: 2
+        case .error: 3
+        }
+    }
+
+    public static func < (a: Status, b: Status) -> Bool { a.rank < b.rank }
+}
+
+/// What a verdict rests on: the file and line read, and what was found there.
+public struct Evidence: Sendable, Codable, Equatable {
+    public var mta: String
+    public var file: String
+    public var line: Int?
+    /// The line as written in the file, or a sentence when the setting is absent.
+    public var text: String
+    public var status: Status
+    public var advisory: Bool
+    public var note: String
+
+    public init(mta: String, file: String, line: Int?, text: String, status: Status, advisory: Bool = false, note: String) {
+        self.mta = mta
+        self.file = file
+        self.line = line
+        self.text = text
+        self.status = status
+        self.advisory = advisory
+        self.note = note
+    }
+}
+
+public struct Finding: Sendable, Codable, Equatable {
+    public var host: String
+    public var item: String
+    public var title: String
+    public var status: Status
+    public var evidence: [Evidence]
+
+    /// The item's verdict: the worst verdict of the files the MTA reads; advisory files
+    /// (such as sendmail.mc) are shown but do not decide it.
+    static func verdict(_ evidence: [Evidence]) -> Status {
+        let deciding = evidence.filter { !$0.advisory || $0.status == .error }
+        return deciding.map(\.status).max() ?? .notApplicable
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Reads a setting from a parsed file the way the MTA reads it, and judges it.
+struct Judge {
+    let target: Target
+    var check: Check { target.check }
+
+    /// The setting as found: the nodes that count, their values, and where they are.
+    struct Reading {
+        var nodes: [String]
+        /// Scalar settings: the value of the deciding node.
+        var value: String?
+        /// Flag settings: every flag in force (all nodes for `union`, the last for `last`).
+        var flags: [String]
+        var line: Int?
+        var lineText: String?
+    }
+
+    func read(_ tree: ConfigTree) throws -> Reading {
+        let all = try tree.match(check.node)
+        let nodes: [String]
+        switch check.pick {
+        case .last: nodes = all.last.map { [$0] } ?? []
+        case .union: nodes = all
+        }
+        var flags: [String] = []
+        var value: String?
+        for node in nodes {
+            if let items = check.items {
+                for item in try tree.wrap({ try tree.augeas.match(node + "/" + items) }) {
+                    if let v = try tree.value(item) { flags.append(v) }
+                }
+            } else {
+                let v = try tree.value(check.valuePath.map { node + "/" + $0 } ?? node)
+                value = v
+                if check.isFlags, let v { flags += Self.split(v, separators: check.separators) }
+            }
+        }
+        let line = nodes.last.flatMap { tree.line(of: $0) }
+        return Reading(nodes: nodes, value: value, flags: flags, line: line, lineText: tree.sourceLine(line))
+    }
+
+    static func split(_ value: String, separators: String?) -> [String] {
+        let set = CharacterSet(charactersIn: separators ?? ", \t")
+        return value.components(separatedBy: set).filter { !$0.isEmpty }
+    }
+
+    /// The flags of `wanted` that `flags` lacks, none when any of `orAny` is present.
+    func missingFlags(_ flags: [String], wanted: [String]) -> [String] {
+        let have = Set(flags.map { $0.lowercased() })
+        if check.orAny.contains(where: { have.contains($0.lowercased()) }) { return [] }
+        return wanted.filter { !have.contains($0.lowercased()) }
+    }
+
+    func passes(_ reading: Reading) -> Bool {
+        if check.isFlags {
+            if reading.nodes.isEmpty, check.defaultValue == nil { return false }
+            let flags = reading.nodes.isEmpty
+                ? Self.split(check.defaultValue ?? "", separators: check.separators) : reading.flags
+            return missingFlags(flags, wanted: check.require).isEmpty
+        }
+        guard let value = reading.nodes.isEmpty ? check.defaultValue : reading.value else { return false }
+        return check.equals.contains { $0.caseInsensitiveCompare(value) == .orderedSame }
+    }
+
+    func evidence(_ reading: Reading, file: String) -> Evidence {
+        let ok = passes(reading)
+        var note: String
+        if reading.nodes.isEmpty {
+            note = "not set"
+            if let d = check.defaultValue { note += "; the MTA's default is '\(d)'" }
+        } else if check.isFlags {
+            let missing = missingFlags(reading.flags, wanted: check.require)
+            note = ok
+                ? "flags in force: \(reading.flags.joined(separator: ","))"
+                : "missing \(missing.joined(separator: ", ")) (in force: \(reading.flags.isEmpty ? "none" : reading.flags.joined(separator: ",")))"
+        } else {
+            note = "\(check.node) = \(reading.value ?? "")"
+            if check.pick == .last, reading.nodes.count >= 1 { note += " (last definition wins)" }
+        }
+        if !ok {
+            note += check.isFlags
+                ? "; needs \(check.require.joined(separator: " and "))" + (check.orAny.isEmpty ? "" : " or \(check.orAny.joined(separator: "/"))")
+                : "; needs \(check.equals.joined(separator: " or "))"
+        }
+        return Evidence(
+            mta: target.mta, file: file, line: reading.line,
+            text: reading.lineText ?? "(absent)", status: ok ? .pass : .fail,
+            advisory: target.advisory, note: note)
+    }
+}

@@ -1,0 +1,83 @@
+/// Changes a parsed file so that its setting passes, through Augeas only: the lens writes the
+/// bytes, so every line the fix does not touch stays as it was.
+struct Remediator {
+    let target: Target
+    var judge: Judge { Judge(target: target) }
+    var fix: Fix { target.fix }
+
+    /// Edits `tree` in place; returns whether anything changed.
+    @discardableResult
+    func apply(to tree: ConfigTree) throws -> Bool {
+        let reading = try judge.read(tree)
+        if judge.passes(reading) { return false }
+        let check = target.check
+        let all = try tree.match(check.node)
+        let created = all.isEmpty
+        let node = try all.last ?? create(in: tree)
+        let augeas = tree.augeas
+        try tree.wrap {
+            switch fix.operation {
+            case .set(let value):
+                try augeas.set(check.valuePath.map { node + "/" + $0 } ?? node, value)
+            case .addFlags(let wanted):
+                let current = created ? fix.initial : reading.flags
+                let missing = (created ? fix.initial : []) + judge.missingFlags(current, wanted: wanted)
+                if let items = check.items {
+                    for flag in missing {
+                        try augeas.set(node + "/" + items + "[last()+1]", flag)
+                    }
+                } else {
+                    let valueNode = check.valuePath.map { node + "/" + $0 } ?? node
+                    let old = created ? "" : (try augeas.get(valueNode) ?? "")
+                    let separator = String(check.separators?.first ?? ",")
+                    let trimmed = old.trimmingTrailing(in: check.separators ?? ", \t")
+                    let joined = missing.joined(separator: separator)
+                    try augeas.set(valueNode, trimmed.isEmpty ? joined : trimmed + separator + joined)
+                }
+            }
+        }
+        let after = try judge.read(tree)
+        guard judge.passes(after) else {
+            throw MTAGuardError(
+                host: tree.host, file: tree.file,
+                "the fix in \(target.file)'s playbook did not make the check pass",
+                hint: "the playbook's fix and check disagree; report this playbook")
+        }
+        return true
+    }
+
+    /// Creates the setting's node where the playbook says (before/after an anchor, else at the
+    /// end) and returns its path.
+    private func create(in tree: ConfigTree) throws -> String {
+        let c = fix.create
+        let augeas = tree.augeas
+        return try tree.wrap {
+            var node: String
+            if let before = c.before, let anchor = try tree.match(before).first {
+                try augeas.insert(c.label, at: anchor, before: true)
+                node = anchor + "/preceding-sibling::" + c.label + "[1]"
+            } else if let after = c.after, let anchor = try tree.match(after).last {
+                try augeas.insert(c.label, at: anchor, before: false)
+                node = anchor + "/following-sibling::" + c.label + "[1]"
+            } else {
+                node = tree.path + "/" + c.label + "[last()+1]"
+                try augeas.set(node, c.value)
+                node = tree.path + "/" + c.label + "[last()]"
+            }
+            // Resolve to a concrete path now: later inserts would shift the relative one.
+            guard let concrete = try augeas.match(node).first else {
+                throw MTAGuardError(host: tree.host, file: tree.file, "could not create \(c.label)")
+            }
+            if let value = c.value { try augeas.set(concrete, value) }
+            return concrete
+        }
+    }
+}
+
+extension String {
+    func trimmingTrailing(in characters: String) -> String {
+        var s = Substring(self)
+        while let last = s.last, characters.contains(last) { s = s.dropLast() }
+        return String(s)
+    }
+}

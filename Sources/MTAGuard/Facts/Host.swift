@@ -1,0 +1,86 @@
+import Foundation
+
+/// What the engine learns about a host in one look: its OS, its service manager and the files
+/// the items may touch.
+public struct HostFacts: Sendable {
+    public var family: OSFamily
+    public var release: String
+    public var systemd: Bool
+    /// Every asked-for path; `nil` where the file does not exist.
+    public var files: [String: FileSnapshot?]
+
+    public init(family: OSFamily, release: String, systemd: Bool, files: [String: FileSnapshot?]) {
+        self.family = family
+        self.release = release
+        self.systemd = systemd
+        self.files = files
+    }
+}
+
+public enum OSFamily: String, Sendable, Codable {
+    case linux, solaris, aix, hpux, unknown
+
+    public init(uname: String) {
+        switch uname.trimmingCharacters(in: .whitespacesAndNewlines) {
+        case "Linux": self = .linux
+        case "SunOS": self = .solaris
+        case "AIX": self = .aix
+        case "HP-UX": self = .hpux
+        default: self = .unknown
+        }
+    }
+}
+
+/// One step of an apply, carried out on the host in order; the first failure stops the rest.
+public enum ApplyStep: Sendable, Equatable {
+    /// Replace `path` by `bytes` (temp file beside it, mode and owner kept, rename), but only if
+    /// its current SHA-256 is still `expect` (the bytes the plan was made from).
+    case replace(FileReplacement)
+    /// Run a command; when `probe` is given and fails, the command is skipped, not failed.
+    case run(argv: [String], probe: [String]?)
+}
+
+public struct FileReplacement: Sendable, Equatable {
+    public var path: String
+    public var expectSHA256: String
+    public var bytes: Data
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var validateBefore: Validation?
+    public var validateAfter: Validation?
+}
+
+public struct StepResult: Sendable, Equatable, Codable {
+    public enum Outcome: String, Sendable, Codable {
+        case done, skipped, failed
+        /// The step failed after the file was renamed into place (a validator rejected it).
+        case failedAfterReplace = "failed-after-replace"
+    }
+    public var outcome: Outcome
+    public var message: String
+
+    public init(_ outcome: Outcome, _ message: String = "") {
+        self.outcome = outcome
+        self.message = message
+    }
+}
+
+/// Where the engine reads facts from and carries out steps: this machine, an offline root,
+/// or (later) a host over SSH.
+public protocol Host: Sendable {
+    var name: String { get }
+    /// Whether validators and service actions run: false for an offline root.
+    var isLive: Bool { get }
+    /// How the journal records this host so that a rollback can reach it again.
+    var address: HostAddress { get }
+    func facts(paths: [String]) async throws -> HostFacts
+    /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
+    func apply(_ steps: [ApplyStep]) async throws -> [StepResult]
+}
+
+public struct HostAddress: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case local, root }
+    public var kind: Kind
+    public var root: String?
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// This machine (`root == nil`: live, services are managed) or a file tree mounted somewhere
+/// (`--root DIR`: an image, chroot or container file system; files only, no commands run).
+public struct LocalHost: Host {
+    public let name: String
+    public let root: String?
+
+    public init(name: String? = nil, root: String? = nil) {
+        self.root = root.map { $0.hasSuffix("/") && $0.count > 1 ? String($0.dropLast()) : $0 }
+        self.name = name ?? root.map { "root:\($0)" } ?? "localhost"
+    }
+
+    public var isLive: Bool { root == nil }
+    public var address: HostAddress { HostAddress(kind: root == nil ? .local : .root, root: root) }
+
+    func real(_ path: String) -> String { (root ?? "") + path }
+
+    public func facts(paths: [String]) async throws -> HostFacts {
+        if let root {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+                throw MTAGuardError(host: name, file: root, "the --root folder does not exist")
+            }
+        }
+        var files: [String: FileSnapshot?] = [:]
+        for path in paths {
+            files[path] = try LocalFiles.read(real(path), displayPath: path)
+        }
+        let (family, release) = identify()
+        let systemd = root == nil && FileManager.default.fileExists(atPath: "/run/systemd/system")
+        return HostFacts(family: family, release: release, systemd: systemd, files: files)
+    }
+
+    /// The live kernel's name; for an offline root, the family its files suggest.
+    private func identify() -> (OSFamily, String) {
+        guard let root else {
+            var u = utsname()
+            uname(&u)
+            let sys = withUnsafeBytes(of: u.sysname) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let rel = withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return (OSFamily(uname: sys), rel)
+        }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: root + "/etc/rc.tcpip") { return (.aix, "") }
+        if fm.fileExists(atPath: root + "/etc/rc.config.d") { return (.hpux, "") }
+        if fm.fileExists(atPath: root + "/var/svc") || fm.fileExists(atPath: root + "/lib/svc") { return (.solaris, "") }
+        return (.linux, "")
+    }
+
+    public func apply(_ steps: [ApplyStep]) async throws -> [StepResult] {
+        var results: [StepResult] = []
+        for step in steps {
+            let result = perform(step)
+            results.append(result)
+            if result.outcome == .failed || result.outcome == .failedAfterReplace { break }
+        }
+        return results
+    }
+
+    private func perform(_ step: ApplyStep) -> StepResult {
+        switch step {
+        case .replace(let r):
+            return replace(r)
+        case .run(let argv, let probe):
+            guard isLive else { return StepResult(.skipped, "offline root: commands do not run") }
+            if let probe {
+                let p = try? ProcessRunner.run(probe)
+                if p?.status != 0 {
+                    return StepResult(.skipped, "\(shellWords(probe)) says the service is not running")
+                }
+            }
+            do {
+                let out = try ProcessRunner.run(argv)
+                guard out.status == 0 else {
+                    return StepResult(.failed, "\(shellWords(argv)) exited \(out.status): \(out.combined.trimmed(400))")
+                }
+                return StepResult(.done, out.combined.trimmed(400))
+            } catch {
+                return StepResult(.failed, "\(error)")
+            }
+        }
+    }
+
+    private func replace(_ r: FileReplacement) -> StepResult {
+        let path = real(r.path)
+        do {
+            let current = try LocalFiles.read(path, displayPath: r.path)
+            let currentSHA = current?.sha256 ?? ""
+            guard currentSHA == r.expectSHA256 else {
+                return StepResult(
+                    .failed,
+                    "\(r.path) changed since it was read (SHA-256 \(currentSHA.prefix(12)), expected \(r.expectSHA256.prefix(12))); nothing written, run again")
+            }
+            if r.bytes == current?.bytes { return StepResult(.skipped, "already as wanted") }
+            try LocalFiles.replace(
+                path, with: r.bytes, mode: r.mode, uid: r.uid, gid: r.gid, displayPath: r.path,
+                validate: isLive ? r.validateBefore.map { v in { temp in try validate(v, file: temp, shown: r.path) } } : nil)
+        } catch {
+            return StepResult(.failed, "\(error)")
+        }
+        if isLive, let v = r.validateAfter {
+            do {
+                try validate(v, file: path, shown: r.path)
+            } catch {
+                return StepResult(.failedAfterReplace, "\(error)")
+            }
+        }
+        return StepResult(.done, "replaced")
+    }
+
+    private func validate(_ v: Validation, file: String, shown: String) throws {
+        let argv = v.argv.map { $0.replacingOccurrences(of: "{file}", with: file) }
+        let out = try ProcessRunner.run(argv)
+        var rejected = out.status != 0
+        if let pattern = v.rejectOutput, out.combined.range(of: pattern, options: .regularExpression) != nil {
+            rejected = true
+        }
+        if rejected {
+            throw MTAGuardError(
+                host: name, file: shown,
+                "the MTA's validator rejected the new file: \(shellWords(argv)) exited \(out.status): \(out.combined.trimmed(400))",
+                hint: "the original file was kept")
+        }
+    }
+}
+
+extension String {
+    func trimmed(_ limit: Int) -> String {
+        let t = trimmingCharacters(in: .whitespacesAndNewlines)
+        return t.count > limit ? String(t.prefix(limit)) + "…" : t
+    }
+}
+
+/// A command line as a person would type it, quoted for a POSIX shell where needed.
+public func shellWords(_ argv: [String]) -> String {
+    argv.map(shellQuote).joined(separator: " ")
+}
+
+/// Quotes `word` for a POSIX shell: single quotes, with embedded ones as '\''.
+public func shellQuote(_ word: String) -> String {
+    if !word.isEmpty, word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }),
+        word.unicodeScalars.allSatisfy(\.isASCII)
+    {
+        return word
+    }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}

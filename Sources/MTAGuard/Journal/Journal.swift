@@ -1,0 +1,107 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The backups folder: one private folder per run, holding its manifest and the pre-image of
+/// every file it changes. Folders are 0700 and files 0600: backups of mail configuration can
+/// hold secrets (relay passwords, map credentials).
+public struct Journal: Sendable {
+    public let folder: String
+
+    public init(folder: String) {
+        self.folder = folder
+    }
+
+    /// Creates the backups folder if needed and refuses one that others could tamper with.
+    public func prepare() throws {
+        try LocalFiles.makePrivateFolder(folder)
+        var st = stat()
+        guard lstat(folder, &st) == 0 else {
+            throw MTAGuardError(file: folder, "cannot read the backups folder: \(LocalFiles.errnoText())")
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            throw MTAGuardError(file: folder, "the backups folder is a symbolic link", hint: "give the real folder with --backups")
+        }
+        if st.st_uid != geteuid() {
+            throw MTAGuardError(file: folder, "the backups folder belongs to another user (uid \(st.st_uid))",
+                                hint: "use a folder of your own with --backups")
+        }
+        if st.st_mode & 0o022 != 0 {
+            throw MTAGuardError(file: folder, "the backups folder can be written by others (mode \(String(st.st_mode & 0o777, radix: 8)))",
+                                hint: "chmod 700 it, or use another folder with --backups")
+        }
+    }
+
+    /// A new run id: UTC time to the second plus a random suffix, sortable by time.
+    public static func newRunID(now: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let suffix = String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+        return "\(f.string(from: now))-\(suffix)"
+    }
+
+    public func runFolder(_ id: String) -> String { (folder as NSString).appendingPathComponent(id) }
+
+    /// Starts a run: its folder, the pre-images and the manifest, all on disk before any change.
+    public func begin(_ manifest: Manifest, preImages: [String: Data]) throws {
+        try prepare()
+        let run = runFolder(manifest.id)
+        try LocalFiles.makePrivateFolder(run)
+        for (relative, bytes) in preImages {
+            let path = (run as NSString).appendingPathComponent(relative)
+            try LocalFiles.makePrivateFolder((path as NSString).deletingLastPathComponent)
+            try LocalFiles.writePrivate(path, bytes)
+        }
+        try write(manifest)
+    }
+
+    public func write(_ manifest: Manifest) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = try encoder.encode(manifest)
+        try LocalFiles.writePrivate((runFolder(manifest.id) as NSString).appendingPathComponent("manifest.json"), data)
+    }
+
+    public func read(_ id: String) throws -> Manifest {
+        guard id.range(of: #"^[A-Za-z0-9._-]+$"#, options: .regularExpression) != nil else {
+            throw MTAGuardError("'\(id)' is not a run id", hint: "see mtaguard runs")
+        }
+        let path = (runFolder(id) as NSString).appendingPathComponent("manifest.json")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw MTAGuardError(file: path, "no such run", hint: "see mtaguard runs")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(Manifest.self, from: data)
+        } catch {
+            throw MTAGuardError(file: path, "the manifest cannot be read: \(error)")
+        }
+    }
+
+    public func backup(_ id: String, _ relative: String) throws -> Data {
+        let path = (runFolder(id) as NSString).appendingPathComponent(relative)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw MTAGuardError(file: path, "the backup is missing")
+        }
+        return data
+    }
+
+    /// Every run, newest first. Folders without a readable manifest are skipped.
+    public func runs() throws -> [Manifest] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        return names.sorted(by: >).compactMap { try? read($0) }
+    }
+
+    /// Where a host's pre-image of `path` is kept inside the run folder.
+    /// The host's position keeps two names that sanitize alike apart.
+    static func backupPath(index: Int, host: String, path: String) -> String {
+        let safeHost = host.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }
+        return "hosts/\(index)-\(String(safeHost))/files" + path
+    }
+}

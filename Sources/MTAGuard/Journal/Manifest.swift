@@ -1,0 +1,76 @@
+import Foundation
+
+/// `BACKUPS/RUN-ID/manifest.json`: what a run meant to do and what it did, written before the
+/// first change and rewritten (atomically) after every step, so that an interrupted run can
+/// still be read and rolled back.
+public struct Manifest: Codable, Sendable {
+    public static let formatVersion = 1
+
+    public var version: Int = Manifest.formatVersion
+    public var id: String
+    public var command: String
+    public var started: Date
+    public var finished: Date?
+    public var outcome: Outcome
+    /// For a rollback run: the run it undid.
+    public var rollbackOf: String?
+    public var hosts: [HostRecord]
+
+    public enum Outcome: String, Codable, Sendable {
+        /// Written before the first change; a run still in this state was interrupted.
+        case running
+        case changed
+        case unchanged
+        case failed
+        case partial
+    }
+
+    public struct HostRecord: Codable, Sendable {
+        public var name: String
+        public var address: HostAddress
+        public var family: OSFamily
+        public var outcome: HostOutcome
+        public var message: String?
+        public var files: [FileRecord]
+        public var actions: [ActionRecord]
+    }
+
+    public enum HostOutcome: String, Codable, Sendable {
+        case pending, changed, unchanged, failed
+        /// The apply failed and the host was returned to its pre-image.
+        case rolledBack = "rolled-back"
+        /// The apply failed and so did the automatic rollback: look at this host.
+        case rollbackFailed = "rollback-failed"
+    }
+
+    public struct FileRecord: Codable, Sendable {
+        public var path: String
+        public var preSHA256: String
+        public var postSHA256: String
+        public var mode: UInt32
+        public var uid: UInt32
+        public var gid: UInt32
+        /// The pre-image, relative to the run folder.
+        public var backup: String
+        public var items: [String]
+        public var state: FileState
+    }
+
+    public enum FileState: String, Codable, Sendable {
+        case planned, replaced, restored, failed
+    }
+
+    public struct ActionRecord: Codable, Sendable {
+        public var service: String
+        public var action: ServiceAction
+        public var command: [String]
+        public var probe: [String]?
+        public var inverse: [String]?
+        public var state: ActionState
+        public var output: String?
+    }
+
+    public enum ActionState: String, Codable, Sendable {
+        case planned, done, skipped, failed, undone
+    }
+}

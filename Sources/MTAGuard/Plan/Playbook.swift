@@ -1,0 +1,110 @@
+/// One hardening item as declared in `playbooks/ID.yaml`: what to look at, how to judge it,
+/// how to fix it. The engine knows nothing of a particular item beyond what this says.
+public struct Playbook: Sendable, Equatable {
+    public var id: String
+    /// Other assessments' numbers for the same item (KISA U-48, U-70, …); any selects it.
+    public var aliases: [String]
+    public var title: String
+    public var titleEnglish: String?
+    public var severity: Severity
+    public var references: [String]
+    public var appliesTo: [String]
+    public var targets: [Target]
+    /// Where the playbook was read from, for messages.
+    public var source: String
+
+    public enum Severity: String, Sendable, Equatable, Codable {
+        case low, medium, high
+    }
+
+    /// All the ids that select this item.
+    public var allIDs: [String] { [id] + aliases }
+
+    public func matches(_ selector: String) -> Bool {
+        allIDs.contains { $0.caseInsensitiveCompare(selector) == .orderedSame }
+    }
+}
+
+/// One file of one MTA that an item judges and fixes.
+public struct Target: Sendable, Equatable {
+    public var mta: String
+    public var file: String
+    public var lens: String
+    /// An advisory target does not decide the item's verdict (the MTA does not read it),
+    /// but is fixed along with it: sendmail.mc, which regenerates sendmail.cf.
+    public var advisory: Bool
+    public var check: Check
+    public var fix: Fix
+    public var validateBeforeReplace: Validation?
+    public var validateAfterReplace: Validation?
+    public var after: ServiceStep?
+}
+
+/// How the MTA reads a setting and what value passes.
+public struct Check: Sendable, Equatable {
+    /// Augeas path (relative to the file's tree) of the node(s) holding the setting.
+    public var node: String
+    /// Child of `node` holding its value, when it is not the node's own value.
+    public var valuePath: String?
+    /// Child label of list items (`flag`), for settings that are lists of flags.
+    public var items: String?
+    /// How a list held in one value is split, when it is not split into child nodes.
+    public var separators: String?
+    public var pick: Pick
+    /// Scalar settings: the values that pass (case-insensitive).
+    public var equals: [String]
+    /// Flag settings: flags that must all be present, unless any of `orAny` is.
+    public var require: [String]
+    public var orAny: [String]
+    /// What the MTA assumes when the setting is absent, to show as evidence.
+    public var defaultValue: String?
+
+    public enum Pick: String, Sendable, Equatable {
+        /// The last definition wins (postfix main.cf, m4 define).
+        case last
+        /// Every definition adds to the setting (sendmail's PrivacyOptions lines).
+        case union
+    }
+
+    public var isFlags: Bool { !require.isEmpty }
+}
+
+/// How to change the setting so that it passes.
+public struct Fix: Sendable, Equatable {
+    public enum Operation: Sendable, Equatable {
+        /// Set the value (of the picked node).
+        case set(String)
+        /// Add the flags that are missing to the picked node.
+        case addFlags([String])
+    }
+    public var operation: Operation
+    /// When the setting is absent: the flags it starts from (the MTA's own default).
+    public var initial: [String]
+    public var create: Creation
+}
+
+/// Where and how a missing setting node is created.
+public struct Creation: Sendable, Equatable {
+    public var label: String
+    public var value: String?
+    /// Augeas paths; the first that matches decides the position. None: end of file.
+    public var after: String?
+    public var before: String?
+}
+
+/// A command that checks a file; `{file}` in its arguments is the file to check.
+public struct Validation: Sendable, Equatable {
+    public var argv: [String]
+    /// Output that means failure even when the exit status is 0 (a regular expression).
+    public var rejectOutput: String?
+}
+
+/// A service action to run after the target's file changed.
+public struct ServiceStep: Sendable, Equatable, Hashable, Codable {
+    public var service: String
+    public var action: ServiceAction
+}
+
+public enum ServiceAction: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    case stop, start, disable, enable, reload, restart
+}

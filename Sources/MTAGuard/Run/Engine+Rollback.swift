@@ -1,0 +1,134 @@
+import Foundation
+
+extension Engine {
+    /// Undoes run `runID`: each file back to its pre-image byte for byte (with its mode and
+    /// owner), then the inverse service actions in reverse order. A file that changed since the
+    /// run (its bytes are neither the run's post-image nor its pre-image) is refused unless
+    /// `force`. The rollback is a run of its own, with the bytes it replaces backed up first.
+    public func rollback(_ runID: String, force: Bool, hosts selected: ((String) -> Bool)? = nil) async throws -> RunResult {
+        var original = try journal.read(runID)
+        var result = RunResult(runID: nil, plans: [], hosts: [], errors: [], messages: [])
+
+        struct Work {
+            var position: Int
+            var host: any Host
+            var files: [Manifest.FileRecord]
+            var expect: [String: String]
+            var current: [String: FileSnapshot]
+        }
+        var work: [Work] = []
+        for (position, record) in original.hosts.enumerated() where selected?(record.name) ?? true {
+            let candidates = record.files.filter { $0.state == .replaced || $0.state == .planned }
+            let actions = record.actions.filter { $0.state == .done || ($0.state == .planned && original.outcome == .running) }
+            if candidates.isEmpty && actions.isEmpty {
+                result.messages.append("\(record.name): nothing of run \(runID) to undo")
+                continue
+            }
+            do {
+                let host = try connect(record.name, record.address)
+                let facts = try await host.facts(paths: candidates.map(\.path))
+                var files: [Manifest.FileRecord] = []
+                var expect: [String: String] = [:]
+                var current: [String: FileSnapshot] = [:]
+                for file in candidates {
+                    let now = facts.files[file.path] ?? nil
+                    let sha = now?.sha256 ?? ""
+                    if sha == file.preSHA256 { continue }  // never written, or already back
+                    if sha != file.postSHA256 && !force {
+                        let diff = now.flatMap { n in
+                            (try? journal.backup(runID, file.backup)).flatMap { pre in
+                                UnifiedDiff.make(path: file.path, old: pre, new: n.bytes)
+                            }
+                        } ?? ""
+                        throw MTAGuardError(
+                            host: record.name, file: file.path,
+                            "changed since run \(runID) wrote it (drift); not rolled back\n" + diff,
+                            hint: "check the change above; --force restores the backup anyway")
+                    }
+                    expect[file.path] = sha
+                    if let now { current[file.path] = now }
+                    files.append(file)
+                }
+                work.append(Work(position: position, host: host, files: files, expect: expect, current: current))
+            } catch let error as MTAGuardError {
+                result.errors.append(error.on(host: record.name))
+            }
+        }
+        guard !work.isEmpty else { return result }
+
+        var manifest = Manifest(
+            id: Journal.newRunID(), command: "rollback \(runID)", started: Date(), finished: nil,
+            outcome: .running, rollbackOf: runID, hosts: [])
+        var preImages: [String: Data] = [:]
+        for (index, w) in work.enumerated() {
+            let record = original.hosts[w.position]
+            var mine = Manifest.HostRecord(
+                name: record.name, address: record.address, family: record.family, outcome: .pending,
+                message: nil, files: [], actions: [])
+            for file in w.files {
+                guard let now = w.current[file.path] else { continue }
+                let backup = Journal.backupPath(index: index, host: record.name, path: file.path)
+                preImages[backup] = now.bytes
+                mine.files.append(Manifest.FileRecord(
+                    path: file.path, preSHA256: now.sha256, postSHA256: file.preSHA256,
+                    mode: now.mode, uid: now.uid, gid: now.gid, backup: backup, items: file.items, state: .planned))
+            }
+            mine.actions = record.actions.reversed()
+                .filter { ($0.state == .done || $0.state == .planned) && $0.inverse != nil }
+                .map {
+                    Manifest.ActionRecord(
+                        service: $0.service, action: $0.action, command: $0.inverse!, probe: $0.probe,
+                        inverse: $0.command, state: .planned, output: nil)
+                }
+            manifest.hosts.append(mine)
+        }
+        try journal.begin(manifest, preImages: preImages)
+        let recorder = RunRecorder(journal: journal, manifest: manifest)
+        result.runID = manifest.id
+
+        for (index, w) in work.enumerated() {
+            let record = original.hosts[w.position]
+            let steps: [ApplyStep]
+            do {
+                steps = try undoSteps(record, files: w.files, runID: runID, expect: w.expect)
+            } catch {
+                await recorder.update(index) { $0.outcome = .failed; $0.message = "\(error)" }
+                continue
+            }
+            var results: [StepResult] = []
+            var failure: String?
+            do {
+                results = try await w.host.apply(steps)
+                failure = results.first { $0.outcome == .failed || $0.outcome == .failedAfterReplace }?.message
+            } catch {
+                failure = "\(error)"
+            }
+            await recorder.update(index) { mine in
+                for (i, r) in results.enumerated() {
+                    if i < mine.files.count {
+                        mine.files[i].state = r.outcome == .done ? .replaced : (r.outcome == .skipped ? .planned : .failed)
+                    } else if i - mine.files.count < mine.actions.count {
+                        let a = i - mine.files.count
+                        mine.actions[a].state = r.outcome == .done ? .done : (r.outcome == .skipped ? .skipped : .failed)
+                        mine.actions[a].output = r.message.isEmpty ? nil : r.message
+                    }
+                }
+                mine.outcome = failure == nil ? .changed : (results.contains { $0.outcome == .done } ? .rollbackFailed : .failed)
+                mine.message = failure
+            }
+            if failure == nil {
+                for i in original.hosts[w.position].files.indices
+                where w.files.contains(where: { $0.path == original.hosts[w.position].files[i].path }) {
+                    original.hosts[w.position].files[i].state = .restored
+                }
+                for i in original.hosts[w.position].actions.indices where original.hosts[w.position].actions[i].state == .done {
+                    original.hosts[w.position].actions[i].state = .undone
+                }
+            }
+        }
+        try journal.write(original)
+        let final = await recorder.finish()
+        result.hosts = final.hosts
+        return result
+    }
+}

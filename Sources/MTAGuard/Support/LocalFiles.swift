@@ -1,0 +1,157 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file as read from a host: its bytes and the metadata a replacement must keep.
+public struct FileSnapshot: Sendable, Equatable, Codable {
+    public var path: String
+    public var bytes: Data
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var sha256: String { bytes.sha256Hex }
+
+    public init(path: String, bytes: Data, mode: UInt32, uid: UInt32, gid: UInt32) {
+        self.path = path
+        self.bytes = bytes
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// Reading and replacing files on the local file system, the way a remediation tool must:
+/// no writing through links, replace by rename, keep mode and owner, fsync before rename.
+enum LocalFiles {
+    static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+
+    /// The file at `path`, or `nil` when it does not exist.
+    static func read(_ path: String, displayPath: String? = nil) throws -> FileSnapshot? {
+        let shown = displayPath ?? path
+        var st = stat()
+        if lstat(path, &st) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw MTAGuardError(file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            throw MTAGuardError(
+                file: shown, "is a symbolic link; mtaguard does not edit through links",
+                hint: "point the item at the link's target, or replace the link by the file")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw MTAGuardError(file: shown, "is not a regular file")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MTAGuardError(file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
+        }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MTAGuardError(file: shown, "cannot read: \(errnoText())")
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return FileSnapshot(
+            path: shown, bytes: data, mode: UInt32(st.st_mode & 0o7777), uid: st.st_uid, gid: st.st_gid)
+    }
+
+    /// Replaces `path` with `bytes`: a temporary file in the same folder with the given mode and
+    /// owner, fsynced, optionally checked by `validate` (which gets the temporary path), then
+    /// renamed over the target and the folder fsynced. The target is never half-written.
+    static func replace(
+        _ path: String, with bytes: Data, mode: UInt32, uid: UInt32, gid: UInt32,
+        displayPath: String? = nil, validate: ((String) throws -> Void)? = nil
+    ) throws {
+        let shown = displayPath ?? path
+        let folder = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        var template = Array("\(folder)/.\(base).mtaguard-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw MTAGuardError(
+                file: shown, "cannot create a temporary file beside it: \(errnoText())", hint: hintFor(errno))
+        }
+        let tempPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var renamed = false
+        defer {
+            if !renamed { unlink(tempPath) }
+        }
+        do {
+            defer { close(fd) }
+            try bytes.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw MTAGuardError(file: shown, "cannot write the new file: \(errnoText())", hint: hintFor(errno))
+                    }
+                    offset += n
+                }
+            }
+            if fchown(fd, uid, gid) != 0, geteuid() == 0 {
+                throw MTAGuardError(file: shown, "cannot keep its owner: \(errnoText())")
+            }
+            if fchmod(fd, mode_t(mode)) != 0 {
+                throw MTAGuardError(file: shown, "cannot keep its mode: \(errnoText())")
+            }
+            if fsync(fd) != 0 {
+                throw MTAGuardError(file: shown, "cannot flush the new file: \(errnoText())", hint: hintFor(errno))
+            }
+        }
+        try validate?(tempPath)
+        if rename(tempPath, path) != 0 {
+            throw MTAGuardError(file: shown, "cannot replace the file: \(errnoText())", hint: hintFor(errno))
+        }
+        renamed = true
+        syncFolder(folder)
+    }
+
+    static func syncFolder(_ folder: String) {
+        let dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+
+    /// Writes a private file (0600) atomically; used for journals and backups.
+    static func writePrivate(_ path: String, _ bytes: Data) throws {
+        try replace(path, with: bytes, mode: 0o600, uid: geteuid(), gid: getegid())
+    }
+
+    /// Creates a private folder (0700) and its parents.
+    static func makePrivateFolder(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw MTAGuardError(file: path, "exists and is not a folder") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw MTAGuardError(file: path, "cannot create the folder: \(error.localizedDescription)")
+        }
+        chmod(path, 0o700)
+    }
+
+    static func hintFor(_ code: Int32) -> String? {
+        switch code {
+        case EACCES, EPERM: return "run as root or as the file's owner"
+        case EROFS: return "the file system is read-only; remount it read-write or use --root on a writable copy"
+        case ENOSPC, EDQUOT: return "the file system is full; free space and run again"
+        default: return nil
+        }
+    }
+}

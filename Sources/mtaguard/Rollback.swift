@@ -1,0 +1,20 @@
+import ArgumentParser
+import MTAGuard
+
+struct Rollback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore the files of a run byte for byte and undo its service actions.")
+
+    @Argument(help: "The run to undo (see mtaguard runs).") var runID: String
+    @Option(help: "Folder of run journals and backups (default ./backups, or $MTAGUARD_BACKUPS).") var backups: String?
+    @Flag(help: "Restore files even if they changed since the run.") var force = false
+
+    func run() async throws {
+        let result: RunResult
+        do {
+            result = try await Session(backupsFolder: backups).rollback(runID, force: force)
+        } catch { throw fail(error) }
+        printOut(TextReport.run(result, verb: "rollback"))
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+}

@@ -1,0 +1,366 @@
+// A real, private postfix per test.
+//
+//     let pf = try PostfixInstance.start()
+//     defer { pf.stop() }                      // ALWAYS, right after start
+//     let r = try pf.run(["postfix", "reload"])   // sees pf's /etc/postfix
+//     let replies = try pf.smtp(["EHLO t.example", "VRFY root"])
+//
+// Layout under `root` (a fresh folder in the system temp dir, mode 0755 so the
+// `postfix` user can traverse it):
+//     root/etc/postfix   config directory: a copy of the machine's /etc/postfix
+//                        (main.cf, master.cf, postfix-files, dynamicmaps.cf, ...)
+//     root/spool         queue_directory (pid/master.pid lives here)
+//     root/lib           data_directory (created by postfix, owned by postfix)
+//     root/maillog       postfix's log (maillog_file): read it when something fails
+//
+// Isolation: every command of the instance (`run`, and start/stop) runs in a
+// private mount namespace where root/etc/postfix is bind-mounted over
+// /etc/postfix, so `postfix`, `postconf`, or the product's binary with no -c
+// option see this instance's config as "/etc/postfix" while the machine's own
+// /etc/postfix is never touched. The DIRECTORY is bound (not main.cf alone), so
+// replacing main.cf by rename works. The master daemon keeps its namespace
+// alive; a later `postfix reload` in a fresh namespace reaches it through
+// queue_directory/pid/master.pid.
+//
+// Changes made to the copied Debian config:
+//   main.cf:   queue_directory = ROOT/spool
+//              data_directory = ROOT/lib
+//              inet_interfaces = loopback-only
+//              maillog_file = ROOT/maillog
+//              maillog_file_prefixes = ROOT
+//   master.cf: the `smtp inet ... smtpd` service is renamed `127.0.0.1:PORT`,
+//              and the chroot column is `n` for every service (a chroot into
+//              ROOT/spool would lack etc/, lib/ and the socket paths).
+// Everything else is the machine's stock config (myhostname, mydestination,
+// alias_maps = hash:/etc/aliases, compatibility_level, ...).
+//
+// Several instances run side by side: each has its own port, queue, data and
+// config directories, and its own master.
+//
+// Note: postfix commands print their errors to stderr only on a terminal; in
+// a test, `postfix check`'s complaints go to `logFile`, not to
+// CommandResult.stderr.
+
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct PostfixInstanceError: Error, CustomStringConvertible {
+    var description: String
+}
+
+final class PostfixInstance: Sendable {
+    /// The instance folder.
+    let root: String
+    /// `root/etc/postfix`: bind-mounted over /etc/postfix inside `run`.
+    let configDirectory: String
+    /// `root/spool`
+    let queueDirectory: String
+    /// `root/lib`
+    let dataDirectory: String
+    /// `root/maillog`
+    let logFile: String
+    /// The loopback port smtpd listens on (127.0.0.1 only).
+    let port: UInt16
+
+    private let state = StopState()
+
+    private init(root: String, port: UInt16) {
+        self.root = root
+        self.configDirectory = root + "/etc/postfix"
+        self.queueDirectory = root + "/spool"
+        self.dataDirectory = root + "/lib"
+        self.logFile = root + "/maillog"
+        self.port = port
+    }
+
+    /// Safety net only: tests must call stop() themselves (defer right after start).
+    deinit { stop() }
+
+    // MARK: - start
+
+    /// Create, configure and start a private postfix; returns once its smtpd
+    /// answers 220 on `port`. On failure everything is cleaned up and the error
+    /// carries the command output and the instance's log.
+    /// Callers must `defer { instance.stop() }` immediately.
+    static func start(timeout: Double = 20) throws -> PostfixInstance {
+        let root = try makeInstanceFolder()
+        do {
+            try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
+            // queue_directory must exist (postfix chdirs there first); root-owned
+            // 0755 like /var/spool/postfix. data_directory must NOT exist yet:
+            // post-install creates it owned by mail_owner (a root-owned one
+            // makes master fail on master.lock).
+            try FileManager.default.createDirectory(atPath: root + "/spool", withIntermediateDirectories: false,
+                                                    attributes: [.posixPermissions: 0o755])
+            let copy = try runCommand(["cp", "-a", "/etc/postfix", root + "/etc/postfix"])
+            guard copy.status == 0 else {
+                throw PostfixInstanceError(description: "copying /etc/postfix failed: \(copy)")
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: root)
+            throw error
+        }
+
+        let configDirectory = root + "/etc/postfix"
+        let stockMaster: String
+        do {
+            let conf = try runCommand([
+                "postconf", "-c", configDirectory, "-e",
+                "queue_directory = \(root)/spool",
+                "data_directory = \(root)/lib",
+                "inet_interfaces = loopback-only",
+                "maillog_file = \(root)/maillog",
+                "maillog_file_prefixes = \(root)",
+            ])
+            guard conf.status == 0 else {
+                throw PostfixInstanceError(description: "postconf -e failed: \(conf)")
+            }
+            stockMaster = try String(contentsOfFile: configDirectory + "/master.cf", encoding: .utf8)
+        } catch {
+            try? FileManager.default.removeItem(atPath: root)
+            throw error
+        }
+
+        // The port is free when chosen but could be taken before master binds
+        // it; master then fails to start ("bind ... Address already in use")
+        // and we retry with a new port.
+        var failures: [String] = []
+        for _ in 0..<3 {
+            let port = try freeLoopbackPort()
+            let instance = PostfixInstance(root: root, port: port)
+            do {
+                let master = try rewriteMasterCF(stockMaster, port: port)
+                try master.write(toFile: instance.configDirectory + "/master.cf", atomically: true, encoding: .utf8)
+                let started = try instance.run(["postfix", "start"])
+                guard started.status == 0 else {
+                    let log = instance.logTail()
+                    failures.append("port \(port): postfix start \(started)\n--- maillog ---\n\(log)")
+                    _ = instance.state.markStopped()  // keep root for the retry
+                    instance.killMaster()
+                    if log.contains("Address already in use") { continue }
+                    break
+                }
+                try instance.waitForGreeting(timeout: timeout)
+                return instance
+            } catch {
+                failures.append("port \(port): \(error)\n--- maillog ---\n\(instance.logTail())")
+                _ = instance.state.markStopped()
+                instance.killMaster()
+                break
+            }
+        }
+        try? FileManager.default.removeItem(atPath: root)
+        throw PostfixInstanceError(description: "postfix instance did not start:\n" + failures.joined(separator: "\n\n"))
+    }
+
+    // MARK: - use
+
+    /// Run `argv` inside this instance's private mount namespace, where
+    /// `configDirectory` is bind-mounted over /etc/postfix. Same semantics as
+    /// `runCommand` otherwise (argv[0] looked up on PATH inside the namespace).
+    func run(_ argv: [String], stdin: String? = nil, environment: [String: String]? = nil,
+             currentDirectory: String? = nil) throws -> CommandResult {
+        precondition(!argv.isEmpty, "empty argv")
+        let script = #"mount --bind "$1" /etc/postfix && shift && exec "$@""#
+        return try runCommand(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", configDirectory] + argv,
+            stdin: stdin, environment: environment, currentDirectory: currentDirectory)
+    }
+
+    /// Open a NEW SMTP connection, check the 220 greeting, send `commands` in
+    /// order (EHLO/HELO is up to the caller), QUIT. Returns one reply per
+    /// command (the greeting is not included).
+    func smtp(_ commands: [String], timeout: Double = 5) throws -> [SMTPReply] {
+        let client = try SMTPClient(port: port, timeout: timeout)
+        defer { client.close() }
+        guard client.greeting.code == 220 else { throw SMTPError.unexpectedGreeting(client.greeting) }
+        return try commands.map { try client.send($0) }
+    }
+
+    /// The master daemon's pid from queue_directory/pid/master.pid, if readable.
+    func masterPID() -> pid_t? {
+        guard let text = try? String(contentsOfFile: queueDirectory + "/pid/master.pid", encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        else { return nil }
+        return pid
+    }
+
+    /// The end of the instance's maillog (empty if none yet).
+    func logTail(maxBytes: Int = 8192) -> String {
+        guard let data = FileManager.default.contents(atPath: logFile) else { return "" }
+        return String(decoding: data.suffix(maxBytes), as: UTF8.self)
+    }
+
+    // MARK: - stop
+
+    /// Stop postfix and remove `root`. Idempotent; never throws.
+    /// 1. `postfix stop` in the namespace;
+    /// 2. then, by the master's pid (only if that process's cwd is still our
+    ///    queue directory): SIGTERM, wait up to 5 s, SIGKILL to its process group;
+    /// 3. SIGKILL any leftover postfix child whose cwd is our queue directory;
+    /// 4. remove the folder.
+    func stop() {
+        guard state.markStopped() else { return }
+        if FileManager.default.fileExists(atPath: configDirectory + "/main.cf"),
+           let pid = masterPID(), Self.isProcessRunning(pid) {
+            _ = try? run(["postfix", "stop"])
+        }
+        killMaster()
+        for _ in 0..<5 {
+            do {
+                try FileManager.default.removeItem(atPath: root)
+                break
+            } catch {
+                if !FileManager.default.fileExists(atPath: root) { break }
+                usleep(100_000)
+            }
+        }
+    }
+
+    /// True if `pid` is a live process (zombies count as gone: PID 1 on this
+    /// machine reaps orphans only lazily).
+    static func isProcessRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
+    }
+
+    // MARK: - internals
+
+    private func waitForGreeting(timeout: Double) throws {
+        let deadline = monotonicNow() + timeout
+        var lastError: Error?
+        while monotonicNow() < deadline {
+            do {
+                let client = try SMTPClient(port: port, timeout: 2)
+                let greeting = client.greeting
+                client.close()
+                if greeting.code == 220 { return }
+                lastError = SMTPError.unexpectedGreeting(greeting)
+            } catch {
+                lastError = error
+            }
+            usleep(50_000)
+        }
+        throw PostfixInstanceError(description: "no 220 greeting on 127.0.0.1:\(port) within \(timeout) s: \(lastError.map { "\($0)" } ?? "-")")
+    }
+
+    /// Make sure no process of this instance survives (see stop()).
+    fileprivate func killMaster() {
+        if let pid = masterPID(), Self.isProcessRunning(pid), cwd(of: pid) == queueDirectory {
+            kill(pid, SIGTERM)
+            let deadline = monotonicNow() + 5
+            while Self.isProcessRunning(pid) && monotonicNow() < deadline { usleep(20_000) }
+            if Self.isProcessRunning(pid) {
+                kill(-pid, SIGKILL)  // master is a process-group leader (setsid)
+                kill(pid, SIGKILL)
+                let hard = monotonicNow() + 2
+                while Self.isProcessRunning(pid) && monotonicNow() < hard { usleep(20_000) }
+            }
+        }
+        // Children chdir to queue_directory; any left over belongs to us.
+        for pid in processes(withCwd: queueDirectory) {
+            kill(pid, SIGKILL)
+        }
+    }
+
+    private func cwd(of pid: pid_t) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")
+    }
+
+    private func processes(withCwd dir: String) -> [pid_t] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard let c = cwd(of: pid) else { return false }
+            return (c == dir || c.hasPrefix(dir + "/")) && Self.isProcessRunning(pid)
+        }
+    }
+
+    /// Fresh 0755 folder in the system temp dir, whose ancestors the postfix
+    /// user can traverse (else fall back to /tmp).
+    private static func makeInstanceFolder() throws -> String {
+        var base = NSTemporaryDirectory()
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        if !isTraversableByAll(base) { base = "/tmp" }
+        var template = Array((base + "/mtaguard-postfix.XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else {
+            throw PostfixInstanceError(description: "mkdtemp in \(base): \(String(cString: strerror(errno)))")
+        }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        chmod(path, 0o755)
+        return path
+    }
+
+    private static func isTraversableByAll(_ path: String) -> Bool {
+        var p = path
+        while !p.isEmpty && p != "/" {
+            var st = stat()
+            guard stat(p, &st) == 0, st.st_mode & S_IXOTH != 0 else { return false }
+            p = (p as NSString).deletingLastPathComponent
+        }
+        return true
+    }
+
+    /// master.cf with the `smtp inet` service renamed to 127.0.0.1:PORT and
+    /// chroot `n` everywhere; other text (comments, spacing) kept.
+    static func rewriteMasterCF(_ text: String, port: UInt16) throws -> String {
+        var sawSMTP = false
+        var out: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var l = String(line)
+            if let first = l.first, !first.isWhitespace, first != "#" {
+                var fields = splitKeepingSpace(l)
+                let tokens = fields.indices.filter { !fields[$0].first!.isWhitespace }
+                if tokens.count >= 8 {
+                    if fields[tokens[0]] == "smtp" && fields[tokens[1]] == "inet" {
+                        fields[tokens[0]] = "127.0.0.1:\(port)"
+                        sawSMTP = true
+                    }
+                    fields[tokens[4]] = "n"
+                    l = fields.joined()
+                }
+            }
+            out.append(l)
+        }
+        guard sawSMTP else { throw PostfixInstanceError(description: "no `smtp inet` service in master.cf") }
+        return out.joined(separator: "\n")
+    }
+
+    /// "a  b c" -> ["a", "  ", "b", " ", "c"]
+    private static func splitKeepingSpace(_ s: String) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var inSpace = false
+        for ch in s {
+            let space = ch.isWhitespace
+            if !current.isEmpty && space != inSpace {
+                parts.append(current)
+                current = ""
+            }
+            inSpace = space
+            current.append(ch)
+        }
+        if !current.isEmpty { parts.append(current) }
+        return parts
+    }
+}
+
+private final class StopState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    /// Returns true exactly once.
+    func markStopped() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if stopped { return false }
+        stopped = true
+        return true
+    }
+}
