@@ -21,9 +21,13 @@ final class ConfigWorkspace {
     }
 
     /// Parses `text` with `lens`; the tree lives under the returned path.
-    func parse(_ text: String, lens: String, file: String, host: String) throws -> ConfigTree {
+    /// A last line without its newline is normal for the MTAs but many lenses reject it: such a
+    /// text is parsed with the newline added, and `render` takes it off again.
+    func parse(_ original: String, lens: String, file: String, host: String) throws -> ConfigTree {
         count += 1
         let path = "/mtaguard/tree/f\(count)"
+        let addedNewline = !original.isEmpty && !original.hasSuffix("\n")
+        let text = addedNewline ? original + "\n" : original
         do {
             try augeas.parse(text: text, lens: lens, into: path)
         } catch let error as AugeasError {
@@ -35,7 +39,8 @@ final class ConfigWorkspace {
             }
             throw MTAGuardError(host: host, file: file, "Augeas: \(error)")
         }
-        return ConfigTree(workspace: self, path: path, lens: lens, text: text, file: file, host: host)
+        return ConfigTree(
+            workspace: self, path: path, lens: lens, text: text, addedNewline: addedNewline, file: file, host: host)
     }
 
     private func lineExcerpt(_ text: String, _ line: Int?) -> String {
@@ -53,6 +58,8 @@ struct ConfigTree {
     let path: String
     let lens: String
     let text: String
+    /// The original had no final newline (see `ConfigWorkspace.parse`).
+    let addedNewline: Bool
     let file: String
     let host: String
 
@@ -96,7 +103,12 @@ struct ConfigTree {
         return current == number ? String(text[start...]) : nil
     }
 
+    /// The tree as text. When the original lacked a final newline and its last line is still
+    /// last, the newline is taken off again; after a line appended at the end it stays.
     func render() throws -> String {
-        try wrap { try augeas.render(lens: lens, from: path) }
+        let out = try wrap { try augeas.render(lens: lens, from: path) }
+        guard addedNewline, out.hasSuffix("\n") else { return out }
+        let lastLine = text.dropLast().split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
+        return out.hasSuffix("\n" + lastLine + "\n") || out == lastLine + "\n" ? String(out.dropLast()) : out
     }
 }

@@ -7,7 +7,7 @@ public enum UnifiedDiff {
         guard old != new else { return nil }
         let a = lines(old)
         let b = lines(new)
-        let ops = myers(a.map(\.text), b.map(\.text))
+        let ops = myers(a.map(\.key), b.map(\.key))
         let relative = path.hasPrefix("/") ? String(path.dropFirst()) : path
         var out = "--- a/\(relative)\n+++ b/\(relative)\n"
         for hunk in hunks(ops, context: context) {
@@ -34,6 +34,8 @@ public enum UnifiedDiff {
     private struct Line {
         var text: String
         var hasNewline: Bool
+        /// A last line without its newline differs from the same text with one.
+        var key: String { hasNewline ? text : text + "\u{0}" }
     }
 
     private static func lines(_ data: Data) -> [Line] {

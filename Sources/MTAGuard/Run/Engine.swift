@@ -41,7 +41,7 @@ public struct Engine: Sendable {
     // MARK: Apply
 
     public func apply(_ plans: [HostPlan], hosts: [any Host], command: String) async throws -> RunResult {
-        var result = RunResult(runID: nil, plans: plans, hosts: [], errors: plans.compactMap(\.error), messages: [])
+        var result = RunResult(runID: nil, plans: plans, hosts: [], errors: plans.flatMap(\.errors), messages: [])
         let work = plans.enumerated().filter { $0.element.hasChanges && $0.element.error == nil }
         guard !work.isEmpty else { return result }
 

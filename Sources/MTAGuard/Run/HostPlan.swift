@@ -14,6 +14,12 @@ public struct HostPlan: Sendable {
     public var error: MTAGuardError?
 
     public var hasChanges: Bool { !files.isEmpty }
+
+    /// The host's own error, or else every file that could not be judged.
+    public var errors: [MTAGuardError] {
+        if let error { return [error] }
+        return findings.flatMap(\.evidence).filter { $0.status == .error }.map { MTAGuardError($0.note) }
+    }
 }
 
 public struct PlannedFile: Sendable {

@@ -119,6 +119,7 @@ final class PostfixInstance: Sendable {
                 throw PostfixInstanceError(description: "postconf -e failed: \(conf)")
             }
             stockMaster = try String(contentsOfFile: configDirectory + "/master.cf", encoding: .utf8)
+            try backdate(configDirectory + "/main.cf")
         } catch {
             try? FileManager.default.removeItem(atPath: root)
             throw error
@@ -134,6 +135,7 @@ final class PostfixInstance: Sendable {
             do {
                 let master = try rewriteMasterCF(stockMaster, port: port)
                 try master.write(toFile: instance.configDirectory + "/master.cf", atomically: true, encoding: .utf8)
+                try backdate(instance.configDirectory + "/master.cf")
                 let started = try instance.run(["postfix", "start"])
                 guard started.status == 0 else {
                     let log = instance.logTail()
@@ -280,6 +282,15 @@ final class PostfixInstance: Sendable {
             guard let c = cwd(of: pid) else { return false }
             return (c == dir || c.hasPrefix(dir + "/")) && Self.isProcessRunning(pid)
         }
+    }
+
+    /// Postfix refuses to trust a config file modified in the current second:
+    /// it re-reads it every 300 ms until it is older (about 1.5 s of every
+    /// command right after an edit). Our freshly written copies are complete,
+    /// so set their mtime a few seconds back. (An edit made by a test or the
+    /// product afterwards still gets postfix's real behaviour.)
+    private static func backdate(_ path: String) throws {
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -5)], ofItemAtPath: path)
     }
 
     /// Fresh 0755 folder in the system temp dir, whose ancestors the postfix

@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+
+/// The built `mtaguard` binary over offline roots made from real files: exit codes, output,
+/// and the bytes, modes and owners of the files it touches.
+@Suite struct CommandLineTests {
+    /// A root holding Debian's main.cf, and upstream's generic-linux sendmail.cf (with
+    /// `restrictqrun` added, to prove existing flags are kept) and its .mc.
+    func makeHost() throws -> (root: TempDir, backups: TempDir) {
+        let root = try TempDir("root")
+        try root.write("etc/postfix/main.cf", try Repo.fixtureData("postfix/main.cf.debian"), mode: 0o640)
+        let cf = try String(contentsOfFile: Repo.fixture("sendmail/generic-linux.cf"), encoding: .utf8)
+            .replacingOccurrences(of: "O PrivacyOptions=authwarnings\n", with: "O PrivacyOptions=authwarnings,restrictqrun\n")
+        try root.write("etc/mail/sendmail.cf", cf, mode: 0o444)
+        try root.write("etc/mail/sendmail.mc", try Repo.fixtureData("sendmail/generic-linux.mc"))
+        chown(root.path + "/etc/postfix/main.cf", 0, 7)  // group lp: a non-default owner to keep
+        let backups = try TempDir("backups")
+        return (root, backups)
+    }
+
+    func stat(_ path: String) -> (mode: mode_t, uid: uid_t, gid: gid_t, mtime: Int) {
+        var st = Glibc.stat()
+        _ = lstat(path, &st)
+        return (st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec)
+    }
+
+    func runs(_ backups: TempDir) throws -> [[String: Any]] {
+        let r = try mtaguard(["runs", "--format", "json", "--backups", backups.path], backups: backups.path)
+        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+    }
+
+    @Test func checkPlanApplyApplyAgainRollback() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        let files = ["etc/postfix/main.cf", "etc/mail/sendmail.cf", "etc/mail/sendmail.mc"]
+        let before = try files.map { try root.read($0) }
+        let statsBefore = files.map { stat(root.path + "/" + $0) }
+
+        let check = try mtaguard(["check", "--root", root.path], backups: backups.path)
+        #expect(check.status == 2, "\(check)")
+        #expect(check.stdout.contains("SRV-005  취약(fail)"))
+        #expect(check.stdout.contains("/etc/mail/sendmail.cf:248  \"O PrivacyOptions=authwarnings,restrictqrun\""))
+
+        let plan = try mtaguard(["plan", "--root", root.path, "--item", "U-70"], backups: backups.path)
+        #expect(plan.status == 2, "\(plan)")
+        #expect(plan.stdout.contains("--- a/etc/postfix/main.cf\n+++ b/etc/postfix/main.cf\n"))
+        #expect(plan.stdout.contains("-O PrivacyOptions=authwarnings,restrictqrun\n+O PrivacyOptions=authwarnings,restrictqrun,noexpn,novrfy\n"))
+        #expect(plan.stdout.contains("+define(`confPRIVACY_FLAGS', `authwarnings,noexpn,novrfy')dnl\n"))
+        #expect(plan.stdout.contains("# then run: postfix reload"))
+        // plan changes nothing, not even a timestamp, and journals nothing.
+        #expect(try files.map { try root.read($0) } == before)
+        #expect(files.map { stat(root.path + "/" + $0).mtime } == statsBefore.map(\.mtime))
+        #expect(try runs(backups).isEmpty)
+
+        let apply = try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path)
+        #expect(apply.status == 0, "\(apply)")
+        let mainAfter = String(decoding: try root.read(files[0]), as: UTF8.self)
+        #expect(mainAfter == String(decoding: before[0], as: UTF8.self) + "disable_vrfy_command = yes\n")
+        let cfAfter = String(decoding: try root.read(files[1]), as: UTF8.self)
+        #expect(cfAfter == String(decoding: before[1], as: UTF8.self).replacingOccurrences(
+            of: "O PrivacyOptions=authwarnings,restrictqrun\n", with: "O PrivacyOptions=authwarnings,restrictqrun,noexpn,novrfy\n"))
+        for (i, f) in files.enumerated() {
+            let s = stat(root.path + "/" + f)
+            #expect(s.mode == statsBefore[i].mode && s.uid == statsBefore[i].uid && s.gid == statsBefore[i].gid, "\(f)")
+        }
+        let afterApply = try files.map { try root.read($0) }
+
+        let again = try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("nothing to do"))
+        #expect(try files.map { try root.read($0) } == afterApply)
+        #expect(try mtaguard(["check", "--root", root.path], backups: backups.path).status == 0)
+
+        let journal = try runs(backups)
+        #expect(journal.count == 1)
+        let runID = try #require(journal.first?["id"] as? String)
+        #expect(journal.first?["outcome"] as? String == "changed")
+        #expect(stat(backups.path + "/" + runID).mode == 0o700)
+        #expect(stat(backups.path + "/" + runID + "/manifest.json").mode == 0o600)
+        let found = try runCommand(["find", backups.path + "/" + runID, "-type", "f", "-name", "main.cf", "-perm", "0600"]).stdout
+        #expect(!found.isEmpty)
+
+        let rollback = try mtaguard(["rollback", runID, "--backups", backups.path], backups: backups.path)
+        #expect(rollback.status == 0, "\(rollback)")
+        #expect(try files.map { try root.read($0) } == before)
+        for (i, f) in files.enumerated() {
+            let s = stat(root.path + "/" + f)
+            #expect(s.mode == statsBefore[i].mode && s.uid == statsBefore[i].uid && s.gid == statsBefore[i].gid, "\(f)")
+        }
+        let after = try runs(backups)
+        #expect(after.count == 2)
+        #expect(after.first?["command"] as? String == "rollback \(runID)")
+        #expect(after.first?["rollbackOf"] as? String == runID)
+    }
+
+    @Test func goawayPassesAndCheckSaysSo() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        try root.write("etc/postfix/main.cf", "disable_vrfy_command = yes\n")
+        try root.write("etc/mail/sendmail.cf", "O PrivacyOptions = GoAway\n")
+        try root.write("etc/mail/sendmail.mc", "define(`confPRIVACY_FLAGS', `goaway')dnl\n")
+        let check = try mtaguard(["check", "--root", root.path, "--format", "json"], backups: backups.path)
+        #expect(check.status == 0, "\(check)")
+        let doc = try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as! [String: Any]
+        let host = (doc["hosts"] as! [[String: Any]])[0]
+        let finding = (host["findings"] as! [[String: Any]])[0]
+        #expect(finding["status"] as? String == "pass")
+        #expect(finding["item"] as? String == "SRV-005")
+        let plan = try mtaguard(["plan", "--root", root.path], backups: backups.path)
+        #expect(plan.status == 0)
+        #expect(plan.stdout.contains("nothing to do"))
+    }
+
+    @Test func unparseableConfigChangesNothingAnywhere() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        try root.write("etc/postfix/main.cf", "myhostname = a.example\nbroken line without equals\n")
+        let before = try root.read("etc/mail/sendmail.cf")
+        let check = try mtaguard(["check", "--root", root.path], backups: backups.path)
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("/etc/postfix/main.cf:2"))
+        let apply = try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path)
+        #expect(apply.status == 1, "\(apply)")
+        #expect(apply.stdout.contains("/etc/postfix/main.cf:2"))
+        #expect(try root.read("etc/mail/sendmail.cf") == before)
+        #expect(try runs(backups).isEmpty)
+    }
+
+    @Test func malformedPlaybookAndUnknownItem() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        let books = try TempDir("books")
+        defer { books.remove() }
+        try books.write("bad.yaml", "id: X-1\ntitle: t\ntargets:\n  - mta: postfix\n    file: /etc/postfix/main.cf\n    lens: Postfix_Main.lns\n    check: { node: a, equals: [b], colour: red }\n    fix: { set: b }\n")
+        let r = try mtaguard(["check", "--root", root.path], backups: backups.path, playbooks: books.path)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("bad.yaml:7:"), "\(r)")
+        #expect(r.stderr.contains("targets[0].check: unknown field 'colour'"), "\(r)")
+        let v = try runCommand([Repo.binary, "playbooks", "validate", books.path + "/bad.yaml"])
+        #expect(v.status == 1)
+        let u = try mtaguard(["check", "--root", root.path, "--item", "U-999"], backups: backups.path)
+        #expect(u.status == 1)
+        #expect(u.stderr.contains("unknown item 'U-999'"))
+    }
+
+    @Test func rollbackRefusesDriftUnlessForced() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        let original = try root.read("etc/postfix/main.cf")
+        #expect(try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path).status == 0)
+        let runID = try #require(try runs(backups).first?["id"] as? String)
+        let edited = String(decoding: try root.read("etc/postfix/main.cf"), as: UTF8.self) + "relayhost = [smtp.example]\n"
+        try root.write("etc/postfix/main.cf", edited)
+        let refused = try mtaguard(["rollback", runID, "--backups", backups.path], backups: backups.path)
+        #expect(refused.status == 1, "\(refused)")
+        #expect(refused.stdout.contains("drift"))
+        #expect(refused.stdout.contains("+relayhost = [smtp.example]"))
+        #expect(String(decoding: try root.read("etc/postfix/main.cf"), as: UTF8.self) == edited)
+        let forced = try mtaguard(["rollback", runID, "--force", "--backups", backups.path], backups: backups.path)
+        #expect(forced.status == 0, "\(forced)")
+        #expect(try root.read("etc/postfix/main.cf") == original)
+    }
+
+    @Test func applyWithoutYesAndNoTerminalRefuses() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        let before = try root.read("etc/postfix/main.cf")
+        let r = try mtaguard(["apply", "--root", root.path], backups: backups.path, stdin: "y\n")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("pass --yes"))
+        #expect(try root.read("etc/postfix/main.cf") == before)
+    }
+
+    @Test func readOnlyFileSystemFailsCleanly() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        let before = try root.read("etc/postfix/main.cf")
+        // A read-only bind mount of the host's /etc/postfix, in a private mount namespace.
+        let script = #"mount --bind "$1/etc/postfix" "$1/etc/postfix" && mount -o remount,ro,bind "$1/etc/postfix" && shift && exec "$@""#
+        let r = try runCommand(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", root.path,
+             Repo.binary, "apply", "--root", root.path, "--item", "SRV-005", "--yes", "--playbooks", Repo.playbooks],
+            environment: ["MTAGUARD_BACKUPS": backups.path])
+        #expect(r.status == 1, "\(r)")
+        #expect(r.stdout.contains("read-only"), "\(r)")
+        #expect(try root.read("etc/postfix/main.cf") == before)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: root.path + "/etc/postfix")
+        #expect(leftovers == ["main.cf"])
+    }
+
+    @Test func fixedMcStillRestrictsAfterM4Rebuild() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        #expect(try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path).status == 0)
+        let cfDir = "/usr/share/sendmail/cf"
+        let built = try runCommand(["m4", "-D_CF_DIR_=\(cfDir)/", "\(cfDir)/m4/cf.m4", root.path + "/etc/mail/sendmail.mc"])
+        #expect(built.status == 0, "\(built)")
+        #expect(built.stdout.contains("\nO PrivacyOptions=authwarnings,noexpn,novrfy\n"))
+    }
+}
