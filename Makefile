@@ -29,3 +29,6 @@ demo: build
 
 clean:
 	rm -rf .build
+
+bench: deps
+	bash Benchmarks/plan-one-host.sh

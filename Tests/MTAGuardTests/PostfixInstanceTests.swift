@@ -51,7 +51,8 @@ struct PostfixInstanceTests {
         let reload = try pf.run(["postfix", "reload"])
         #expect(reload.status == 0, "\(reload)\n\(pf.logTail())")
 
-        let replies = try pf.smtp(["EHLO harness.example", "VRFY root"])
+        // reload is asynchronous (SIGHUP): retry NEW connections for a moment.
+        let replies = try pf.smtp(["EHLO harness.example", "VRFY root"], until: { $0[1].code != 252 })
         #expect(replies[0].code == 250)
         #expect(!replies[0].ehloKeywords.contains("VRFY"), "\(replies[0])")
         #expect(replies[1].code == 502, "\(replies[1])\n\(pf.logTail())")
@@ -85,8 +86,25 @@ struct PostfixInstanceTests {
         let a = instances[0], b = instances[1]
         try ("disable_vrfy_command = yes\n").append(toFile: a.configDirectory + "/main.cf")
         #expect(try a.run(["postfix", "reload"]).status == 0)
-        #expect(try a.smtp(["VRFY root"])[0].code == 502)
+        #expect(try a.smtp(["VRFY root"], until: { $0[0].code != 252 })[0].code == 502)
         #expect(try b.smtp(["VRFY root"])[0].code == 252)
+    }
+
+    @Test("an instance never shares its port with another postfix (postfix binds with SO_REUSEPORT)")
+    func portClashIsDetected() throws {
+        let a = try PostfixInstance.start()
+        defer { a.stop() }
+        let b = try PostfixInstance.start(tryPortFirst: a.port)
+        defer { b.stop() }
+
+        #expect(b.port != a.port)
+        // b's first master on a.port was stopped: only a's listens there now.
+        try ("disable_vrfy_command = yes\n").append(toFile: b.configDirectory + "/main.cf")
+        #expect(try b.run(["postfix", "reload"]).status == 0)
+        #expect(try b.smtp(["VRFY root"], until: { $0[0].code != 252 })[0].code == 502)
+        for _ in 0..<5 {
+            #expect(try a.smtp(["VRFY root"])[0].code == 252)
+        }
     }
 
     @Test("after stop() the port refuses connections and the master is gone")

@@ -17,6 +17,13 @@ struct Judge {
     }
 
     func read(_ tree: ConfigTree) throws -> Reading {
+        if let unparsed = check.unparsed, let opaque = try tree.match(unparsed).first {
+            let line = tree.line(of: opaque)
+            throw MTAGuardError(
+                host: tree.host, file: tree.file, line: line,
+                "'\(tree.sourceLine(line) ?? "")' sets \(check.node) in a form mtaguard cannot read safely",
+                hint: "write it on one line, or fix it by hand; nothing was changed")
+        }
         let all = try tree.match(check.node)
         let nodes: [String]
         switch check.pick {

@@ -58,6 +58,10 @@ public struct Check: Sendable, Equatable {
     public var orAny: [String]
     /// What the MTA assumes when the setting is absent, to show as evidence.
     public var defaultValue: String?
+    /// Augeas path of lines that set the same thing in a form the lens keeps opaque (a define
+    /// split in a way it does not parse, say): judging or fixing those would be a guess, so a
+    /// match is an error that names the line.
+    public var unparsed: String?
 
     public enum Pick: String, Sendable, Equatable {
         /// The last definition wins (postfix main.cf, m4 define).

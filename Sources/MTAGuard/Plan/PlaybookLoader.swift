@@ -131,7 +131,7 @@ public enum PlaybookLoader {
 
     private static func parseCheck(_ value: YAMLValue) throws -> Check {
         let m = try value.mapping(allowed: [
-            "node", "value", "items", "separators", "pick", "equals", "require", "or_any", "default",
+            "node", "value", "items", "separators", "pick", "equals", "require", "or_any", "default", "unparsed",
         ])
         let check = Check(
             node: try m.required("node", in: value).string(),
@@ -142,7 +142,8 @@ public enum PlaybookLoader {
             equals: try m["equals"]?.strings() ?? [],
             require: try m["require"]?.strings() ?? [],
             orAny: try m["or_any"]?.strings() ?? [],
-            defaultValue: try m["default"]?.string())
+            defaultValue: try m["default"]?.string(),
+            unparsed: try m["unparsed"]?.string())
         if check.equals.isEmpty == check.require.isEmpty {
             throw value.error("say either 'equals' (a value that passes) or 'require' (flags that must be set)")
         }

@@ -21,13 +21,15 @@ public struct Session: Sendable {
     }
 
     public func hosts() -> [any Host] {
-        [LocalHost(root: root.map { Self.absolute($0) })]
+        guard let root else { return [LocalHost()] }
+        return [LocalHost(name: "root:" + root, root: Self.absolute(root))]
     }
 
     public var journal: Journal { Journal(folder: backupsFolder) }
 
-    public func engine() throws -> Engine {
-        Engine(planner: Planner(playbooks: try playbooks()), journal: journal) { name, address in
+    /// An engine for the selected playbooks; `rollback` needs none (the journal says it all).
+    public func engine(loadPlaybooks: Bool = true) throws -> Engine {
+        Engine(planner: Planner(playbooks: loadPlaybooks ? try playbooks() : []), journal: journal) { name, address in
             switch address.kind {
             case .local: LocalHost(name: name)
             case .root: LocalHost(name: name, root: address.root)
@@ -53,7 +55,7 @@ public struct Session: Sendable {
     }
 
     public func rollback(_ runID: String, force: Bool) async throws -> RunResult {
-        try await engine().rollback(runID, force: force)
+        try await engine(loadPlaybooks: false).rollback(runID, force: force)
     }
 
     static func absolute(_ path: String) -> String {

@@ -100,18 +100,19 @@ func runCommand(
     try? errPipe.fileHandleForWriting.close()
     try? inPipe?.fileHandleForReading.close()
 
-    let group = DispatchGroup()
+    // Dedicated threads, not GCD: blocking reads on the width-limited global
+    // queues starve other tests' runners when many run in parallel.
     let stderrBox = DataBox()
-
     let errReader = errPipe.fileHandleForReading
-    DispatchQueue.global().async(group: group) {
+    let errDone = spawnThread {
         stderrBox.set(readAll(errReader))
     }
 
+    var stdinDone: DispatchSemaphore?
     if let inPipe, let stdin {
         let writer = inPipe.fileHandleForWriting
         let bytes = Data(stdin.utf8)
-        DispatchQueue.global().async(group: group) {
+        stdinDone = spawnThread {
             // A child that exits without reading makes write fail with EPIPE;
             // SIGPIPE is ignored by the test process (see ignoreSIGPIPEOnce).
             writeAll(writer, bytes)
@@ -120,7 +121,8 @@ func runCommand(
     }
 
     let stdoutData = readAll(outPipe.fileHandleForReading)
-    group.wait()
+    errDone.wait()
+    stdinDone?.wait()
     process.waitUntilExit()
 
     try? outPipe.fileHandleForReading.close()
@@ -147,6 +149,18 @@ private final class DataBox: @unchecked Sendable {
     private var data = Data()
     func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
     func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// Run `body` on a new thread; the semaphore is signalled when it returns.
+private func spawnThread(_ body: @escaping @Sendable () -> Void) -> DispatchSemaphore {
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        body()
+        done.signal()
+    }
+    thread.stackSize = 256 * 1024
+    thread.start()
+    return done
 }
 
 /// Read until EOF with plain read(2), retrying on EINTR.

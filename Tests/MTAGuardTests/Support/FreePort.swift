@@ -6,6 +6,8 @@
 // that start a daemon on it should retry with a new port if the bind fails
 // (PostfixInstance.start does).
 
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +18,30 @@ struct LoopbackSocketError: Error, CustomStringConvertible {
     var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
 }
 
+/// A kernel-chosen free port on 127.0.0.1. Within one test process it never
+/// returns the same port twice (parallel tests must not be handed one port).
 func freeLoopbackPort() throws -> UInt16 {
+    for _ in 0..<50 {
+        let port = try kernelChosenLoopbackPort()
+        if handedOutPorts.insert(port) { return port }
+    }
+    throw LoopbackSocketError(operation: "no fresh loopback port after 50 tries", code: EADDRINUSE)
+}
+
+private let handedOutPorts = PortRegistry()
+
+private final class PortRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ports = Set<UInt16>()
+    /// True if `port` was not handed out before.
+    func insert(_ port: UInt16) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return ports.insert(port).inserted
+    }
+}
+
+private func kernelChosenLoopbackPort() throws -> UInt16 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw LoopbackSocketError(operation: "socket", code: errno) }
     defer { close(fd) }

@@ -85,7 +85,10 @@ final class PostfixInstance: Sendable {
     /// answers 220 on `port`. On failure everything is cleaned up and the error
     /// carries the command output and the instance's log.
     /// Callers must `defer { instance.stop() }` immediately.
-    static func start(timeout: Double = 20) throws -> PostfixInstance {
+    ///
+    /// `tryPortFirst` makes the first attempt use that port (the harness's own
+    /// test uses it to force a clash); if it is taken, a fresh port is used.
+    static func start(timeout: Double = 20, tryPortFirst: UInt16? = nil) throws -> PostfixInstance {
         let root = try makeInstanceFolder()
         do {
             try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
@@ -126,11 +129,18 @@ final class PostfixInstance: Sendable {
         }
 
         // The port is free when chosen but could be taken before master binds
-        // it; master then fails to start ("bind ... Address already in use")
-        // and we retry with a new port.
+        // it: either master fails ("bind ... Address already in use", e.g. a
+        // non-reuseport listener) or it shares the port (another postfix, see
+        // portClash). Both cases retry with a new port.
         var failures: [String] = []
-        for _ in 0..<3 {
-            let port = try freeLoopbackPort()
+        for attempt in 0..<5 {
+            let port: UInt16
+            do {
+                port = try (attempt == 0 ? tryPortFirst : nil) ?? freeLoopbackPort()
+            } catch {
+                failures.append("choosing a port: \(error)")
+                break
+            }
             let instance = PostfixInstance(root: root, port: port)
             do {
                 let master = try rewriteMasterCF(stockMaster, port: port)
@@ -144,6 +154,15 @@ final class PostfixInstance: Sendable {
                     instance.killMaster()
                     if log.contains("Address already in use") { continue }
                     break
+                }
+                // postfix sets SO_REUSEPORT: a second master on the same port
+                // starts fine and the two share connections. Make sure the
+                // port is ours alone, else move to another one.
+                if let clash = instance.portClash() {
+                    failures.append("port \(port): \(clash)")
+                    _ = instance.state.markStopped()
+                    instance.killMaster()
+                    continue
                 }
                 try instance.waitForGreeting(timeout: timeout)
                 return instance
@@ -180,6 +199,24 @@ final class PostfixInstance: Sendable {
         defer { client.close() }
         guard client.greeting.code == 220 else { throw SMTPError.unexpectedGreeting(client.greeting) }
         return try commands.map { try client.send($0) }
+    }
+
+    /// Like `smtp(_:)`, but on NEW connections again and again until
+    /// `until(replies)` holds or `timeout` passes; returns the last replies
+    /// (check them: they are the non-matching ones on timeout).
+    ///
+    /// Use it right after a `postfix reload` (yours or the product's): reload
+    /// only sends SIGHUP, so for a few milliseconds the master may not have
+    /// re-read main.cf yet, and an idle smtpd left from an earlier connection
+    /// can still take one more session with the OLD settings. Seen under
+    /// parallel load about once in 10 runs; never when the client waits ~30 ms.
+    func smtp(_ commands: [String], until: ([SMTPReply]) -> Bool, timeout: Double = 5) throws -> [SMTPReply] {
+        let deadline = monotonicNow() + timeout
+        while true {
+            let replies = try smtp(commands)
+            if until(replies) || monotonicNow() >= deadline { return replies }
+            usleep(50_000)
+        }
     }
 
     /// The master daemon's pid from queue_directory/pid/master.pid, if readable.
@@ -253,6 +290,44 @@ final class PostfixInstance: Sendable {
         throw PostfixInstanceError(description: "no 220 greeting on 127.0.0.1:\(port) within \(timeout) s: \(lastError.map { "\($0)" } ?? "-")")
     }
 
+    /// nil if exactly one socket listens on `port` (IPv4 or IPv6) and it is
+    /// our master's; else a description of the clash.
+    private func portClash() -> String? {
+        let listeners = Self.listeningSocketInodes(port: port)
+        guard let pid = masterPID() else { return "no master.pid" }
+        let ours = Self.socketInodes(of: pid)
+        if listeners.count == 1, let inode = listeners.first, ours.contains(inode) { return nil }
+        return "\(listeners.count) listening socket(s) on port \(port), \(listeners.filter { ours.contains($0) }.count) of them our master's"
+    }
+
+    /// Inodes of TCP sockets in LISTEN state on `port`, from /proc/net/tcp{,6}.
+    private static func listeningSocketInodes(port: UInt16) -> [String] {
+        let hexPort = String(format: "%04X", port)
+        var inodes: [String] = []
+        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let f = line.split(separator: " ")
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                guard f.count > 9, f[3] == "0A", f[1].hasSuffix(":" + hexPort) else { continue }
+                inodes.append(String(f[9]))
+            }
+        }
+        return inodes
+    }
+
+    private static func socketInodes(of pid: pid_t) -> Set<String> {
+        let dir = "/proc/\(pid)/fd"
+        guard let fds = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        var result = Set<String>()
+        for fd in fds {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + fd),
+                  target.hasPrefix("socket:[") else { continue }
+            result.insert(String(target.dropFirst("socket:[".count).dropLast()))
+        }
+        return result
+    }
+
     /// Make sure no process of this instance survives (see stop()).
     fileprivate func killMaster() {
         if let pid = masterPID(), Self.isProcessRunning(pid), cwd(of: pid) == queueDirectory {
@@ -306,7 +381,10 @@ final class PostfixInstance: Sendable {
         }
         let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         chmod(path, 0o755)
-        return path
+        // Canonical path: killMaster compares it with /proc/PID/cwd.
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     private static func isTraversableByAll(_ path: String) -> Bool {

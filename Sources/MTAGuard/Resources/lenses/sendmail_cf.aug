@@ -14,12 +14,15 @@ About: Tree shape
   - anything else      : { "@line" = "<whole line verbatim>" }
 
 About: Line structure
-  Lines are joined by "\n" *separators* rather than terminated by "\n":
-  file = line ("\n" line)*. That way a last line without a final newline
-  parses like any other, and a file ending in "\n" simply ends with one
-  empty, label-less node. Every newline del is the constant "\n", so
-  inserting or removing nodes never moves whitespace from one line to
-  another.
+  Each line is a node followed by its "\n": file = (line "\n")*. A file
+  whose last line lacks the final newline loads all the same, because
+  Augeas itself appends a "\n" to the text when it loads a file (and so
+  writes that newline back when it saves the file after an edit; a save
+  with no change writes nothing). augparse tests (test ... get) see the
+  raw string, so there a last line needs its "\n". Every newline del is the
+  constant "\n", so inserting or removing nodes never moves whitespace
+  from one line to another, and a node appended at the end of the file
+  comes out as a full line.
 
 About: Why "@line"
   An option key regex starts with a letter, so it can never produce the
@@ -27,9 +30,10 @@ About: Why "@line"
   option (a bug seen with an earlier lens whose catch-all label was "line").
 
 About: sendmail's own rules (readcf.c, setoption)
-  A long option name needs a blank right after the "O"; "OPx" is the
-  old-style one-letter option "P" and stays opaque. Option names are
-  compared case-insensitively by sendmail.
+  A long option name needs a space right after the "O" (this lens takes
+  any blanks there); "OPx" is the old-style one-letter option "P" and stays
+  opaque. Option names are compared case-insensitively by sendmail. Names
+  may hold "-" (Timeout.queuereturn.non-urgent).
 *)
 module Sendmail_Cf =
 
@@ -104,8 +108,8 @@ let line = comment | blank | option | privacy | other
  * Group: The file
  ************************************************************************)
 
-(* View: lns  lines separated by newlines; see "Line structure" above *)
-let lns = line . (del "\n" "\n" . line)*
+(* View: lns  lines, each with its newline; see "Line structure" above *)
+let lns = (line . del "\n" "\n")*
 
 (* Variable: filter *)
 let filter = incl "/etc/mail/sendmail.cf"

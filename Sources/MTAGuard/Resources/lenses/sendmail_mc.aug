@@ -14,17 +14,17 @@ About: Tree shape
   - blank line         : { }   (a node without label, blanks kept)
   - anything else      : { "@line" = "<whole line verbatim>" }
     This includes "dnl ..." and "#..." comment lines, OSTYPE/FEATURE/MAILER
-    lines, divert(), and defines this lens does not take apart:
-    a VALUE that spans lines (Debian: "define(`confPRIVACY_FLAGS',dnl"
-    followed by the value on the next line), a quoted VALUE holding a quote,
-    an unquoted VALUE holding a quote, a parenthesis, a comma or "#", blanks
-    before ")" or before the comma, or any text after ")" other than
-    dnl/#-comments (e.g. a second macro on the same line).
+    lines, divert(), and the defines this lens does not take apart:
+    a VALUE that spans lines (Debian: "define(`confPRIVACY_FLAGS',dnl" with
+    the value on the next line); a VALUE holding a quote, a parenthesis or
+    "#"; an unquoted VALUE holding a comma (m4 would split it); a quoted
+    VALUE without comma that starts with a blank; blanks before the comma
+    or before ")"; any text after ")" other than a dnl or # comment (e.g. a
+    second macro on the same line).
 
 About: Line structure
-  As in Sendmail_Cf: lines are joined by "\n" separators, so a last line
-  without a final newline parses, and a file ending in "\n" ends with one
-  empty, label-less node. Every newline del is the constant "\n".
+  As in Sendmail_Cf: file = (line "\n")*; a last line without its final
+  newline loads because Augeas appends one to the text it loads.
 *)
 module Sendmail_Mc =
 
@@ -53,18 +53,79 @@ let comma_re = /,[ \t]*/
 (* Variable: tail_re  what may follow the closing ")" *)
 let tail_re = /[ \t]*(dnl([^A-Za-z0-9_\n][^\n]*)?|#[^\n]*)?/
 
+(* Variable: close_re  the closing parenthesis and what may follow it *)
+let close_re = /\)/ . tail_re
+
 (* Variable: define_line_re  exactly the lines <define> takes *)
 let define_line_re =
     /define\(/
   . /`?/ . name_re . /'?/
   . (comma_re . (/`?/ . plain_value_re . /'?/ | /`/ . list_value_re . /'/))?
-  . /\)/ . tail_re
+  . close_re
 
 (* Variable: blank_line_re *)
 let blank_line_re = /[ \t]*/
 
-(* Variable: other_line_re  whatever no other lens takes *)
-let other_line_re = /[^\n]*/ - define_line_re - blank_line_re
+(************************************************************************
+ * Group: The catch-all regexp, i.e. the complement of define_line_re
+ *
+ * Augeas could compute it as  any - define_line_re - blank_line_re, but the
+ * regexp it writes for that is 40+ KB and the type checker of the file lens
+ * then runs out of memory. So the complement is built by hand, piece by
+ * piece, splitting a define line at each point where what follows is
+ * fixed ("maximal munch"): a line is not a define line when it fails at
+ * the first piece, or passes it and fails at the rest. Each "-" below is
+ * on a small regexp. The type checker proves the pieces do not overlap the
+ * define lines (union must be unambiguous); that they leave no line out was
+ * checked once by computing any - (define | other | blank), which Augeas
+ * reports as an empty subtraction.
+ ************************************************************************)
+
+(* Variable: any  the rest of a line *)
+let any = /[^\n]*/
+
+(* Variable: vchar  one character of a quoted VALUE (including a comma) *)
+let vchar = /[^`'()#\n]/
+
+(* Variable: not_tail  a rest that is not a valid tail after ")" *)
+let not_tail = any - tail_re
+
+(* Variable: not_quoted_value  after "`": a rest that is not a valid quoted
+   value + ")" + tail. The value runs to the first character outside vchar;
+   without a comma it may not start with a blank and its closing quote is
+   optional, with a comma the closing quote is required. *)
+let not_quoted_value =
+    /([^`'(),# \t\n][^`'(),#\n]*)?/ . (any - vchar . any - /'?/ . close_re)
+  | /[^`'()#\n]*,[^`'()#\n]*/ . (any - vchar . any - /'/ . close_re)
+  | /[ \t][^`'(),#\n]*/ . (any - vchar . any)
+
+(* Variable: not_plain_value  a rest, starting neither with a blank nor with
+   "`", that is not an unquoted value + optional "'" + ")" + tail *)
+let not_plain_value =
+    /[^`'(),# \t\n][^`'(),#\n]*/ . (any - /[^`'(),#\n]/ . any - /'?/ . close_re)
+  | (any - /[^`'(),#\n]/ . any - /'?/ . close_re - /`/ . any)
+
+(* Variable: not_args  after the comma: not blanks + a valid VALUE + close *)
+let not_args = /[ \t]*/ . ( /`/ . not_quoted_value | not_plain_value )
+
+(* Variable: not_after_name  after NAME (so not starting with a name
+   character): not an optional "'" followed by close_re or by a comma and
+   valid arguments *)
+let not_after_name =
+    (any - /[A-Za-z0-9_',)]/ . any)
+  | /'/ . (any - /[,)]/ . any)
+  | /'?/ . ( /\)/ . not_tail | /,/ . not_args )
+
+(* Variable: not_define  after "define(": not a valid define *)
+let not_define =
+    (any - /[A-Za-z_`]/ . any)
+  | /`/ . (any - /[A-Za-z_]/ . any)
+  | /`?/ . name_re . not_after_name
+
+(* Variable: other_line_re  every line that is neither blank nor a define *)
+let other_line_re =
+    (any - /define\(/ . any - blank_line_re)
+  | /define\(/ . not_define
 
 (************************************************************************
  * Group: Line lenses (none of them contains or consumes a newline)
@@ -101,8 +162,8 @@ let line = blank | define | other
  * Group: The file
  ************************************************************************)
 
-(* View: lns  lines separated by newlines *)
-let lns = line . (del "\n" "\n" . line)*
+(* View: lns  lines, each with its newline *)
+let lns = (line . del "\n" "\n")*
 
 (* Variable: filter *)
 let filter = incl "/etc/mail/sendmail.mc"

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+/// mtaguard on the live host (no --root) against a real postfix: the instance's own
+/// /etc/postfix is bind-mounted over the real one in a private mount namespace, so
+/// `postfix check` and `postfix reload` run by mtaguard reach that instance.
+@Suite struct LivePostfixTests {
+    func vrfy(_ pf: PostfixInstance) throws -> Int {
+        let replies = try pf.smtp(["EHLO client.example", "VRFY root"])
+        return replies.last?.code ?? 0
+    }
+
+    @Test func vrfyRefusedAfterApplyAndAllowedAgainAfterRollback() throws {
+        let pf = try PostfixInstance.start()
+        defer { pf.stop() }
+        let backups = try TempDir("live-backups")
+        defer { backups.remove() }
+        let env = ["MTAGUARD_BACKUPS": backups.path]
+        let mainCF = pf.configDirectory + "/main.cf"
+        let original = try Data(contentsOf: URL(fileURLWithPath: mainCF))
+
+        #expect(try vrfy(pf) == 252)
+        let check = try pf.run([Repo.binary, "check", "--item", "SRV-005", "--playbooks", Repo.playbooks], environment: env)
+        #expect(check.status == 2, "\(check)")
+
+        let apply = try pf.run([Repo.binary, "apply", "--yes", "--item", "SRV-005", "--playbooks", Repo.playbooks], environment: env)
+        #expect(apply.status == 0, "\(apply)")
+        #expect(apply.stdout.contains("done postfix reload"), "\(apply)")
+        #expect(try vrfy(pf) == 502)
+        let after = try String(contentsOfFile: mainCF, encoding: .utf8)
+        #expect(after == String(decoding: original, as: UTF8.self) + "disable_vrfy_command = yes\n")
+        #expect(try pf.run([Repo.binary, "check", "--item", "U-48", "--playbooks", Repo.playbooks], environment: env).status == 0)
+
+        let runs = try runCommand([Repo.binary, "runs", "--format", "json"], environment: env)
+        let list = try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as! [[String: Any]]
+        let runID = try #require(list.first?["id"] as? String)
+        let rollback = try pf.run([Repo.binary, "rollback", runID], environment: env)
+        #expect(rollback.status == 0, "\(rollback)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mainCF)) == original)
+        #expect(try vrfy(pf) == 252)
+    }
+
+    @Test func rejectedByPostfixCheckIsRolledBackAutomatically() throws {
+        let pf = try PostfixInstance.start()
+        defer { pf.stop() }
+        let backups = try TempDir("live-backups")
+        defer { backups.remove() }
+        let mainCF = pf.configDirectory + "/main.cf"
+        // A main.cf that parses but that `postfix check` rejects once rewritten:
+        // the queue directory does not exist.
+        let books = try TempDir("books")
+        defer { books.remove() }
+        try books.write("x.yaml", """
+            id: TEST-1
+            title: break the queue directory
+            targets:
+              - mta: postfix
+                file: /etc/postfix/main.cf
+                lens: Postfix_Main.lns
+                check: { node: queue_directory, equals: [/nonexistent/queue] }
+                fix: { set: /nonexistent/queue }
+                validate: { after_replace: [postfix, check] }
+                after: { service: postfix, action: reload }
+            """)
+        let original = try Data(contentsOf: URL(fileURLWithPath: mainCF))
+        let apply = try pf.run([Repo.binary, "apply", "--yes", "--playbooks", books.path],
+                               environment: ["MTAGUARD_BACKUPS": backups.path])
+        #expect(apply.status == 1, "\(apply)")
+        #expect(apply.stdout.contains("rolled-back"), "\(apply)")
+        #expect(apply.stdout.contains("postfix check"), "\(apply)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mainCF)) == original)
+        #expect(try vrfy(pf) == 252)  // still serving with its old configuration
+    }
+}

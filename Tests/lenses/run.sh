@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Tests for the project's Augeas lenses (Sendmail_Cf, Sendmail_Mc).
+#
+#   bash Tests/lenses/run.sh        (from the repository root)
+#
+# 1. augparse runs the unit tests in Tests/lenses/test_*.aug (and type-checks
+#    the lenses: a lens that is ambiguous fails here, not at load time).
+# 2. Every fixture Tests/Fixtures/sendmail/*.cf and *.mc is copied into a
+#    temporary root and loaded with augtool (-A: no stock lenses, -r: that
+#    root, -I: our lens folder), then:
+#      load   : no /augeas//error
+#      save   : a plain save, and a save after an insert + remove (the tree is
+#               dirty, so Augeas runs put over the whole file and would write
+#               it if a single byte differed), leave the file byte-identical
+#      edit   : one node edited (.cf: flags noexpn, novrfy appended to the
+#               first PrivacyOptions; .mc: confPRIVACY_FLAGS set or inserted
+#               before the first MAILER line); diff shows that only the
+#               intended line changed, and how
+# Prints one line per failure and, last, "lenses: N passed, M failed"
+# (LENS_TEST_VERBOSE=1 also prints the diff of each edit).
+# Exits non-zero if anything failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LENSES="$ROOT/Sources/MTAGuard/Resources/lenses"
+TESTS="$ROOT/Tests/lenses"
+FIXTURES="$ROOT/Tests/Fixtures/sendmail"
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+for tool in augparse augtool diff cmp perl; do
+    command -v "$tool" >/dev/null || { echo "run.sh: $tool not found" >&2; exit 2; }
+done
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# ---------------------------------------------------------------- 1. augparse
+for t in "$TESTS"/test_*.aug; do
+    if out=$(augparse -I "$LENSES" "$t" 2>&1) && [ -z "$out" ]; then
+        pass
+    else
+        fail "augparse $(basename "$t")"
+        printf '%s\n' "$out" >&2
+    fi
+done
+
+# ------------------------------------------------------- 2. fixture round trips
+
+# aug ROOT FILE LENS [COMMANDS...]: run augtool on ROOT/etc/mail/FILE with
+# only LENS loaded, then the given commands; prints augtool's output.
+aug() {
+    local root=$1 file=$2 lens=$3
+    shift 3
+    {
+        echo "set /augeas/load/Fixture/lens $lens"
+        echo "set /augeas/load/Fixture/incl /etc/mail/$file"
+        echo "load"
+        printf '%s\n' "$@"
+        echo "match /augeas//error"
+    } | augtool -A -r "$root" -I "$LENSES" 2>&1
+}
+
+# fresh NAME: a new root holding fixture NAME as /etc/mail/NAME
+fresh() {
+    local root="$WORK/root.$1"
+    rm -rf "$root"
+    mkdir -p "$root/etc/mail"
+    cp "$FIXTURES/$1" "$root/etc/mail/$1"
+    echo "$root"
+}
+
+NOERR='  (no matches)'   # what "match /augeas//error" prints when all is well
+
+# the line that must be the only change of an .mc fixture with no define
+NEW_DEFINE="define(\`confPRIVACY_FLAGS', \`authwarnings,noexpn,novrfy')dnl"
+
+shopt -s nullglob
+fixtures=("$FIXTURES"/*.cf "$FIXTURES"/*.mc)
+[ ${#fixtures[@]} -gt 0 ] || { fail "no fixtures in $FIXTURES"; }
+
+for path in "${fixtures[@]}"; do
+    name=$(basename "$path")
+    case "$name" in
+        *.cf) lens=Sendmail_Cf.lns ;;
+        *.mc) lens=Sendmail_Mc.lns ;;
+    esac
+    f=/files/etc/mail/$name
+
+    # (a) load without error, and the tree is not empty
+    root=$(fresh "$name")
+    if out=$(aug "$root" "$name" "$lens" "count $f/*") \
+        && [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] \
+        && ! grep -q '^ *no matches' <<<"$out"; then
+        pass
+    else
+        fail "$name: load"; printf '%s\n' "$out" >&2
+        continue
+    fi
+
+    # (b) save without change, then save of a dirty but unchanged tree
+    if out=$(aug "$root" "$name" "$lens" "save" \
+                 "ins zz-roundtrip after $f/*[1]" "rm $f/zz-roundtrip" "save") \
+        && [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] \
+        && cmp -s "$path" "$root/etc/mail/$name"; then
+        pass
+    else
+        fail "$name: save without change altered the file"
+        printf '%s\n' "$out" >&2
+        diff "$path" "$root/etc/mail/$name" >&2 || true
+    fi
+
+    # (c) edit one node; only the intended line may change
+    root=$(fresh "$name")
+    expect_added=""   # set when the edit must add exactly this one line
+    case "$name" in
+        *.cf)
+            p="$f/*[label()=~regexp('privacyoptions','i')][1]"
+            if ! aug "$root" "$name" "$lens" "match $p" | grep -q "^/files"; then
+                fail "$name: no PrivacyOptions node to edit"
+                continue
+            fi
+            cmds=("set $p/flag[last()+1] noexpn" "set $p/flag[last()+1] novrfy" "save")
+            ;;
+        *.mc)
+            d="$f/define[.='confPRIVACY_FLAGS'][1]"
+            if aug "$root" "$name" "$lens" "match $d" | grep -q "^/files"; then
+                old=$(aug "$root" "$name" "$lens" "get $d/value" | head -n 1)
+                case "$old" in
+                    *" = "*) old=${old#* = } ;;
+                    *) old="" ;;
+                esac
+                new="noexpn,novrfy"
+                [ -z "$old" ] || new="$old,$new"
+                cmds=("set $d/value \"$new\"" "save")
+            else
+                m="$f/@line[.=~regexp('MAILER[(].*')][1]"
+                if ! aug "$root" "$name" "$lens" "match $m" | grep -q "^/files"; then
+                    fail "$name: no MAILER line to insert before"
+                    continue
+                fi
+                cmds=("ins define before $m"
+                      "set $f/define[last()] confPRIVACY_FLAGS"
+                      "set $f/define[last()]/value authwarnings,noexpn,novrfy"
+                      "save")
+                expect_added=$NEW_DEFINE
+            fi
+            ;;
+    esac
+    out=$(aug "$root" "$name" "$lens" "${cmds[@]}") || true
+    if [ "$(tail -n 1 <<<"$out")" != "$NOERR" ] || grep -q '^error' <<<"$out"; then
+        fail "$name: edit + save"; printf '%s\n' "$out" >&2
+        continue
+    fi
+    # Augeas itself appends a newline to a file that lacks a final one when
+    # it loads it (transform.c, append_newline), so any save that writes the
+    # file adds that newline: compare with the fixture plus that newline.
+    ref="$WORK/ref.$name"
+    cp "$path" "$ref"
+    [ ! -s "$ref" ] || [ -z "$(tail -c 1 "$ref")" ] || echo >> "$ref"
+    d_out=$(diff "$ref" "$root/etc/mail/$name" || true)
+    [ -z "${LENS_TEST_VERBOSE:-}" ] || printf "%s: %s\n%s\n" "$name" "edit diff" "$d_out"
+    ok=0
+    if [ -n "$expect_added" ]; then
+        # exactly one hunk adding exactly the expected line
+        [ "$(sed -n '1p' <<<"$d_out" | grep -cE '^[0-9]+a[0-9]+$')" = 1 ] \
+            && [ "$(wc -l <<<"$d_out")" = 2 ] \
+            && [ "$(sed -n '2p' <<<"$d_out")" = "> $expect_added" ] \
+            && ok=1
+    else
+        # exactly one line changed, and the new line minus the appended
+        # "noexpn,novrfy" (and the separator before it) is the old line
+        if [ "$(sed -n '1p' <<<"$d_out" | grep -cE '^[0-9]+c[0-9]+$')" = 1 ] \
+            && [ "$(wc -l <<<"$d_out")" = 4 ]; then
+            old_line=$(sed -n '2p' <<<"$d_out"); old_line=${old_line#< }
+            new_line=$(sed -n '4p' <<<"$d_out"); new_line=${new_line#> }
+            stripped=$(perl -pe 's/,?noexpn,novrfy(?!.*noexpn,novrfy)//' <<<"$new_line")
+            [ "$new_line" != "$old_line" ] && [ "$stripped" = "$old_line" ] && ok=1
+        fi
+    fi
+    if [ $ok = 1 ]; then
+        pass
+    else
+        fail "$name: the edit changed more or other than the intended line"
+        printf '%s\n' "$d_out" >&2
+    fi
+done
+
+echo "lenses: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
