@@ -1,9 +1,9 @@
 # mtaguard: every target installs what it needs on a fresh Debian 12 machine (as root).
 SWIFT        ?= swift
-APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sendmail-cf
+APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf
 BIN          := .build/debug/mtaguard
 
-.PHONY: deps build test demo lenses bench clean
+.PHONY: deps build test demo lenses bench lab lab-stop clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -32,3 +32,13 @@ clean:
 
 bench: deps
 	bash Benchmarks/plan-one-host.sh
+
+# A fleet of fake hosts on this machine (real sshd on 127.0.0.1 ports, each in its own mount
+# namespace): N=3 DIR=/tmp/mtaguard-lab by default. Prints the inventory; stop with make lab-stop.
+LAB_N   ?= 3
+LAB_DIR ?= /tmp/mtaguard-lab
+lab: deps
+	bash Tests/lab/lab.sh start $(LAB_N) $(LAB_DIR)
+
+lab-stop:
+	bash Tests/lab/lab.sh stop $(LAB_DIR)

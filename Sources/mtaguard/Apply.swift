@@ -11,21 +11,19 @@ struct Apply: AsyncParsableCommand {
 
     func run() async throws {
         let session = common.session
+        Interrupt.shared.install()
         let result: RunResult
         do {
-            let plans = try await session.plan()
-            if plans.contains(where: \.hasChanges), !yes {
-                printOut(TextReport.plan(plans))
-                guard isatty(0) != 0 else {
-                    throw MTAGuardError("refusing to change hosts without confirmation", hint: "pass --yes")
-                }
-                printOut("Apply these changes? [y/N] ")
-                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
-                    printOut("nothing changed\n")
-                    return
-                }
+            if !yes && isatty(0) == 0 {
+                throw MTAGuardError("refusing to change hosts without confirmation", hint: "pass --yes")
             }
-            result = try await session.apply(plans, command: "apply " + CommandLine.arguments.dropFirst(2).joined(separator: " "))
+            let command = "apply " + CommandLine.arguments.dropFirst(2).joined(separator: " ")
+            result = try await session.apply(command: command, confirm: yes ? nil : { plans in
+                printOut(TextReport.plan(plans))
+                printOut("Apply these changes? [y/N] ")
+                guard let answer = readLine() else { return false }
+                return ["y", "yes"].contains(answer.lowercased())
+            })
         } catch { throw fail(error) }
         printOut(TextReport.run(result, verb: "apply"))
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }

@@ -9,16 +9,54 @@ struct MTAGuardCommand: AsyncParsableCommand {
         abstract: "Audit and fix mail-service hardening items (SRV-005 …) with Augeas, with dry-run, journal and rollback.",
         discussion: """
             Exit codes:
-              check     0 every item passes, 2 a finding (취약), 1 an error
-              plan      0 nothing to do, 2 changes pending, 1 an error
+              check     0 every item passes, 2 a finding (취약), 1 an error, 3 some hosts unreachable
+              plan      0 nothing to do, 2 changes pending, 1 an error, 3 some hosts unreachable
               apply     0 done or nothing to do, 1 failed with nothing changed, 3 partly done
               rollback  0 done, 1 failed with nothing changed, 3 partly done
             """,
         subcommands: [Check.self, Plan.self, Apply.self, Rollback.self, Runs.self, Playbooks.self])
 }
 
+/// How to reach a fleet: inventories, host selection, SSH.
+struct FleetOptions: ParsableArguments {
+    @Option(name: [.customShort("i"), .long], help: "Ansible inventory (INI or YAML); repeat for several. None: the local host.")
+    var inventory: [String] = []
+
+    @Option(name: [.customShort("l"), .long], help: "Hosts, groups or globs; ':' or ',' for union, '!' to exclude, '&' to intersect.")
+    var limit: String?
+
+    @Option(help: "How many hosts at once.")
+    var forks: Int = 20
+
+    @Flag(help: "Use sudo on every host (the inventory's ansible_become does so per host).")
+    var become = false
+
+    @Option(name: .customLong("ssh-config"), help: "ssh -F FILE instead of ~/.ssh/config.")
+    var sshConfig: String?
+
+    @Option(name: .customLong("ssh-option"), help: "An extra ssh -o option, e.g. UserKnownHostsFile=FILE; repeatable.")
+    var sshOption: [String] = []
+
+    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for an SSH connection.")
+    var connectTimeout: Int = 10
+
+    @Option(name: .customLong("command-timeout"), help: "Seconds one remote execution may take.")
+    var commandTimeout: Int = 300
+
+    var ssh: SSHTransport.Options {
+        var o = SSHTransport.Options()
+        o.configFile = sshConfig
+        o.extraOptions = sshOption
+        o.connectTimeout = connectTimeout
+        o.commandTimeout = commandTimeout
+        return o
+    }
+}
+
 /// Options every command that looks at hosts shares.
 struct CommonOptions: ParsableArguments {
+    @OptionGroup var fleet: FleetOptions
+
     @Option(name: .long, help: "Act on an offline root (image, chroot, container file system) instead of this host; no commands run.")
     var root: String?
 
@@ -32,7 +70,12 @@ struct CommonOptions: ParsableArguments {
     var backups: String?
 
     var session: Session {
-        Session(playbooksFolder: playbooks, backupsFolder: backups, items: item, root: root)
+        var s = Session(
+            playbooksFolder: playbooks, backupsFolder: backups, items: item, root: root,
+            inventories: fleet.inventory, limit: fleet.limit, forks: fleet.forks, ssh: fleet.ssh, become: fleet.become)
+        s.progress = ProgressLine.shared.update
+        s.stopRequested = Interrupt.shared.requested
+        return s
     }
 }
 
@@ -48,4 +91,42 @@ func fail(_ error: any Error) -> ExitCode {
 
 func printOut(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+/// A live progress line on stderr when it is a terminal; nothing otherwise.
+final class ProgressLine: Sendable {
+    static let shared = ProgressLine()
+    let enabled = isatty(2) != 0
+
+    @Sendable func update(_ p: MTAGuard.Progress) {
+        guard enabled, p.total > 1 else { return }
+        var line = "\r[\(p.done)/\(p.total)] changed \(p.changed)  failed \(p.failed)  unreachable \(p.unreachable)"
+        if p.done == p.total { line += "\n" }
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}
+
+/// Ctrl-C: no new host starts; hosts in flight finish or roll back; a second Ctrl-C is final.
+final class Interrupt: @unchecked Sendable {
+    static let shared = Interrupt()
+    private let lock = NSLock()
+    private var count = 0
+    private var source: DispatchSourceSignal?
+
+    func install() {
+        signal(SIGINT, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        s.setEventHandler { [self] in
+            let n = lock.withLock { count += 1; return count }
+            if n == 1 {
+                FileHandle.standardError.write(Data("\nmtaguard: interrupted: no new host starts; hosts in flight finish or roll back (Ctrl-C again to stop now)\n".utf8))
+            } else {
+                exit(130)
+            }
+        }
+        s.resume()
+        source = s
+    }
+
+    @Sendable func requested() -> Bool { lock.withLock { count > 0 } }
 }

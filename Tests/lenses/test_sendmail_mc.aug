@@ -37,10 +37,37 @@ test lns get "define(confBAR, baz)dnl\ndefine(`confX',`10m')dnl\ndefine(`confY',
   { "define" = "confG" { "value" = "1000" } }
   { "define" = "confH" { "value" = "x" } }
 
-(* Test: Debian's multi-line define stays opaque, line by line *)
+(* Test: Debian's two-line define: same tree as the one-line form *)
 test lns get "define(`confPRIVACY_FLAGS',dnl\n`needmailhelo,needexpnhelo,needvrfyhelo,restrictqrun,restrictexpand,nobodyreturn,authwarnings')dnl\n" =
-  { "@line" = "define(`confPRIVACY_FLAGS',dnl" }
-  { "@line" = "`needmailhelo,needexpnhelo,needvrfyhelo,restrictqrun,restrictexpand,nobodyreturn,authwarnings')dnl" }
+  { "define" = "confPRIVACY_FLAGS" { "value" = "needmailhelo,needexpnhelo,needvrfyhelo,restrictqrun,restrictexpand,nobodyreturn,authwarnings" } }
+
+(* Test: two-line defines: blanks around "dnl" and before the value,
+   unquoted NAME, value without comma, tails after ")", one-word value
+   without quotes (m4 reads it the same way) *)
+test lns get "define(`confA', dnl \n\t  `a,b')dnl # c\ndefine(confB,dnl\n`b')\ndefine(`confC',dnl\n  c)dnl\n" =
+  { "define" = "confA" { "value" = "a,b" } }
+  { "define" = "confB" { "value" = "b" } }
+  { "define" = "confC" { "value" = "c" } }
+
+(* Test: a line 1 ("define(`X',dnl") not followed by a valid line 2 stays
+   opaque, and so does a line 2 without a line 1: followed by another line,
+   by a blank line, by a one-line define, by a value the lens does not take
+   apart, by another line 1 (a chain), and at the end of the file *)
+test lns get "define(`a',dnl\nMAILER(smtp)dnl\ndefine(`b',dnl\n\ndefine(`c',dnl\ndefine(`d', `x')dnl\ndefine(`e',dnl\n`f(x)')dnl\n`g,h')dnl\ndefine(`i',dnl\ndefine(`j',dnl\ndefine(`k',dnl\n`k')dnl\ndefine(`l',dnl\ndefine(`m',dnl\n" =
+  { "@line" = "define(`a',dnl" }
+  { "@line" = "MAILER(smtp)dnl" }
+  { "@line" = "define(`b',dnl" }
+  { }
+  { "@line" = "define(`c',dnl" }
+  { "define" = "d" { "value" = "x" } }
+  { "@line" = "define(`e',dnl" }
+  { "@line" = "`f(x)')dnl" }
+  { "@line" = "`g,h')dnl" }
+  { "@line" = "define(`i',dnl" }
+  { "@line" = "define(`j',dnl" }
+  { "define" = "k" { "value" = "k" } }
+  { "@line" = "define(`l',dnl" }
+  { "@line" = "define(`m',dnl" }
 
 (* Test: defines this lens does not take apart stay opaque: nested quotes,
    parentheses, unquoted comma (m4 would read the value as "authwarnings"),
@@ -108,6 +135,37 @@ test lns put "define(`confA')dnl\n" after
 test lns put "divert(-1)\n# c\n\t\ndefine(`confPRIVACY_FLAGS', `authwarnings')dnl\ndnl x\n" after
   set "define/value" "authwarnings,noexpn"
   = "divert(-1)\n# c\n\t\ndefine(`confPRIVACY_FLAGS', `authwarnings,noexpn')dnl\ndnl x\n"
+
+(* Test: set the value of Debian's two-line define: the layout is kept *)
+test lns put "dnl # Be somewhat anal in what we allow\ndefine(`confPRIVACY_FLAGS',dnl\n`needmailhelo,needexpnhelo,needvrfyhelo,restrictqrun,restrictexpand,nobodyreturn,authwarnings')dnl\ndnl #\n" after
+  set "define[.='confPRIVACY_FLAGS']/value" "needmailhelo,needexpnhelo,needvrfyhelo,restrictqrun,restrictexpand,nobodyreturn,authwarnings,noexpn,novrfy"
+  = "dnl # Be somewhat anal in what we allow\ndefine(`confPRIVACY_FLAGS',dnl\n`needmailhelo,needexpnhelo,needvrfyhelo,restrictqrun,restrictexpand,nobodyreturn,authwarnings,noexpn,novrfy')dnl\ndnl #\n"
+
+(* Test: blanks, quoting and tails of a two-line define are kept; a value
+   that gets a comma is quoted *)
+test lns put "define(`confA', dnl \n\t  `a')dnl # c\ndefine(confB,dnl\n  b)\n" after
+  set "define[1]/value" "a,noexpn";
+  set "define[2]/value" "b,noexpn"
+  = "define(`confA', dnl \n\t  `a,noexpn')dnl # c\ndefine(confB,dnl\n  `b,noexpn')\n"
+
+(* Test: a new define next to a two-line one is written on one line *)
+test lns put "define(`confA',dnl\n`a')dnl\nMAILER(smtp)dnl\n" after
+  insb "define" "@line[1]";
+  set "define[last()]" "confPRIVACY_FLAGS";
+  set "define[last()]/value" "authwarnings,noexpn,novrfy"
+  = "define(`confA',dnl\n`a')dnl\ndefine(`confPRIVACY_FLAGS', `authwarnings,noexpn,novrfy')dnl\nMAILER(smtp)dnl\n"
+
+(* Test: a new define after an opaque line 1 *)
+test lns put "define(`confA',dnl\nMAILER(smtp)dnl\n" after
+  insb "define" "@line[2]";
+  set "define" "confPRIVACY_FLAGS";
+  set "define/value" "goaway"
+  = "define(`confA',dnl\ndefine(`confPRIVACY_FLAGS', `goaway')dnl\nMAILER(smtp)dnl\n"
+
+(* Test: remove a two-line define *)
+test lns put "OSTYPE(linux)dnl\ndefine(`confPRIVACY_FLAGS',dnl\n`goaway')dnl\nMAILER(smtp)dnl\n" after
+  rm "define"
+  = "OSTYPE(linux)dnl\nMAILER(smtp)dnl\n"
 
 (* Test: remove a define *)
 test lns put "OSTYPE(linux)dnl\ndefine(`confPRIVACY_FLAGS', `goaway')dnl\nMAILER(smtp)dnl\n" after

@@ -40,9 +40,24 @@ public enum ApplyStep: Sendable, Equatable {
     case run(argv: [String], probe: [String]?)
 }
 
+/// What a file must hold right before it is replaced: the bytes the plan was made from.
+/// Both digests travel: SHA-256 where the host side is mtaguard itself, POSIX `cksum` where it
+/// is a remote shell script.
+public struct ExpectedContent: Sendable, Equatable {
+    /// Empty when the file must not exist.
+    public var sha256: String
+    /// `cksum` output ("CRC SIZE"), or "absent".
+    public var cksum: String
+
+    public init(_ bytes: Data?) {
+        sha256 = bytes?.sha256Hex ?? ""
+        cksum = bytes.map(POSIXChecksum.line) ?? "absent"
+    }
+}
+
 public struct FileReplacement: Sendable, Equatable {
     public var path: String
-    public var expectSHA256: String
+    public var expected: ExpectedContent
     public var bytes: Data
     public var mode: UInt32
     public var uid: UInt32
@@ -76,11 +91,19 @@ public protocol Host: Sendable {
     var address: HostAddress { get }
     func facts(paths: [String]) async throws -> HostFacts
     /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
-    func apply(_ steps: [ApplyStep]) async throws -> [StepResult]
+    /// `runID` names the run to anyone who finds the host's lock taken.
+    func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult]
 }
 
 public struct HostAddress: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable { case local, root }
+    public enum Kind: String, Sendable, Codable { case local, root, ssh }
     public var kind: Kind
     public var root: String?
+    public var ssh: SSHTarget?
+
+    public init(kind: Kind, root: String? = nil, ssh: SSHTarget? = nil) {
+        self.kind = kind
+        self.root = root
+        self.ssh = ssh
+    }
 }

@@ -52,7 +52,7 @@ public struct LocalHost: Host {
         return (.linux, "")
     }
 
-    public func apply(_ steps: [ApplyStep]) async throws -> [StepResult] {
+    public func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult] {
         var results: [StepResult] = []
         for step in steps {
             let result = perform(step)
@@ -91,10 +91,10 @@ public struct LocalHost: Host {
         do {
             let current = try LocalFiles.read(path, displayPath: r.path)
             let currentSHA = current?.sha256 ?? ""
-            guard currentSHA == r.expectSHA256 else {
+            guard currentSHA == r.expected.sha256 else {
                 return StepResult(
                     .failed,
-                    "\(r.path) changed since it was read (SHA-256 \(currentSHA.prefix(12)), expected \(r.expectSHA256.prefix(12))); nothing written, run again")
+                    "\(r.path) changed since it was read (SHA-256 \(currentSHA.prefix(12)), expected \(r.expected.sha256.prefix(12))); nothing written, run again")
             }
             if r.bytes == current?.bytes { return StepResult(.skipped, "already as wanted") }
             try LocalFiles.replace(

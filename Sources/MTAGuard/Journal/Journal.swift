@@ -49,14 +49,19 @@ public struct Journal: Sendable {
     /// Starts a run: its folder, the pre-images and the manifest, all on disk before any change.
     public func begin(_ manifest: Manifest, preImages: [String: Data]) throws {
         try prepare()
-        let run = runFolder(manifest.id)
-        try LocalFiles.makePrivateFolder(run)
+        try LocalFiles.makePrivateFolder(runFolder(manifest.id))
+        try store(preImages, run: manifest.id)
+        try write(manifest)
+    }
+
+    /// Writes pre-images (fsynced, 0600) under the run folder.
+    func store(_ preImages: [String: Data], run id: String) throws {
+        let run = runFolder(id)
         for (relative, bytes) in preImages {
             let path = (run as NSString).appendingPathComponent(relative)
             try LocalFiles.makePrivateFolder((path as NSString).deletingLastPathComponent)
             try LocalFiles.writePrivate(path, bytes)
         }
-        try write(manifest)
     }
 
     public func write(_ manifest: Manifest) throws {

@@ -25,42 +25,66 @@ public enum TextReport {
         return out
     }
 
+    /// Each host's diffs and commands; hosts whose changes are the same to the byte are shown
+    /// once, with the list of hosts.
     public static func plan(_ plans: [HostPlan]) -> String {
         var out = ""
+        var groups: [(hosts: [String], body: String)] = []
+        var nothing: [String] = []
         for plan in plans {
             if let error = plan.error {
                 out += "== \(plan.host): error: \(error)\n"
                 continue
             }
+            let errors = plan.findings.flatMap(\.evidence).filter { $0.status == .error }
+            for e in errors { out += "== \(plan.host): error: \(e.note)\n" }
             guard plan.hasChanges else {
-                out += "== \(plan.host): nothing to do\n"
+                if errors.isEmpty { nothing.append(plan.host) }
                 continue
             }
-            let files = plan.files.count == 1 ? "1 file" : "\(plan.files.count) files"
-            out += "== \(plan.host): \(files) to change\n"
-            for file in plan.files {
-                out += "# \(file.path) (\(file.items.joined(separator: ", ")))\n"
-                out += file.diff
-                if let v = file.validateBefore {
-                    out += "#   validate before replacing: \(shellWords(v.argv))" + (plan.isLive ? "" : "  [skipped: offline root]") + "\n"
-                }
-                if let v = file.validateAfter {
-                    out += "#   validate after replacing: \(shellWords(v.argv))" + (plan.isLive ? "" : "  [skipped: offline root]") + "\n"
-                }
+            let body = planBody(plan)
+            if let i = groups.firstIndex(where: { $0.body == body }) {
+                groups[i].hosts.append(plan.host)
+            } else {
+                groups.append(([plan.host], body))
             }
-            for action in plan.actions {
-                var line = "# then run: \(action.display)"
-                if let probe = action.probe { line += "   (if \(shellWords(probe)) succeeds)" }
-                if !plan.isLive { line += "  [skipped: offline root]" }
-                out += line + "\n"
-            }
+        }
+        for g in groups {
+            let files = g.body.components(separatedBy: "\n--- a/").count - 1
+            let label = g.hosts.count == 1 ? g.hosts[0] : "\(g.hosts.count) hosts: \(g.hosts.joined(separator: ", "))"
+            out += "== \(label): \(files == 1 ? "1 file" : "\(files) files") to change\n" + g.body
+        }
+        if !nothing.isEmpty {
+            out += "== \(nothing.count == 1 ? nothing[0] : "\(nothing.count) hosts: " + nothing.joined(separator: ", ")): nothing to do\n"
         }
         return out
     }
 
+    private static func planBody(_ plan: HostPlan) -> String {
+        var out = ""
+        for file in plan.files {
+            out += "# \(file.path) (\(file.items.joined(separator: ", ")))\n"
+            out += file.diff
+            if let v = file.validateBefore {
+                out += "#   validate before replacing: \(shellWords(v.argv))" + (plan.isLive ? "" : "  [skipped: offline root]") + "\n"
+            }
+            if let v = file.validateAfter {
+                out += "#   validate after replacing: \(shellWords(v.argv))" + (plan.isLive ? "" : "  [skipped: offline root]") + "\n"
+            }
+        }
+        for action in plan.actions {
+            var line = "# then run: \(action.display)"
+            if let probe = action.probe { line += "   (if \(shellWords(probe)) succeeds)" }
+            if !plan.isLive { line += "  [skipped: offline root]" }
+            out += line + "\n"
+        }
+        return out
+    }
+
+    /// The outcome of an apply or rollback, a line per host, then a recap table when there are
+    /// several hosts.
     public static func run(_ result: RunResult, verb: String) -> String {
         var out = ""
-        for error in result.errors { out += "error: \(error)\n" }
         for message in result.messages { out += message + "\n" }
         if result.hosts.isEmpty && result.errors.isEmpty {
             out += "nothing to do: every item already passes\n"
@@ -78,10 +102,37 @@ public enum TextReport {
                 out += "\n"
             }
         }
+        for error in result.errors { out += "error: \(error)\n" }
+        if result.plans.count > 1 { out += recap(result) }
         if let id = result.runID, verb == "apply", result.hosts.contains(where: { $0.outcome == .changed }) {
             out += "undo with: mtaguard rollback \(id)\n"
         }
         return out
+    }
+
+    /// One row per host: what happened to it.
+    public static func recap(_ result: RunResult) -> String {
+        var rows: [[String]] = [["HOST", "RESULT", "FILES", "ACTIONS"]]
+        for plan in result.plans {
+            if let record = result.hosts.first(where: { $0.name == plan.host }) {
+                rows.append([
+                    plan.host, record.outcome.rawValue,
+                    String(record.files.filter { $0.state == .replaced }.count),
+                    String(record.actions.filter { $0.state == .done }.count),
+                ])
+            } else if let error = plan.error {
+                rows.append([plan.host, error.message.hasPrefix("unreachable") ? "unreachable" : "failed", "-", "-"])
+            } else if !plan.errors.isEmpty {
+                rows.append([plan.host, "failed", "-", "-"])
+            } else {
+                rows.append([plan.host, "unchanged", "0", "0"])
+            }
+        }
+        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+        return "\n" + rows.map { row in
+            row.enumerated().map { c, cell in cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n") + "\n"
     }
 
     private static func quoted(_ s: String) -> String {

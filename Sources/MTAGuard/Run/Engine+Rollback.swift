@@ -13,7 +13,7 @@ extension Engine {
             var position: Int
             var host: any Host
             var files: [Manifest.FileRecord]
-            var expect: [String: String]
+            var expect: [String: ExpectedContent]
             var current: [String: FileSnapshot]
         }
         var work: [Work] = []
@@ -28,7 +28,7 @@ extension Engine {
                 let host = try connect(record.name, record.address)
                 let facts = try await host.facts(paths: candidates.map(\.path))
                 var files: [Manifest.FileRecord] = []
-                var expect: [String: String] = [:]
+                var expect: [String: ExpectedContent] = [:]
                 var current: [String: FileSnapshot] = [:]
                 for file in candidates {
                     let now = facts.files[file.path] ?? nil
@@ -45,7 +45,7 @@ extension Engine {
                             "changed since run \(runID) wrote it (drift); not rolled back\n" + diff,
                             hint: "check the change above; --force restores the backup anyway")
                     }
-                    expect[file.path] = sha
+                    expect[file.path] = ExpectedContent(now?.bytes)
                     if let now { current[file.path] = now }
                     files.append(file)
                 }
@@ -98,7 +98,7 @@ extension Engine {
             var results: [StepResult] = []
             var failure: String?
             do {
-                results = try await w.host.apply(steps)
+                results = try await w.host.apply(steps, runID: recorder.id)
                 failure = results.first { $0.outcome == .failed || $0.outcome == .failedAfterReplace }?.message
             } catch {
                 failure = "\(error)"

@@ -9,89 +9,176 @@ public struct RunResult: Sendable {
     public var errors: [MTAGuardError]
     public var messages: [String]
 
-    /// 0 done or nothing to do; 1 failed and nothing was changed; 3 partly done.
+    /// 0 done or nothing to do; 1 every host failed (and nothing was changed); 3 partly done:
+    /// some hosts failed or were unreachable while others are fine, or a rollback failed.
     public var exitCode: Int32 {
-        let failed = hosts.filter { [.failed, .rolledBack, .rollbackFailed].contains($0.outcome) }
-        let changed = hosts.filter { $0.outcome == .changed }
-        if failed.isEmpty && errors.isEmpty { return 0 }
+        let failedRecords = hosts.filter { [.failed, .rolledBack, .rollbackFailed].contains($0.outcome) }
+        var bad = Set(failedRecords.map(\.name))
+        for error in errors { bad.insert(error.host ?? "") }
+        if bad.isEmpty { return 0 }
         if hosts.contains(where: { $0.outcome == .rollbackFailed }) { return 3 }
-        return changed.isEmpty ? 1 : 3
+        let names = Set(plans.map(\.host) + hosts.map(\.name))
+        return names.subtracting(bad).isEmpty ? 1 : 3
     }
 }
 
+/// Live counts for a progress line.
+public struct Progress: Sendable {
+    public var total: Int
+    public var done = 0
+    public var changed = 0
+    public var failed = 0
+    public var unreachable = 0
+}
+
 /// check → plan → journal → apply → (roll back a failing host); and rollback of a whole run.
+/// Hosts go through their own pipeline, at most `forks` at once, with no barrier between them:
+/// a slow or dead host holds up nobody.
 public struct Engine: Sendable {
     public var planner: Planner
     public var journal: Journal
+    public var forks: Int
     /// Reaches a journaled host again, for rollback.
     public var connect: @Sendable (String, HostAddress) throws -> any Host
+    /// Told after each host finishes.
+    public var progress: (@Sendable (Progress) -> Void)?
+    /// Checked before a host starts: once true (Ctrl-C), no new host starts; hosts in flight
+    /// finish or roll back.
+    public var stopRequested: @Sendable () -> Bool = { false }
 
-    public init(planner: Planner, journal: Journal, connect: @escaping @Sendable (String, HostAddress) throws -> any Host) {
+    public init(
+        planner: Planner, journal: Journal, forks: Int = 20,
+        connect: @escaping @Sendable (String, HostAddress) throws -> any Host
+    ) {
         self.planner = planner
         self.journal = journal
+        self.forks = max(1, forks)
         self.connect = connect
     }
 
+    /// Runs `body` for every element, at most `forks` at once; results in input order.
+    func eachHost<T: Sendable, R: Sendable>(_ items: [T], _ body: @escaping @Sendable (Int, T) async -> R?) async -> [R?] {
+        await withTaskGroup(of: (Int, R?).self) { group in
+            var results = [R?](repeating: nil, count: items.count)
+            var next = 0
+            func launch() {
+                let i = next
+                let item = items[i]
+                next += 1
+                group.addTask {
+                    if stopRequested() { return (i, nil) }
+                    return (i, await body(i, item))
+                }
+            }
+            while next < min(forks, items.count) { launch() }
+            while let (i, r) = await group.next() {
+                results[i] = r
+                if next < items.count { launch() }
+            }
+            return results
+        }
+    }
+
     public func plan(_ hosts: [any Host]) async -> [HostPlan] {
-        var plans: [HostPlan] = []
-        for host in hosts { plans.append(await planner.plan(host)) }
-        return plans
+        let counter = ProgressCounter(total: hosts.count, report: progress)
+        let plans = await eachHost(hosts) { _, host in
+            let plan = await planner.plan(host)
+            await counter.finished(plan)
+            return plan
+        }
+        return zip(hosts, plans).map { host, plan in
+            plan ?? HostPlan(
+                host: host.name, address: host.address, isLive: host.isLive, family: .unknown, findings: [],
+                files: [], actions: [], error: MTAGuardError(host: host.name, "not started: the run was interrupted"))
+        }
     }
 
     // MARK: Apply
 
-    public func apply(_ plans: [HostPlan], hosts: [any Host], command: String) async throws -> RunResult {
-        var result = RunResult(runID: nil, plans: plans, hosts: [], errors: plans.flatMap(\.errors), messages: [])
-        let work = plans.enumerated().filter { $0.element.hasChanges && $0.element.error == nil }
-        guard !work.isEmpty else { return result }
-
-        var manifest = Manifest(
+    /// Plans (unless `plans` are given, from a plan already shown) and applies each host in its
+    /// own pipeline. Each host's pre-images and record reach the journal before its first write.
+    public func apply(_ hosts: [any Host], plans given: [HostPlan]? = nil, command: String) async throws -> RunResult {
+        try journal.prepare()
+        let manifest = Manifest(
             id: Journal.newRunID(), command: command, started: Date(), finished: nil, outcome: .running,
             rollbackOf: nil, hosts: [])
-        var preImages: [String: Data] = [:]
-        for (index, plan) in work {
-            var record = Manifest.HostRecord(
-                name: plan.host, address: plan.address, family: plan.family, outcome: .pending,
-                message: nil, files: [], actions: [])
-            for file in plan.files {
-                let backup = Journal.backupPath(index: index, host: plan.host, path: file.path)
-                preImages[backup] = file.before.bytes
-                record.files.append(Manifest.FileRecord(
-                    path: file.path, preSHA256: file.before.sha256, postSHA256: file.after.sha256Hex,
-                    mode: file.before.mode, uid: file.before.uid, gid: file.before.gid,
-                    backup: backup, items: file.items, state: .planned))
-            }
-            record.actions = plan.actions.map {
-                Manifest.ActionRecord(
-                    service: $0.service, action: $0.action, command: $0.command, probe: $0.probe,
-                    inverse: $0.inverse, state: .planned, output: nil)
-            }
-            manifest.hosts.append(record)
-        }
-        try journal.begin(manifest, preImages: preImages)
+        try journal.begin(manifest, preImages: [:])
         let recorder = RunRecorder(journal: journal, manifest: manifest)
-        result.runID = manifest.id
+        let counter = ProgressCounter(total: hosts.count, report: progress)
 
-        for (position, (index, plan)) in work.enumerated() {
-            let host = hosts[index]
-            await applyHost(plan, host: host, position: position, recorder: recorder)
+        let plans: [HostPlan?] = await eachHost(hosts) { index, host in
+            let plan: HostPlan
+            if let given { plan = given[index] } else { plan = await planner.plan(host) }
+            if plan.hasChanges && plan.error == nil {
+                do {
+                    let position = try await recorder.add(record(plan, index: index), preImages: preImages(plan, index: index))
+                    await applyHost(plan, host: host, position: position, recorder: recorder)
+                    await counter.finished(await recorder.host(position))
+                } catch {
+                    var failed = plan
+                    failed.error = MTAGuardError(host: host.name, "cannot journal the change, so nothing was changed: \(error)")
+                    await counter.finished(failed)
+                    return failed
+                }
+            } else {
+                await counter.finished(plan)
+            }
+            return plan
+        }
+        var result = RunResult(runID: nil, plans: [], hosts: [], errors: [], messages: [])
+        for (host, plan) in zip(hosts, plans) {
+            if let plan {
+                result.plans.append(plan)
+                result.errors += plan.errors
+            } else {
+                result.messages.append("\(host.name): not started: the run was interrupted")
+            }
         }
         let final = await recorder.finish()
         result.hosts = final.hosts
+        if final.hosts.isEmpty {
+            // Nothing was to be done anywhere: no run to keep.
+            try? FileManager.default.removeItem(atPath: journal.runFolder(final.id))
+        } else {
+            result.runID = final.id
+        }
         return result
+    }
+
+    func record(_ plan: HostPlan, index: Int) -> Manifest.HostRecord {
+        Manifest.HostRecord(
+            name: plan.host, address: plan.address, family: plan.family, outcome: .pending, message: nil,
+            files: plan.files.map { file in
+                Manifest.FileRecord(
+                    path: file.path, preSHA256: file.before.sha256, postSHA256: file.after.sha256Hex,
+                    mode: file.before.mode, uid: file.before.uid, gid: file.before.gid,
+                    backup: Journal.backupPath(index: index, host: plan.host, path: file.path),
+                    items: file.items, state: .planned)
+            },
+            actions: plan.actions.map {
+                Manifest.ActionRecord(
+                    service: $0.service, action: $0.action, command: $0.command, probe: $0.probe,
+                    inverse: $0.inverse, state: .planned, output: nil)
+            })
+    }
+
+    func preImages(_ plan: HostPlan, index: Int) -> [String: Data] {
+        Dictionary(uniqueKeysWithValues: plan.files.map {
+            (Journal.backupPath(index: index, host: plan.host, path: $0.path), $0.before.bytes)
+        })
     }
 
     private func applyHost(_ plan: HostPlan, host: any Host, position: Int, recorder: RunRecorder) async {
         var steps: [ApplyStep] = plan.files.map {
             .replace(FileReplacement(
-                path: $0.path, expectSHA256: $0.before.sha256, bytes: $0.after,
+                path: $0.path, expected: ExpectedContent($0.before.bytes), bytes: $0.after,
                 mode: $0.before.mode, uid: $0.before.uid, gid: $0.before.gid,
                 validateBefore: $0.validateBefore, validateAfter: $0.validateAfter))
         }
         steps += plan.actions.map { .run(argv: $0.command, probe: $0.probe) }
         let results: [StepResult]
         do {
-            results = try await host.apply(steps)
+            results = try await host.apply(steps, runID: recorder.id)
         } catch {
             await recorder.update(position) { $0.outcome = .failed; $0.message = "\(error)" }
             return
@@ -123,8 +210,10 @@ public struct Engine: Sendable {
         let record = await recorder.host(position)
         var rollbackError: String?
         do {
-            let undo = try undoSteps(record, files: record.files.filter { $0.state == .replaced }, runID: recorder.id)
-            let r = try await host.apply(undo)
+            let posts = Dictionary(plan.files.map { ($0.path, ExpectedContent($0.after)) }, uniquingKeysWith: { a, _ in a })
+            let undo = try undoSteps(
+                record, files: record.files.filter { $0.state == .replaced }, runID: recorder.id, expect: posts)
+            let r = try await host.apply(undo, runID: recorder.id)
             if let bad = r.first(where: { $0.outcome == .failed || $0.outcome == .failedAfterReplace }) {
                 rollbackError = bad.message
             }
@@ -145,10 +234,10 @@ public struct Engine: Sendable {
     }
 
     /// Steps that put `files` back to their pre-images (kept in run `runID`) and run the
-    /// inverses of the actions that ran, in reverse order. `expect` gives the SHA-256 each file
-    /// must have now; by default its post-image.
+    /// inverses of the actions that ran, in reverse order. `expect` gives what each file must
+    /// hold now (its post-image, or what drifted there when forced).
     func undoSteps(
-        _ record: Manifest.HostRecord, files: [Manifest.FileRecord], runID: String, expect: [String: String] = [:]
+        _ record: Manifest.HostRecord, files: [Manifest.FileRecord], runID: String, expect: [String: ExpectedContent]
     ) throws -> [ApplyStep] {
         var steps: [ApplyStep] = []
         for file in files {
@@ -160,7 +249,7 @@ public struct Engine: Sendable {
                     hint: "the backup was altered; restore by hand")
             }
             steps.append(.replace(FileReplacement(
-                path: file.path, expectSHA256: expect[file.path] ?? file.postSHA256,
+                path: file.path, expected: expect[file.path] ?? ExpectedContent(nil),
                 bytes: bytes, mode: file.mode, uid: file.uid, gid: file.gid,
                 validateBefore: nil, validateAfter: nil)))
         }
@@ -192,10 +281,20 @@ actor RunRecorder {
 
     func host(_ position: Int) -> Manifest.HostRecord { manifest.hosts[position] }
 
+    /// Adds a host: its pre-images first, then the manifest that names them. Returns its position.
+    func add(_ record: Manifest.HostRecord, preImages: [String: Data]) throws -> Int {
+        try journal.store(preImages, run: id)
+        manifest.hosts.append(record)
+        try journal.write(manifest)
+        return manifest.hosts.count - 1
+    }
+
 
     func finish() -> Manifest {
         let outcomes = manifest.hosts.map(\.outcome)
-        if outcomes.allSatisfy({ $0 == .changed }) {
+        if outcomes.isEmpty {
+            manifest.outcome = .unchanged
+        } else if outcomes.allSatisfy({ $0 == .changed }) {
             manifest.outcome = .changed
         } else if outcomes.allSatisfy({ $0 == .failed || $0 == .rolledBack }) {
             manifest.outcome = .failed
@@ -205,5 +304,36 @@ actor RunRecorder {
         manifest.finished = Date()
         try? journal.write(manifest)
         return manifest
+    }
+}
+
+/// Counts finished hosts for the progress line.
+actor ProgressCounter {
+    var progress: Progress
+    let report: (@Sendable (Progress) -> Void)?
+
+    init(total: Int, report: (@Sendable (Progress) -> Void)?) {
+        progress = Progress(total: total)
+        self.report = report
+    }
+
+    func finished(_ plan: HostPlan) {
+        progress.done += 1
+        if let error = plan.error {
+            if error.message.hasPrefix("unreachable") { progress.unreachable += 1 } else { progress.failed += 1 }
+        } else if plan.findings.contains(where: { $0.status == .error }) {
+            progress.failed += 1
+        }
+        report?(progress)
+    }
+
+    func finished(_ record: Manifest.HostRecord) {
+        progress.done += 1
+        switch record.outcome {
+        case .changed: progress.changed += 1
+        case .failed, .rolledBack, .rollbackFailed: progress.failed += 1
+        default: break
+        }
+        report?(progress)
     }
 }

@@ -18,7 +18,7 @@ public struct HostPlan: Sendable {
     /// The host's own error, or else every file that could not be judged.
     public var errors: [MTAGuardError] {
         if let error { return [error] }
-        return findings.flatMap(\.evidence).filter { $0.status == .error }.map { MTAGuardError($0.note) }
+        return findings.flatMap(\.evidence).filter { $0.status == .error }.map { MTAGuardError(host: host, $0.note) }
     }
 }
 
@@ -61,7 +61,7 @@ public struct Planner: Sendable {
             plan.actions = []
             plan.findings = playbooks.map {
                 Finding(host: host.name, item: $0.id, title: $0.title, status: .error, evidence: [
-                    Evidence(mta: "-", file: error.file ?? "-", line: error.line, text: "", status: .error, note: error.description)
+                    Evidence(mta: "-", file: error.file ?? "-", line: error.line, text: "", status: .error, note: error.withoutHost.description)
                 ])
             }
         } catch {
@@ -115,7 +115,7 @@ public struct Planner: Sendable {
                 } catch let error as MTAGuardError {
                     evidence.append(Evidence(
                         mta: target.mta, file: target.file, line: error.line, text: "",
-                        status: .error, advisory: target.advisory, note: error.description))
+                        status: .error, advisory: target.advisory, note: error.withoutHost.description))
                 }
             }
             plan.findings.append(Finding(

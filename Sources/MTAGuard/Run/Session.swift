@@ -7,55 +7,121 @@ public struct Session: Sendable {
     public var backupsFolder: String
     public var items: [String]
     public var root: String?
+    /// Ansible-format inventories (`-i`); none means the local host (or `--root`).
+    public var inventories: [String]
+    public var limit: String?
+    public var forks: Int
+    public var ssh: SSHTransport.Options
+    /// `--become`: sudo on every host, on top of the inventory's `ansible_become`.
+    public var become: Bool
+    public var progress: (@Sendable (Progress) -> Void)?
+    public var stopRequested: @Sendable () -> Bool = { false }
 
-    public init(playbooksFolder: String? = nil, backupsFolder: String? = nil, items: [String] = [], root: String? = nil) {
+    public init(
+        playbooksFolder: String? = nil, backupsFolder: String? = nil, items: [String] = [], root: String? = nil,
+        inventories: [String] = [], limit: String? = nil, forks: Int = 20,
+        ssh: SSHTransport.Options = SSHTransport.Options(), become: Bool = false
+    ) {
         let env = ProcessInfo.processInfo.environment
         self.playbooksFolder = playbooksFolder ?? "playbooks"
         self.backupsFolder = backupsFolder ?? env["MTAGUARD_BACKUPS"].flatMap { $0.isEmpty ? nil : $0 } ?? "backups"
         self.items = items
         self.root = root
+        self.inventories = inventories
+        self.limit = limit
+        self.forks = forks
+        self.ssh = ssh
+        self.become = become
     }
 
     public func playbooks() throws -> [Playbook] {
         try PlaybookLoader.select(PlaybookLoader.loadAll(folder: playbooksFolder), items)
     }
 
-    public func hosts() -> [any Host] {
-        guard let root else { return [LocalHost()] }
-        return [LocalHost(name: "root:" + root, root: Self.absolute(root))]
+    /// The hosts this session works on, and the transport that reaches them (to close after).
+    public func hosts() throws -> (hosts: [any Host], transport: SSHTransport?) {
+        if !inventories.isEmpty {
+            if root != nil { throw MTAGuardError("--root and -i exclude each other", hint: "use one or the other") }
+            let selected = try Inventory.load(files: inventories).select(limit: limit)
+            let transport = try SSHTransport(options: ssh)
+            let hosts: [any Host] = selected.map {
+                SSHHost(name: $0.name, target: target($0), transport: transport)
+            }
+            return (hosts, transport)
+        }
+        if limit != nil { throw MTAGuardError("--limit needs an inventory", hint: "pass -i INVENTORY") }
+        guard let root else { return ([LocalHost()], nil) }
+        return ([LocalHost(name: "root:" + root, root: Self.absolute(root))], nil)
+    }
+
+    func target(_ host: InventoryHost) -> SSHTarget {
+        SSHTarget(
+            address: host.address, port: host.port, user: host.user, privateKeyFile: host.privateKeyFile,
+            become: become || host.become)
     }
 
     public var journal: Journal { Journal(folder: backupsFolder) }
 
     /// An engine for the selected playbooks; `rollback` needs none (the journal says it all).
-    public func engine(loadPlaybooks: Bool = true) throws -> Engine {
-        Engine(planner: Planner(playbooks: loadPlaybooks ? try playbooks() : []), journal: journal) { name, address in
+    func engine(loadPlaybooks: Bool = true, transport: SSHTransport? = nil) throws -> Engine {
+        var engine = Engine(
+            planner: Planner(playbooks: loadPlaybooks ? try playbooks() : []), journal: journal, forks: forks
+        ) { name, address in
             switch address.kind {
-            case .local: LocalHost(name: name)
-            case .root: LocalHost(name: name, root: address.root)
+            case .local: return LocalHost(name: name)
+            case .root: return LocalHost(name: name, root: address.root)
+            case .ssh:
+                guard let transport, var target = address.ssh else {
+                    throw MTAGuardError(host: name, "the journal has no SSH address for this host")
+                }
+                if become { target.become = true }
+                return SSHHost(name: name, target: target, transport: transport)
             }
         }
+        engine.progress = progress
+        engine.stopRequested = stopRequested
+        return engine
     }
 
     /// Judges and plans every host; `check` and `plan` print parts of the same result.
     public func plan() async throws -> [HostPlan] {
-        let engine = try engine()
-        return await engine.plan(hosts())
+        let (hosts, transport) = try hosts()
+        defer { transport?.close(hosts.compactMap { ($0 as? SSHHost)?.target }) }
+        return try await engine(transport: transport).plan(hosts)
     }
 
-    public func apply(command: String) async throws -> RunResult {
-        let engine = try engine()
-        let hosts = hosts()
-        let plans = await engine.plan(hosts)
-        return try await engine.apply(plans, hosts: hosts, command: command)
-    }
-
-    public func apply(_ plans: [HostPlan], command: String) async throws -> RunResult {
-        try await engine().apply(plans, hosts: hosts(), command: command)
+    /// Plans and applies; `confirm` sees the plans first and may refuse (no change is made then).
+    public func apply(command: String, confirm: (([HostPlan]) throws -> Bool)? = nil) async throws -> RunResult {
+        let (hosts, transport) = try hosts()
+        defer { transport?.close(hosts.compactMap { ($0 as? SSHHost)?.target }) }
+        let engine = try engine(transport: transport)
+        if let confirm {
+            let plans = await engine.plan(hosts)
+            guard plans.contains(where: \.hasChanges) else {
+                return try await engine.apply(hosts, plans: plans, command: command)
+            }
+            guard try confirm(plans) else {
+                return RunResult(runID: nil, plans: plans, hosts: [], errors: [], messages: ["nothing changed"])
+            }
+            return try await engine.apply(hosts, plans: plans, command: command)
+        }
+        return try await engine.apply(hosts, command: command)
     }
 
     public func rollback(_ runID: String, force: Bool) async throws -> RunResult {
-        try await engine(loadPlaybooks: false).rollback(runID, force: force)
+        let manifest = try journal.read(runID)
+        let selected: Set<String>? = try limit.map { limit in
+            // With an inventory, --limit speaks of its groups too; without, of the run's hosts.
+            let inventory = inventories.isEmpty
+                ? Inventory(hosts: manifest.hosts.map { InventoryHost(name: $0.name) }, groups: ["all": manifest.hosts.map(\.name)])
+                : try Inventory.load(files: inventories)
+            return Set(try inventory.select(limit: limit).map(\.name))
+        }
+        let needsSSH = manifest.hosts.contains { $0.address.kind == .ssh }
+        let transport = needsSSH ? try SSHTransport(options: ssh) : nil
+        defer { transport?.close(manifest.hosts.compactMap(\.address.ssh)) }
+        return try await engine(loadPlaybooks: false, transport: transport)
+            .rollback(runID, force: force, hosts: selected.map { set in { set.contains($0) } })
     }
 
     static func absolute(_ path: String) -> String {
@@ -65,16 +131,21 @@ public struct Session: Sendable {
 
     // MARK: Exit codes
 
-    /// `check`: 0 every item passes or does not apply, 2 a finding, 1 an error.
+    /// `check`: 0 every item passes or does not apply, 2 a finding, 1 an error, 3 some hosts
+    /// could not be reached (the others were judged).
     public static func checkExitCode(_ plans: [HostPlan]) -> Int32 {
         let statuses = plans.flatMap { $0.findings.map(\.status) }
-        if plans.contains(where: { $0.error != nil }) || statuses.contains(.error) { return 1 }
+        let broken = plans.filter { $0.error != nil }
+        if !broken.isEmpty && broken.count < plans.count { return 3 }
+        if !broken.isEmpty || statuses.contains(.error) { return 1 }
         return statuses.contains(.fail) ? 2 : 0
     }
 
-    /// `plan`: 0 nothing to do, 2 changes pending, 1 an error.
+    /// `plan`: 0 nothing to do, 2 changes pending, 1 an error, 3 some hosts could not be reached.
     public static func planExitCode(_ plans: [HostPlan]) -> Int32 {
-        if plans.contains(where: { $0.error != nil }) || plans.contains(where: { $0.findings.contains { $0.status == .error } }) {
+        let broken = plans.filter { $0.error != nil }
+        if !broken.isEmpty && broken.count < plans.count { return 3 }
+        if !broken.isEmpty || plans.contains(where: { $0.findings.contains { $0.status == .error } }) {
             return 1
         }
         return plans.contains(where: \.hasChanges) ? 2 : 0

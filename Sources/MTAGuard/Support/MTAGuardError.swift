@@ -33,6 +33,13 @@ public struct MTAGuardError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
+    /// The same error told without its host, where the host is said already.
+    var withoutHost: MTAGuardError {
+        var copy = self
+        copy.host = nil
+        return copy
+    }
+
     func on(host: String) -> MTAGuardError {
         var copy = self
         if copy.host == nil { copy.host = host }

@@ -12,6 +12,12 @@ struct YAMLValue {
     static let maximumBytes = 1 << 20
 
     static func load(file: String, text: String) throws -> YAMLValue {
+        try load(file: file, text: text, locatingDuplicateKeys: false)
+    }
+
+    /// As `load(file:text:)`; with `locatingDuplicateKeys` a duplicated mapping key is reported
+    /// at the line and column of its first occurrence ("file:3:5: duplicate key 'h1' …").
+    static func load(file: String, text: String, locatingDuplicateKeys: Bool) throws -> YAMLValue {
         guard text.utf8.count <= maximumBytes else {
             throw MTAGuardError(
                 file: file, "is \(text.utf8.count) bytes; a YAML document here is at most \(maximumBytes) bytes")
@@ -28,6 +34,11 @@ struct YAMLValue {
                 .composer(let context, let problem, let mark, _):
                 let text = [context?.description, problem].compactMap { $0 }.joined(separator: ": ")
                 throw MTAGuardError(file: file, line: mark.line, column: mark.column, "invalid YAML: \(text)")
+            case .duplicatedKeysInMapping(let duplicates, let context) where locatingDuplicateKeys:
+                let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+                throw MTAGuardError(
+                    file: file, line: context.mark.line, column: context.mark.column,
+                    "duplicate key \(keys) in this mapping (first occurrence here); each key may appear once")
             case .reader(let problem, _, _, _):
                 throw MTAGuardError(file: file, "cannot be read as YAML: \(problem)")
             default:
@@ -52,6 +63,12 @@ struct YAMLValue {
     func error(_ message: String) -> MTAGuardError {
         let prefix = field.isEmpty ? "" : field + ": "
         return MTAGuardError(file: file, line: line, column: column, prefix + message)
+    }
+
+    func error(_ message: String, hint: String?) -> MTAGuardError {
+        var e = error(message)
+        e.hint = hint
+        return e
     }
 
     private func child(_ node: Node, _ name: String) -> YAMLValue {
@@ -80,6 +97,36 @@ struct YAMLValue {
             result[name] = child(value, name)
         }
         return result
+    }
+
+    /// The entries of a mapping in document order, each key with its own position.
+    func entries() throws -> [(key: String, keyValue: YAMLValue, value: YAMLValue)] {
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping (key: value)") }
+        var seen: Set<String> = []
+        return try mapping.map { key, value in
+            let keyValue = YAMLValue(node: key, file: file, field: field)
+            guard case .scalar(let scalar) = key else { throw keyValue.error("keys must be plain words") }
+            let name = scalar.string
+            guard seen.insert(name).inserted else { throw keyValue.error("field '\(name)' appears twice") }
+            return (name, keyValue, child(value, name))
+        }
+    }
+
+    /// True for an empty value, `~` or `null` (unquoted).
+    var isNull: Bool {
+        if case .scalar = node { return node.tagName == .null }
+        return false
+    }
+
+    /// A scalar of any type as text: unquoted booleans (yes/no/on/off/true/false) read as
+    /// "true"/"false", null as "", numbers and strings as written. Nil for lists and mappings.
+    var scalarText: String? {
+        guard case .scalar(let scalar) = node else { return nil }
+        switch node.tagName {
+        case .null: return ""
+        case .bool: return Bool.construct(from: scalar).map { $0 ? "true" : "false" } ?? scalar.string
+        default: return scalar.string
+        }
     }
 
     func sequence() throws -> [YAMLValue] {
@@ -120,4 +167,9 @@ extension Dictionary where Key == String, Value == YAMLValue {
         guard let value = self[key] else { throw parent.error("missing field '\(key)'") }
         return value
     }
+}
+
+extension Node {
+    /// The resolved tag (`Tag.Name.null`, `.bool`, `.int`, `.str`, …).
+    var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
 }

@@ -65,7 +65,7 @@ final class PostfixInstance: Sendable {
     /// The loopback port smtpd listens on (127.0.0.1 only).
     let port: UInt16
 
-    private let state = StopState()
+    private let state = OnceFlag()
 
     private init(root: String, port: UInt16) {
         self.root = root
@@ -438,18 +438,5 @@ final class PostfixInstance: Sendable {
         }
         if !current.isEmpty { parts.append(current) }
         return parts
-    }
-}
-
-private final class StopState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-    /// Returns true exactly once.
-    func markStopped() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if stopped { return false }
-        stopped = true
-        return true
     }
 }

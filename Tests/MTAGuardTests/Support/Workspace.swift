@@ -70,3 +70,17 @@ func mtaguard(_ args: [String], backups: String, playbooks: String = Repo.playbo
     if ["check", "plan", "apply"].contains(args.first ?? "") { argv += ["--playbooks", playbooks] }
     return try runCommand(argv, stdin: stdin, environment: ["MTAGUARD_BACKUPS": backups])
 }
+
+/// True from `markStopped()` exactly once, however many threads ask: for idempotent stops.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+
+    func markStopped() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if stopped { return false }
+        stopped = true
+        return true
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+
+/// The POSIX `sh` scripts mtaguard sends to a host: one to gather facts and files, one to carry
+/// out an apply. They use only what AIX 7, HP-UX 11i v3, Solaris 10/11 and Linux all have:
+/// `sh`, `uname`, `ls -ln`, `od -An -v -tx1`, `cksum`, `printf` with octal escapes, `mkdir`,
+/// `mv`, `chmod`, `chown`, `rm`, `cat`, `sync`.
+///
+/// Output is framed by lines starting with `@@` and a random nonce, so that nothing a file or a
+/// command prints can be mistaken for the script's own report. Every path and argument that
+/// reaches the script is single-quoted (`shellQuote`); file contents travel as `printf` octal
+/// escapes, never through the shell's parser.
+struct RemoteScript {
+    let nonce: String
+
+    init(nonce: String = String(format: "%08x%08x", UInt32.random(in: .min ... .max), UInt32.random(in: .min ... .max))) {
+        self.nonce = nonce
+    }
+
+    var marker: String { "@@" + nonce }
+
+    // MARK: Facts
+
+    func facts(paths: [String]) -> String {
+        var s = """
+            M=\(marker)
+            LC_ALL=C; export LC_ALL
+            echo "$M uname $(uname -s 2>/dev/null)"
+            echo "$M release $(uname -r 2>/dev/null)"
+            if [ -d /run/systemd/system ]; then echo "$M systemd yes"; else echo "$M systemd no"; fi
+            mtg_file() {
+              if [ -h "$1" ]; then echo "$M link"; return; fi
+              if [ ! -e "$1" ]; then echo "$M absent"; return; fi
+              if [ ! -f "$1" ]; then echo "$M notfile"; return; fi
+              if [ ! -r "$1" ]; then echo "$M unreadable"; return; fi
+              echo "$M meta $(ls -ln "$1")"
+              od -An -v -tx1 "$1" || echo "$M readerror"
+              echo "$M end"
+            }
+
+            """
+        for (i, path) in paths.enumerated() {
+            s += "echo \"$M file \(i)\"; mtg_file \(shellQuote(path))\n"
+        }
+        s += "echo \"$M done\"\n"
+        return s
+    }
+
+    enum FactsError: Error { case malformed(String) }
+
+    /// Reads what `facts(paths:)` printed.
+    func parseFacts(_ output: String, paths: [String], host: String) throws -> HostFacts {
+        var uname = "", release = "", systemd = false, done = false
+        var files: [String: FileSnapshot?] = [:]
+        var current: Int?
+        var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
+        var hex: [UInt8] = []
+        var collecting = false
+        for rawLine in output.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(rawLine)
+            if collecting && !line.hasPrefix(marker) {
+                for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+                    guard let b = UInt8(token, radix: 16) else { throw MTAGuardError(host: host, "unreadable od output: \(token)") }
+                    hex.append(b)
+                }
+                continue
+            }
+            guard line.hasPrefix(marker + " ") else { continue }
+            let rest = String(line.dropFirst(marker.count + 1))
+            let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
+            let arg = rest.count > word.count ? String(rest.dropFirst(word.count + 1)) : ""
+            let path = current.map { paths[$0] } ?? "?"
+            switch word {
+            case "uname": uname = arg
+            case "release": release = arg
+            case "systemd": systemd = arg == "yes"
+            case "file":
+                current = Int(arg)
+                guard let c = current, paths.indices.contains(c) else { throw MTAGuardError(host: host, "bad facts output") }
+            case "absent": files[path] = .some(nil)
+            case "link":
+                throw MTAGuardError(host: host, file: path, "is a symbolic link; mtaguard does not edit through links",
+                                    hint: "point the item at the link's target, or replace the link by the file")
+            case "notfile": throw MTAGuardError(host: host, file: path, "is not a regular file")
+            case "unreadable":
+                throw MTAGuardError(host: host, file: path, "cannot be read by the login user", hint: "use --become or log in as root")
+            case "readerror": throw MTAGuardError(host: host, file: path, "could not be read")
+            case "meta":
+                meta = try Self.parseLsLine(arg, host: host, path: path)
+                hex = []
+                collecting = true
+            case "end":
+                collecting = false
+                guard let m = meta else { throw MTAGuardError(host: host, "bad facts output") }
+                files[path] = FileSnapshot(path: path, bytes: Data(hex), mode: m.mode, uid: m.uid, gid: m.gid)
+            case "done": done = true
+            default: break
+            }
+        }
+        guard done else { throw MTAGuardError(host: host, "the facts script did not finish") }
+        for p in paths where files[p] == nil { files[p] = .some(nil) }
+        return HostFacts(family: OSFamily(uname: uname), release: release, systemd: systemd, files: files)
+    }
+
+    /// `-rw-r-----+  1 0  7  1053 Nov 26 12:49 /etc/postfix/main.cf` → mode 0640, uid 0, gid 7.
+    static func parseLsLine(_ line: String, host: String, path: String) throws -> (mode: UInt32, uid: UInt32, gid: UInt32) {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count >= 4, let uid = UInt32(fields[2]), let gid = UInt32(fields[3]) else {
+            throw MTAGuardError(host: host, file: path, "cannot read its mode and owner from ls: \(line)")
+        }
+        let perms = Array(fields[0])
+        guard perms.count >= 10 else { throw MTAGuardError(host: host, file: path, "unexpected ls output: \(line)") }
+        var mode: UInt32 = 0
+        let bits: [(Int, Character, UInt32)] = [
+            (1, "r", 0o400), (2, "w", 0o200), (4, "r", 0o040), (5, "w", 0o020), (7, "r", 0o004), (8, "w", 0o002),
+        ]
+        for (i, c, v) in bits where perms[i] == c { mode |= v }
+        switch perms[3] { case "x": mode |= 0o100; case "s": mode |= 0o4100; case "S": mode |= 0o4000; default: break }
+        switch perms[6] { case "x": mode |= 0o010; case "s": mode |= 0o2010; case "S", "l": mode |= 0o2000; default: break }
+        switch perms[9] { case "x": mode |= 0o001; case "t": mode |= 0o1001; case "T": mode |= 0o1000; default: break }
+        return (mode, uid, gid)
+    }
+
+    // MARK: Apply
+
+    /// A script that takes the host's lock, carries out `steps` in order, stops at the first
+    /// failure, and reports each step. `runID` is written into the lock so that a second run
+    /// can say who holds it.
+    func apply(_ steps: [ApplyStep], runID: String, controller: String) -> String {
+        var s = """
+            M=\(marker)
+            LC_ALL=C; export LC_ALL
+            umask 077
+            if [ -d /var/run ]; then L=/var/run/mtaguard.lock; else L=/tmp/mtaguard.lock; fi
+            if mkdir "$L" 2>/dev/null; then
+              echo \(shellQuote("run \(runID) from \(controller)")) "pid $$" > "$L/owner"
+              trap 'rm -rf "$L"' 0
+              trap 'exit 129' 1; trap 'exit 130' 2; trap 'exit 143' 15
+            else
+              echo "$M locked $(cat "$L/owner" 2>/dev/null)"
+              exit 75
+            fi
+            mtg_report() { echo "$M step $1 $2"; if [ -n "$3" ]; then printf '%s\\n' "$3"; fi; echo "$M endstep"; }
+
+            """
+        for (i, step) in steps.enumerated() {
+            s += "# step \(i)\n"
+            switch step {
+            case .replace(let r): s += replace(r, index: i)
+            case .run(let argv, let probe): s += run(argv, probe: probe, index: i)
+            }
+        }
+        s += "echo \"$M done\"\n"
+        return s
+    }
+
+    private func replace(_ r: FileReplacement, index i: Int) -> String {
+        let target = shellQuote(r.path)
+        let folder = (r.path as NSString).deletingLastPathComponent
+        let base = (r.path as NSString).lastPathComponent
+        let tempPath = "\(folder)/.\(base).mtaguard-\(nonce)"
+        let temp = shellQuote(tempPath)
+        let expect = r.expected.cksum
+        var s = """
+            if [ -h \(target) ]; then mtg_report \(i) failed \(shellQuote("\(r.path) is a symbolic link; not written")); exit 1; fi
+            if [ -f \(target) ]; then C=$(cksum < \(target)); else C=absent; fi
+            C=$(echo $C)
+            if [ "$C" != \(shellQuote(expect)) ]; then
+              mtg_report \(i) failed \(shellQuote("\(r.path) changed since it was read; nothing written, run again")); exit 1
+            fi
+            if [ "$C" = \(shellQuote(POSIXChecksum.line(r.bytes))) ]; then mtg_report \(i) skipped 'already as wanted'; else
+            rm -f \(temp)
+            if ! { : > \(temp); } 2>/dev/null; then mtg_report \(i) failed "cannot create a temporary file in \(folder.replacingOccurrences(of: "\"", with: "")): $( { : > \(temp); } 2>&1 )"; rm -f \(temp); exit 1; fi
+
+            """
+        for chunk in Self.printfChunks(r.bytes) {
+            s += "printf '\(chunk)' >> \(temp) || W=fail\n"
+        }
+        s += """
+            N=$(cksum < \(temp)); N=$(echo $N)
+            if [ "${W:-}" = fail ] || [ "$N" != \(shellQuote(POSIXChecksum.line(r.bytes))) ]; then
+              rm -f \(temp); mtg_report \(i) failed \(shellQuote("could not write the new \(r.path) in full (disk full?); the original is untouched")); exit 1
+            fi
+            chown \(r.uid):\(r.gid) \(temp) && chmod \(String(r.mode, radix: 8)) \(temp) || {
+              rm -f \(temp); mtg_report \(i) failed \(shellQuote("cannot set the owner and mode of the new \(r.path)")); exit 1; }
+
+            """
+        if let v = r.validateBefore {
+            s += validation(v, file: tempPath, index: i, onFail: "rm -f \(temp); mtg_report \(i) failed", original: r.path)
+        }
+        s += """
+            if ! E=$(mv -f \(temp) \(target) 2>&1); then rm -f \(temp); mtg_report \(i) failed "cannot replace \(r.path.replacingOccurrences(of: "\"", with: "")): $E"; exit 1; fi
+            sync
+
+            """
+        if let v = r.validateAfter {
+            s += validation(v, file: r.path, index: i, onFail: "mtg_report \(i) failed-after-replace", original: r.path)
+        }
+        s += "mtg_report \(i) done replaced\nfi\n"
+        return s
+    }
+
+    private func validation(_ v: Validation, file: String, index i: Int, onFail: String, original: String) -> String {
+        let argv = v.argv.map { $0.replacingOccurrences(of: "{file}", with: file) }
+        var s = "O=$(\(shellWords(argv)) < /dev/null 2>&1); R=$?\n"
+        if let pattern = v.rejectOutput {
+            // grep -E exists everywhere; the pattern travels quoted.
+            s += "if [ $R -eq 0 ] && printf '%s\\n' \"$O\" | grep -E \(shellQuote(pattern)) >/dev/null 2>&1; then R=1; fi\n"
+        }
+        s += "if [ $R -ne 0 ]; then \(onFail) \"the MTA's validator rejected the new \(original.replacingOccurrences(of: "\"", with: "")): \(shellWords(argv).replacingOccurrences(of: "\"", with: "")) exited $R: $O\"; exit 1; fi\n"
+        return s
+    }
+
+    private func run(_ argv: [String], probe: [String]?, index i: Int) -> String {
+        var s = ""
+        if let probe {
+            s += "if ! \(shellWords(probe)) >/dev/null 2>&1 < /dev/null; then mtg_report \(i) skipped \(shellQuote("\(shellWords(probe)) says the service is not running")); else\n"
+        }
+        s += "O=$(\(shellWords(argv)) < /dev/null 2>&1); R=$?\n"
+        s += "if [ $R -ne 0 ]; then mtg_report \(i) failed \"\(shellWords(argv).replacingOccurrences(of: "\"", with: "")) exited $R: $O\"; exit 1; fi\n"
+        s += "mtg_report \(i) done \"$O\"\n"
+        if probe != nil { s += "fi\n" }
+        return s
+    }
+
+    /// File bytes as `printf` format strings: printable ASCII as itself (but `\`, `'` and `%`),
+    /// every other byte as a three-digit octal escape. About 2 KB of script per line.
+    static func printfChunks(_ data: Data, width: Int = 2000) -> [String] {
+        var chunks: [String] = []
+        var current = ""
+        current.reserveCapacity(width + 8)
+        for byte in data {
+            if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "'") && byte != UInt8(ascii: "%") {
+                current.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let o = String(byte, radix: 8)
+                current += "\\" + String(repeating: "0", count: 3 - o.count) + o
+            }
+            if current.utf8.count >= width {
+                chunks.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { chunks.append(current) }
+        return chunks
+    }
+
+    /// Reads what `apply` printed: one result per step reported.
+    func parseApply(_ output: String, host: String) throws -> (results: [StepResult], finished: Bool) {
+        var results: [StepResult] = []
+        var finished = false
+        var pending: (Int, StepResult.Outcome)?
+        var text: [String] = []
+        for rawLine in output.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(rawLine)
+            if line.hasPrefix(marker + " ") {
+                let words = line.dropFirst(marker.count + 1).split(separator: " ", maxSplits: 2).map(String.init)
+                switch words.first {
+                case "step":
+                    guard words.count >= 3, let outcome = StepResult.Outcome(rawValue: words[2]) else {
+                        throw MTAGuardError(host: host, "unreadable apply output: \(line)")
+                    }
+                    pending = (Int(words[1]) ?? results.count, outcome)
+                    text = []
+                case "endstep":
+                    if let (_, outcome) = pending {
+                        results.append(StepResult(outcome, text.joined(separator: "\n").trimmed(600)))
+                    }
+                    pending = nil
+                case "locked":
+                    let owner = line.dropFirst(marker.count + 1 + "locked".count).trimmingCharacters(in: .whitespaces)
+                    throw MTAGuardError(
+                        host: host, "another mtaguard run holds this host's lock (\(owner.isEmpty ? "owner unknown" : owner))",
+                        hint: "wait for it to finish; nothing was changed")
+                case "done": finished = true
+                default: break
+                }
+            } else if pending != nil {
+                text.append(line)
+            }
+        }
+        return (results, finished)
+    }
+}
+

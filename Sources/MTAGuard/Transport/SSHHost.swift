@@ -1,0 +1,66 @@
+import Foundation
+
+/// A host reached over SSH: facts in one remote execution, an apply in one more. Nothing runs on
+/// the host but the generated POSIX `sh` scripts.
+public struct SSHHost: Host {
+    public let name: String
+    public let target: SSHTarget
+    let transport: SSHTransport
+
+    public init(name: String, target: SSHTarget, transport: SSHTransport) {
+        self.name = name
+        self.target = target
+        self.transport = transport
+    }
+
+    public var isLive: Bool { true }
+    public var address: HostAddress { HostAddress(kind: .ssh, root: nil, ssh: target) }
+
+    public func facts(paths: [String]) async throws -> HostFacts {
+        let script = RemoteScript()
+        let out = try await transport.execute(target, script: script.facts(paths: paths))
+        try checkConnection(out)
+        do {
+            return try script.parseFacts(out.stdout, paths: paths, host: name)
+        } catch let error as MTAGuardError {
+            if out.stdout.isEmpty || !out.stdout.contains(script.marker) {
+                throw MTAGuardError(host: name, "the host did not run the facts script: \(out.combined.trimmed(300))")
+            }
+            throw error
+        }
+    }
+
+    public func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult] {
+        let script = RemoteScript()
+        let controller = ProcessInfo.processInfo.hostName
+        let out = try await transport.execute(target, script: script.apply(steps, runID: runID, controller: controller))
+        let (results, finished) = try script.parseApply(out.stdout, host: name)
+        if !finished, results.last.map({ $0.outcome == .failed || $0.outcome == .failedAfterReplace }) != true {
+            // The connection dropped or the script died mid-way: report the step in flight.
+            var partial = results
+            partial.append(StepResult(.failed, "the connection ended during step \(results.count + 1): \(connectionText(out))"))
+            return partial
+        }
+        return results
+    }
+
+    private func checkConnection(_ out: CommandOutput) throws {
+        guard out.status == 255 || out.status == 124 else { return }
+        throw MTAGuardError(host: name, "unreachable: \(connectionText(out))", hint: hint(out.stderr))
+    }
+
+    private func connectionText(_ out: CommandOutput) -> String {
+        if out.status == 124 { return "timed out after \(transport.options.commandTimeout) s" }
+        let text = out.stderr.split(separator: "\n").filter { !$0.hasPrefix("@") && !$0.isEmpty }.suffix(2).joined(separator: "; ")
+        return text.isEmpty ? "ssh exited \(out.status)" : text
+    }
+
+    private func hint(_ stderr: String) -> String? {
+        if stderr.contains("Host key verification failed") || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+            return "the host key does not match known_hosts; verify the host, then update known_hosts"
+        }
+        if stderr.contains("Permission denied") { return "check the user and key (ansible_user, ansible_ssh_private_key_file)" }
+        if stderr.contains("Connection refused") || stderr.contains("timed out") { return "is sshd running and the port right?" }
+        return nil
+    }
+}
