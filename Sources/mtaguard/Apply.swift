@@ -8,6 +8,7 @@ struct Apply: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @Flag(help: "Do not ask for confirmation.") var yes = false
+    @Option(help: "text or json.") var format: OutputFormat = .text
 
     func run() async throws {
         let session = common.session
@@ -25,7 +26,7 @@ struct Apply: AsyncParsableCommand {
                 return ["y", "yes"].contains(answer.lowercased())
             })
         } catch { throw fail(error) }
-        printOut(TextReport.run(result, verb: "apply"))
+        printOut(format == .json ? JSONReport.run(result) : TextReport.run(result, verb: "apply"))
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 }

@@ -9,6 +9,7 @@ struct Rollback: AsyncParsableCommand {
     @Option(help: "Folder of run journals and backups (default ./backups, or $MTAGUARD_BACKUPS).") var backups: String?
     @Flag(help: "Restore files even if they changed since the run.") var force = false
     @OptionGroup var fleet: FleetOptions
+    @Option(help: "text or json.") var format: OutputFormat = .text
 
     func run() async throws {
         let result: RunResult
@@ -18,7 +19,7 @@ struct Rollback: AsyncParsableCommand {
                 ssh: fleet.ssh, become: fleet.become)
             result = try await session.rollback(runID, force: force)
         } catch { throw fail(error) }
-        printOut(TextReport.run(result, verb: "rollback"))
+        printOut(format == .json ? JSONReport.run(result) : TextReport.run(result, verb: "rollback"))
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 }

@@ -93,6 +93,27 @@ import Testing
         #expect(after.first?["rollbackOf"] as? String == runID)
     }
 
+    @Test func planAndApplyInJSON() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        let plan = try mtaguard(["plan", "--root", root.path, "--format", "json"], backups: backups.path)
+        #expect(plan.status == 2)
+        let doc = try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as! [String: Any]
+        #expect(doc["schema"] as? String == "mtaguard.plan/1")
+        let host = (doc["hosts"] as! [[String: Any]])[0]
+        let files = host["files"] as! [[String: Any]]
+        #expect(files.map { $0["path"] as! String } == ["/etc/postfix/main.cf", "/etc/mail/sendmail.cf", "/etc/mail/sendmail.mc"])
+        #expect((files[0]["diff"] as! String).contains("+disable_vrfy_command = yes"))
+        let apply = try mtaguard(["apply", "--root", root.path, "--yes", "--format", "json"], backups: backups.path)
+        #expect(apply.status == 0)
+        let run = try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as! [String: Any]
+        #expect(run["schema"] as? String == "mtaguard.run/1")
+        #expect(run["exitCode"] as? Int == 0)
+        let records = run["hosts"] as! [[String: Any]]
+        #expect(records.first?["outcome"] as? String == "changed")
+        #expect((records.first?["files"] as? [[String: Any]])?.count == 3)
+    }
+
     @Test func goawayPassesAndCheckSaysSo() throws {
         let (root, backups) = try makeHost()
         defer { root.remove(); backups.remove() }

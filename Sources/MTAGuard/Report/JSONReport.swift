@@ -20,6 +20,57 @@ public enum JSONReport {
         }))
     }
 
+    struct PlanDocument: Encodable {
+        var schema = "mtaguard.plan/\(JSONReport.schemaVersion)"
+        var hosts: [HostEntry]
+        struct HostEntry: Encodable {
+            var host: String
+            var error: String?
+            var findings: [Finding]
+            var files: [FileEntry]
+            var actions: [ResolvedAction]
+            var live: Bool
+        }
+        struct FileEntry: Encodable {
+            var path: String
+            var items: [String]
+            var beforeSHA256: String
+            var afterSHA256: String
+            var diff: String
+        }
+    }
+
+    /// `plan --format json`: per host, the verdicts, each file's diff and digests, the commands.
+    public static func plans(_ plans: [HostPlan]) -> String {
+        encode(PlanDocument(hosts: plans.map { plan in
+            .init(
+                host: plan.host, error: plan.error?.description, findings: plan.findings,
+                files: plan.files.map {
+                    .init(path: $0.path, items: $0.items, beforeSHA256: $0.before.sha256, afterSHA256: $0.after.sha256Hex, diff: $0.diff)
+                },
+                actions: plan.actions, live: plan.isLive)
+        }))
+    }
+
+    struct RunDocument: Encodable {
+        var schema = "mtaguard.run/\(JSONReport.schemaVersion)"
+        var runID: String?
+        var exitCode: Int32
+        var hosts: [Manifest.HostRecord]
+        var unchanged: [String]
+        var errors: [String]
+    }
+
+    /// `apply`/`rollback --format json`: the journal's records of the run, plus the hosts that
+    /// needed nothing and the ones that could not be planned.
+    public static func run(_ result: RunResult) -> String {
+        let recorded = Set(result.hosts.map(\.name))
+        return encode(RunDocument(
+            runID: result.runID, exitCode: result.exitCode, hosts: result.hosts,
+            unchanged: result.plans.filter { !recorded.contains($0.host) && $0.errors.isEmpty }.map(\.host),
+            errors: result.errors.map(\.description)))
+    }
+
     struct RunEntry: Encodable {
         var id: String
         var started: Date

@@ -24,6 +24,7 @@ struct RemoteScript {
         var s = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
+            set -f
             echo "$M uname $(uname -s 2>/dev/null)"
             echo "$M release $(uname -r 2>/dev/null)"
             if [ -d /run/systemd/system ]; then echo "$M systemd yes"; else echo "$M systemd no"; fi
@@ -32,8 +33,11 @@ struct RemoteScript {
               if [ ! -e "$1" ]; then echo "$M absent"; return; fi
               if [ ! -f "$1" ]; then echo "$M notfile"; return; fi
               if [ ! -r "$1" ]; then echo "$M unreadable"; return; fi
-              echo "$M meta $(ls -ln "$1")"
-              od -An -v -tx1 "$1" || echo "$M readerror"
+              mtg_p=$1
+              # Only the first fields of ls: the name may hold anything, newlines included.
+              set -- $(ls -ln "$mtg_p")
+              echo "$M meta $1 $2 $3 $4"
+              od -An -v -tx1 "$mtg_p" || echo "$M readerror"
               echo "$M end"
             }
 
@@ -129,6 +133,7 @@ struct RemoteScript {
         var s = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
+            set -f
             umask 077
             if [ -d /var/run ]; then L=/var/run/mtaguard.lock; else L=/tmp/mtaguard.lock; fi
             if mkdir "$L" 2>/dev/null; then

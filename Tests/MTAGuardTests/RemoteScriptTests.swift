@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+@testable import MTAGuard
+
+/// The generated POSIX scripts, run here by `sh` (dash) on real files: bytes survive, and
+/// nothing in a path or a file's contents can run as a command.
+@Suite struct RemoteScriptTests {
+    static let hostileName = "we'ird $(touch CANARY) `touch CANARY` ;touch CANARY; \"q\" %s \\n\nline.cf"
+    static let hostileBytes = Data("a'b\"c $(touch CANARY) `touch CANARY` %s %% \\ \\n \u{0}\u{1}\t\r\n".utf8)
+        + Data([0xC3, 0xA9, 0xFF, 0x00, 0x7F, 0x25]) + Data("\n한국어 설정\n".utf8)
+
+    /// Runs a script with its own /run (where the host lock lives): tests run in parallel.
+    func sh(_ script: String, in dir: TempDir) throws -> CommandResult {
+        try runCommand(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs tmpfs /run && exec sh -s"],
+            stdin: script, currentDirectory: dir.path)
+    }
+
+    @Test func factsReadHostileNamesAndBytesExactly() throws {
+        let dir = try TempDir("script")
+        defer { dir.remove() }
+        let path = try dir.write(Self.hostileName, Self.hostileBytes, mode: 0o640)
+        chown(path, 0, 7)
+        let script = RemoteScript()
+        let paths = [path, dir.path + "/absent.cf"]
+        let out = try sh(script.facts(paths: paths), in: dir)
+        #expect(out.status == 0, "\(out)")
+        let facts = try script.parseFacts(out.stdout, paths: paths, host: "h")
+        let snapshot = try #require(facts.files[path] ?? nil)
+        #expect(snapshot.bytes == Self.hostileBytes)
+        #expect(snapshot.mode == 0o640 && snapshot.uid == 0 && snapshot.gid == 7)
+        #expect((facts.files[dir.path + "/absent.cf"] ?? nil) == nil)
+        #expect(facts.family == .linux)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/CANARY"))
+    }
+
+    @Test func applyWritesHostileBytesToAHostileNameWithoutRunningThem() throws {
+        let dir = try TempDir("script")
+        defer { dir.remove() }
+        let old = Data("old contents\n".utf8)
+        let path = try dir.write(Self.hostileName, old, mode: 0o604)
+        let script = RemoteScript()
+        let step = ApplyStep.replace(FileReplacement(
+            path: path, expected: ExpectedContent(old), bytes: Self.hostileBytes, mode: 0o604, uid: 0, gid: 7,
+            validateBefore: Validation(argv: ["grep", "-q", "touch CANARY", "{file}"], rejectOutput: nil),
+            validateAfter: nil))
+        let run = ApplyStep.run(argv: ["sh", "-c", "echo \"$1\" > ran", "sh", "$(touch CANARY) 'x'"], probe: nil)
+        let out = try sh(script.apply([step, run], runID: "r'1 $(touch CANARY)", controller: "c`touch CANARY`"), in: dir)
+        let (results, finished) = try script.parseApply(out.stdout, host: "h")
+        #expect(finished, "\(out)")
+        #expect(results.map(\.outcome) == [.done, .done], "\(out)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Self.hostileBytes)
+        var st = stat()
+        lstat(path, &st)
+        #expect(st.st_mode & 0o7777 == 0o604 && st.st_gid == 7)
+        #expect(try String(contentsOfFile: dir.path + "/ran", encoding: .utf8) == "$(touch CANARY) 'x'\n")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/CANARY"))
+        // No temporary file is left beside the target.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [Self.hostileName, "ran"].sorted())
+    }
+
+    @Test func applyRefusesAFileThatChangedAndKeepsIt() throws {
+        let dir = try TempDir("script")
+        defer { dir.remove() }
+        let path = try dir.write("main.cf", "changed by someone\n")
+        let script = RemoteScript()
+        let step = ApplyStep.replace(FileReplacement(
+            path: path, expected: ExpectedContent(Data("what the plan read\n".utf8)), bytes: Data("new\n".utf8),
+            mode: 0o644, uid: 0, gid: 0, validateBefore: nil, validateAfter: nil))
+        let out = try sh(script.apply([step], runID: "r", controller: "c"), in: dir)
+        let (results, _) = try script.parseApply(out.stdout, host: "h")
+        #expect(results.map(\.outcome) == [.failed])
+        #expect(results.first?.message.contains("changed since it was read") == true)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "changed by someone\n")
+    }
+
+    @Test func validatorRejectionLeavesTheOriginal() throws {
+        let dir = try TempDir("script")
+        defer { dir.remove() }
+        let old = Data("O PrivacyOptions=authwarnings\n".utf8)
+        let path = try dir.write("sendmail.cf", old)
+        let script = RemoteScript()
+        let step = ApplyStep.replace(FileReplacement(
+            path: path, expected: ExpectedContent(old), bytes: Data("broken\n".utf8), mode: 0o644, uid: 0, gid: 0,
+            validateBefore: Validation(argv: ["sh", "-c", "echo \"$1: line 1: unknown configuration line\"", "sh", "{file}"],
+                                       rejectOutput: "line [0-9]+: "),
+            validateAfter: nil))
+        let out = try sh(script.apply([step], runID: "r", controller: "c"), in: dir)
+        let (results, _) = try script.parseApply(out.stdout, host: "h")
+        #expect(results.map(\.outcome) == [.failed], "\(out)")
+        #expect(results.first?.message.contains("validator rejected") == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == old)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["sendmail.cf"])
+    }
+
+    @Test func cksumMatchesThePOSIXTool() throws {
+        for data in [Data(), Data("hello\n".utf8), Self.hostileBytes, Data((0..<70_000).map { UInt8($0 % 251) })] {
+            let dir = try TempDir("ck")
+            defer { dir.remove() }
+            let path = try dir.write("f", data)
+            let real = try runCommand(["sh", "-c", "cksum < \"$1\"", "sh", path]).stdout
+            #expect(real.trimmingCharacters(in: .whitespacesAndNewlines) == POSIXChecksum.line(data))
+        }
+    }
+
+    @Test func lsModesIncludingSpecialBits() throws {
+        let cases: [(String, UInt32)] = [
+            ("-rw-r--r--", 0o644), ("-rw-------", 0o600), ("-rwsr-xr-x", 0o4755), ("-rwxr-sr-x", 0o2755),
+            ("-rw-r-Sr--", 0o2644), ("-rwxrwxrwt", 0o1777), ("-rw-r-----+", 0o640), ("-rw-r--r--.", 0o644),
+        ]
+        for (perms, mode) in cases {
+            let parsed = try RemoteScript.parseLsLine("\(perms) 1 0 7 1053 Nov 26 12:49 /etc/x", host: "h", path: "/etc/x")
+            #expect(parsed.mode == mode, "\(perms)")
+            #expect(parsed.uid == 0 && parsed.gid == 7)
+        }
+    }
+}
