@@ -66,6 +66,12 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "Folder of playbooks.")
     var playbooks: String = "playbooks"
 
+    @Option(help: "harden: keep the MTA and restrict it; disable: the mail service is not needed, stop it and keep it off. Default: each host's mtaguard_mode, else harden.")
+    var mode: Mode?
+
+    @Flag(name: .customLong("force-kill"), help: "Where no graceful stop exists (exim on AIX/HP-UX), stop with SIGKILL rather than SIGTERM.")
+    var forceKill = false
+
     @Option(name: .long, help: "Folder of run journals and backups (default ./backups, or $MTAGUARD_BACKUPS).")
     var backups: String?
 
@@ -73,11 +79,15 @@ struct CommonOptions: ParsableArguments {
         var s = Session(
             playbooksFolder: playbooks, backupsFolder: backups, items: item, root: root,
             inventories: fleet.inventory, limit: fleet.limit, forks: fleet.forks, ssh: fleet.ssh, become: fleet.become)
+        s.mode = mode
+        s.forceKill = forceKill
         s.progress = ProgressLine.shared.update
         s.stopRequested = Interrupt.shared.requested
         return s
     }
 }
+
+extension Mode: ExpressibleByArgument {}
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json

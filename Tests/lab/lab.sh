@@ -17,6 +17,11 @@
 #   HOSTDIR/root/etc/postfix       bound over /etc/postfix
 #   HOSTDIR/root/etc/mail          bound over /etc/mail
 #   HOSTDIR/root/etc/rc.config.d   bound over /etc/rc.config.d
+#   HOSTDIR/overlay/etc            upper layer of an overlay over /etc, and
+#   HOSTDIR/overlay/usr/sbin       of one over /usr/sbin (= /sbin): a file a test puts
+#                                  there (/etc/rc.tcpip, /sbin/init.d/sendmail) exists on
+#                                  that host only, and can be replaced by rename
+#   HOSTDIR/run                    bound over /run (= /var/run): the host's own lock
 #   HOSTDIR/shims                  bound over /usr/local/bin AND /usr/local/sbin, so
 #                                  it leads sshd's default PATH for root
 #                                  (/usr/local/sbin:/usr/local/bin:...) and others
@@ -217,8 +222,9 @@ ensure_user() {
 # start_host DIR NAME: prepare HOSTDIR and start its sshd; writes HOSTDIR/port.
 start_host() {
     local dir=$1 name=$2 hd=$1/hosts/$2 port attempt i ok
-    mkdir -p "$hd/root/etc/postfix" "$hd/root/etc/mail" "$hd/root/etc/rc.config.d" "$hd/shims" "$hd/run/sshd"
-    chmod 755 "$hd/run" "$hd/run/sshd"
+    mkdir -p "$hd/root/etc/postfix" "$hd/root/etc/mail" "$hd/root/etc/rc.config.d" "$hd/shims" "$hd/run/sshd" \
+        "$hd/overlay/etc" "$hd/overlay/usr/sbin" "$hd/overlay/.work-etc" "$hd/overlay/.work-sbin"
+    chmod 755 "$hd/run" "$hd/run/sshd" "$hd/overlay" "$hd/overlay/etc" "$hd/overlay/usr" "$hd/overlay/usr/sbin"
     chmod 0755 "$hd" "$hd/root" "$hd/root/etc" "$hd/root/etc/postfix" "$hd/root/etc/mail" \
         "$hd/root/etc/rc.config.d" "$hd/shims"
     : >"$hd/commands.log"
@@ -251,6 +257,8 @@ EOF
         unshare -m -u --propagation private /bin/sh -c '
             set -e
             hostname "$1"
+            mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/overlay/etc,workdir=$2/overlay/.work-etc" /etc
+            mount -t overlay overlay -o "lowerdir=/usr/sbin,upperdir=$2/overlay/usr/sbin,workdir=$2/overlay/.work-sbin" /usr/sbin
             mount --bind "$2/root/etc/postfix" /etc/postfix
             mount --bind "$2/root/etc/mail" /etc/mail
             mount --bind "$2/root/etc/rc.config.d" /etc/rc.config.d

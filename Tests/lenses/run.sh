@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests for the project's Augeas lenses (Sendmail_Cf, Sendmail_Mc).
+# Tests for the project's Augeas lenses (Sendmail_Cf, Sendmail_Mc, Rc_Tcpip).
 #
 #   bash Tests/lenses/run.sh        (from the repository root)
 #
@@ -16,6 +16,14 @@
 #               first PrivacyOptions; .mc: confPRIVACY_FLAGS set or inserted
 #               before the first MAILER line); diff shows that only the
 #               intended line changed, and how
+# 3. Every fixture Tests/Fixtures/aix/rc.tcpip* is loaded as /etc/rc.tcpip
+#    with Rc_Tcpip.lns: load (no error, exactly one sendmail start line,
+#    active or commented out), save (as in 2.), toggle (rename
+#    start[.='/usr/lib/sendmail'] to #start, or back when the fixture has it
+#    commented out, and save: exactly one line changed, by a leading "#"
+#    only, and the commented line is what audit scripts grep for), undo (a
+#    new augtool session renames it back and saves: byte-identical to the
+#    fixture), and the same toggle + undo within one session.
 # Prints one line per failure and, last, "lenses: N passed, M failed"
 # (LENS_TEST_VERBOSE=1 also prints the diff of each edit).
 # Exits non-zero if anything failed.
@@ -186,6 +194,126 @@ for path in "${fixtures[@]}"; do
     else
         fail "$name: the edit changed more or other than the intended line"
         printf '%s\n' "$d_out" >&2
+    fi
+done
+
+# -------------------------------------- 3. AIX /etc/rc.tcpip (Rc_Tcpip.lns)
+AIX="$ROOT/Tests/Fixtures/aix"
+RC=/files/etc/rc.tcpip
+SM_ON='start /usr/lib/sendmail "$src_running" "-bd -q${qpi}"'
+SM_NODE_ON="$RC/start[.='/usr/lib/sendmail']"
+SM_NODE_OFF="$RC/#start[.='/usr/lib/sendmail']"
+
+# aug_rc ROOT [COMMANDS...]: augtool on ROOT/etc/rc.tcpip with only Rc_Tcpip
+aug_rc() {
+    local root=$1
+    shift
+    {
+        echo "set /augeas/load/Fixture/lens Rc_Tcpip.lns"
+        echo "set /augeas/load/Fixture/incl /etc/rc.tcpip"
+        echo "load"
+        printf '%s\n' "$@"
+        echo "match /augeas//error"
+    } | augtool -A -r "$root" -I "$LENSES" 2>&1
+}
+
+# fresh_rc NAME: a new root holding aix fixture NAME as /etc/rc.tcpip
+fresh_rc() {
+    local root="$WORK/aix.$1"
+    rm -rf "$root"
+    mkdir -p "$root/etc"
+    cp "$AIX/$1" "$root/etc/rc.tcpip"
+    echo "$root"
+}
+
+rc_fixtures=("$AIX"/rc.tcpip*)
+[ ${#rc_fixtures[@]} -gt 0 ] || fail "no fixtures in $AIX"
+
+for path in "${rc_fixtures[@]}"; do
+    name=$(basename "$path")
+    # the fixture as Augeas writes it back after an edit (a missing final
+    # newline is added, see 2.)
+    ref="$WORK/ref.aix.$name"
+    cp "$path" "$ref"
+    [ ! -s "$ref" ] || [ -z "$(tail -c 1 "$ref")" ] || echo >> "$ref"
+
+    # (a) load without error; exactly one sendmail node, active or not
+    root=$(fresh_rc "$name")
+    out=$(aug_rc "$root" "match $SM_NODE_ON" "match $SM_NODE_OFF") || true
+    n_on=$(grep -c "^$RC/start" <<<"$out" || true)
+    n_off=$(grep -c "^$RC/#start" <<<"$out" || true)
+    if [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] && [ $((n_on + n_off)) = 1 ]; then
+        pass
+    else
+        fail "$name: load (want no error and one sendmail start line)"
+        printf '%s\n' "$out" >&2
+        continue
+    fi
+    if [ "$n_on" = 1 ]; then
+        from=$SM_NODE_ON; to_label='#start'; back=$SM_NODE_OFF; back_label=start
+    else
+        from=$SM_NODE_OFF; to_label=start; back=$SM_NODE_ON; back_label='#start'
+    fi
+
+    # (b) save without change, then save of a dirty but unchanged tree
+    if out=$(aug_rc "$root" "save" "ins zz-roundtrip after $RC/*[1]" \
+                 "rm $RC/zz-roundtrip" "save") \
+        && [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] \
+        && cmp -s "$path" "$root/etc/rc.tcpip"; then
+        pass
+    else
+        fail "$name: save without change altered the file"
+        printf '%s\n' "$out" >&2
+        diff "$path" "$root/etc/rc.tcpip" >&2 || true
+    fi
+
+    # (c) toggle: one line changes, by a leading "#" and nothing else
+    root=$(fresh_rc "$name")
+    out=$(aug_rc "$root" "rename $from \"$to_label\"" "save") || true
+    d_out=$(diff "$ref" "$root/etc/rc.tcpip" || true)
+    [ -z "${LENS_TEST_VERBOSE:-}" ] || printf "%s: %s\n%s\n" "$name" "toggle diff" "$d_out"
+    ok=0
+    if [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] \
+        && [ "$(sed -n '1p' <<<"$d_out" | grep -cE '^[0-9]+c[0-9]+$')" = 1 ] \
+        && [ "$(wc -l <<<"$d_out")" = 4 ]; then
+        old_line=$(sed -n '2p' <<<"$d_out"); old_line=${old_line#< }
+        new_line=$(sed -n '4p' <<<"$d_out"); new_line=${new_line#> }
+        if [ "$n_on" = 1 ]; then active=$old_line; commented=$new_line
+        else active=$new_line; commented=$old_line; fi
+        # the active line, bar trailing blanks, is the stock one; the
+        # commented one is "#" + the active one, byte for byte
+        trimmed=$(sed 's/[[:blank:]]*$//' <<<"$active")
+        [ "$trimmed" = "$SM_ON" ] && [ "$commented" = "#$active" ] \
+            && grep -q '^#start[[:blank:]]/usr/lib/sendmail' <<<"$commented" \
+            && ok=1
+    fi
+    if [ $ok = 1 ]; then
+        pass
+    else
+        fail "$name: toggle changed more or other than the sendmail line"
+        printf '%s\n%s\n' "$out" "$d_out" >&2
+    fi
+
+    # (d) undo in a new session: byte-identical to the fixture
+    out=$(aug_rc "$root" "rename $back \"$back_label\"" "save") || true
+    if [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] && cmp -s "$ref" "$root/etc/rc.tcpip"; then
+        pass
+    else
+        fail "$name: undo did not restore the file"
+        printf '%s\n' "$out" >&2
+        diff "$ref" "$root/etc/rc.tcpip" >&2 || true
+    fi
+
+    # (e) toggle and undo within one session (two saves)
+    root=$(fresh_rc "$name")
+    out=$(aug_rc "$root" "rename $from \"$to_label\"" "save" \
+                 "rename $back \"$back_label\"" "save") || true
+    if [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] && cmp -s "$ref" "$root/etc/rc.tcpip"; then
+        pass
+    else
+        fail "$name: toggle + undo in one session did not restore the file"
+        printf '%s\n' "$out" >&2
+        diff "$ref" "$root/etc/rc.tcpip" >&2 || true
     fi
 done
 

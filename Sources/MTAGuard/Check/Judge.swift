@@ -60,6 +60,7 @@ struct Judge {
     }
 
     func passes(_ reading: Reading) -> Bool {
+        if check.absent { return reading.nodes.isEmpty }
         if check.isFlags {
             if reading.nodes.isEmpty, check.defaultValue == nil { return false }
             let flags = reading.nodes.isEmpty
@@ -73,7 +74,9 @@ struct Judge {
     func evidence(_ reading: Reading, file: String) -> Evidence {
         let ok = passes(reading)
         var note: String
-        if reading.nodes.isEmpty {
+        if check.absent {
+            note = ok ? "no active \(check.node) line" : "active, and must not be"
+        } else if reading.nodes.isEmpty {
             note = "not set"
             if let d = check.defaultValue { note += "; the MTA's default is '\(d)'" }
         } else if check.isFlags {
@@ -85,7 +88,7 @@ struct Judge {
             note = "\(check.node) = \(reading.value ?? "")"
             if check.pick == .last, reading.nodes.count >= 1 { note += " (last definition wins)" }
         }
-        if !ok {
+        if !ok && !check.absent {
             note += check.isFlags
                 ? "; needs \(check.require.joined(separator: " and "))" + (check.orAny.isEmpty ? "" : " or \(check.orAny.joined(separator: "/"))")
                 : "; needs \(check.equals.joined(separator: " or "))"

@@ -12,6 +12,14 @@ struct Remediator {
         if judge.passes(reading) { return false }
         let check = target.check
         let all = try tree.match(check.node)
+        if case .rename(let label) = fix.operation {
+            // Every matching node: with union semantics one left active would still count.
+            try tree.wrap { for node in all.reversed() { try tree.augeas.rename(node, to: label) } }
+            guard judge.passes(try judge.read(tree)) else {
+                throw MTAGuardError(host: tree.host, file: tree.file, "renaming \(check.node) did not make the check pass")
+            }
+            return true
+        }
         let created = all.isEmpty
         let node = try all.last ?? create(in: tree)
         let augeas = tree.augeas
@@ -19,6 +27,8 @@ struct Remediator {
             switch fix.operation {
             case .set(let value):
                 try augeas.set(check.valuePath.map { node + "/" + $0 } ?? node, value)
+            case .rename:
+                break
             case .addFlags(let wanted):
                 let current = created ? fix.initial : reading.flags
                 let missing = (created ? fix.initial : []) + judge.missingFlags(current, wanted: wanted)

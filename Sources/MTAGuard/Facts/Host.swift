@@ -5,14 +5,23 @@ import Foundation
 public struct HostFacts: Sendable {
     public var family: OSFamily
     public var release: String
-    public var systemd: Bool
+    public var initSystem: InitSystem
+    /// Service tools the host has where that changes the command (chkconfig, update-rc.d).
+    public var tools: Set<String>
+    /// Per MTA (sendmail, postfix, exim): whether it runs and starts at boot, where known.
+    public var services: [String: ServiceState]
     /// Every asked-for path; `nil` where the file does not exist.
     public var files: [String: FileSnapshot?]
 
-    public init(family: OSFamily, release: String, systemd: Bool, files: [String: FileSnapshot?]) {
+    public init(
+        family: OSFamily, release: String, initSystem: InitSystem, tools: Set<String> = [],
+        services: [String: ServiceState] = [:], files: [String: FileSnapshot?]
+    ) {
         self.family = family
         self.release = release
-        self.systemd = systemd
+        self.initSystem = initSystem
+        self.tools = tools
+        self.services = services
         self.files = files
     }
 }
@@ -89,10 +98,16 @@ public protocol Host: Sendable {
     var isLive: Bool { get }
     /// How the journal records this host so that a rollback can reach it again.
     var address: HostAddress { get }
+    /// The branch this host takes when it says (an inventory's `mtaguard_mode`).
+    var mode: Mode? { get }
     func facts(paths: [String]) async throws -> HostFacts
     /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
     /// `runID` names the run to anyone who finds the host's lock taken.
     func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult]
+}
+
+extension Host {
+    public var mode: Mode? { nil }
 }
 
 public struct HostAddress: Sendable, Codable, Equatable {

@@ -32,8 +32,22 @@ public struct LocalHost: Host {
             files[path] = try LocalFiles.read(real(path), displayPath: path)
         }
         let (family, release) = identify()
-        let systemd = root == nil && FileManager.default.fileExists(atPath: "/run/systemd/system")
-        return HostFacts(family: family, release: release, systemd: systemd, files: files)
+        guard root == nil else {
+            // An offline image has no running services to ask.
+            let initSystem: InitSystem = switch family {
+            case .aix: .src
+            case .hpux: .hpuxRC
+            case .solaris: .smf
+            default: .unknown
+            }
+            return HostFacts(family: family, release: release, initSystem: initSystem, files: files)
+        }
+        let script = RemoteScript()
+        let out = try ProcessRunner.run(["sh", "-s"], stdin: Data("M=\(script.marker)\n\(script.serviceProbe)".utf8))
+        let services = RemoteScript.Services(output: out.stdout, marker: script.marker)
+        return HostFacts(
+            family: family, release: release, initSystem: services.initSystem, tools: services.tools,
+            services: services.states, files: files)
     }
 
     /// The live kernel's name; for an offline root, the family its files suggest.

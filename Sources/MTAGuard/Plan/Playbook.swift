@@ -10,6 +10,8 @@ public struct Playbook: Sendable, Equatable {
     public var references: [String]
     public var appliesTo: [String]
     public var targets: [Target]
+    /// The "service not needed" branch (`--mode disable`): what to do to each MTA it names.
+    public var whenNotNeeded: [ServiceAction]
     /// Where the playbook was read from, for messages.
     public var source: String
 
@@ -62,6 +64,8 @@ public struct Check: Sendable, Equatable {
     /// split in a way it does not parse, say): judging or fixing those would be a guess, so a
     /// match is an error that names the line.
     public var unparsed: String?
+    /// The setting passes when no node matches (a start line that must be commented out).
+    public var absent: Bool = false
 
     public enum Pick: String, Sendable, Equatable {
         /// The last definition wins (postfix main.cf, m4 define).
@@ -71,6 +75,23 @@ public struct Check: Sendable, Equatable {
     }
 
     public var isFlags: Bool { !require.isEmpty }
+
+    public init(
+        node: String, valuePath: String?, items: String?, separators: String?, pick: Pick, equals: [String],
+        require: [String], orAny: [String], defaultValue: String?, unparsed: String?, absent: Bool = false
+    ) {
+        self.node = node
+        self.valuePath = valuePath
+        self.items = items
+        self.separators = separators
+        self.pick = pick
+        self.equals = equals
+        self.require = require
+        self.orAny = orAny
+        self.defaultValue = defaultValue
+        self.unparsed = unparsed
+        self.absent = absent
+    }
 }
 
 /// How to change the setting so that it passes.
@@ -80,6 +101,8 @@ public struct Fix: Sendable, Equatable {
         case set(String)
         /// Add the flags that are missing to the picked node.
         case addFlags([String])
+        /// Relabel every matching node (`start` → `#start` comments a line out).
+        case rename(String)
     }
     public var operation: Operation
     /// When the setting is absent: the flags it starts from (the MTA's own default).

@@ -53,7 +53,7 @@ public enum PlaybookLoader {
 
     static func parse(_ root: YAMLValue) throws -> Playbook {
         let top = try root.mapping(allowed: [
-            "id", "aliases", "title", "title_en", "severity", "references", "applies_to", "targets",
+            "id", "aliases", "title", "title_en", "severity", "references", "applies_to", "targets", "when_not_needed",
         ])
         let id = try top.required("id", in: root).string()
         guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*$"#, options: .regularExpression) != nil else {
@@ -70,6 +70,13 @@ public enum PlaybookLoader {
         let targetsValue = try top.required("targets", in: root)
         let targets = try targetsValue.sequence().map(parseTarget)
         guard !targets.isEmpty else { throw targetsValue.error("an item needs at least one target") }
+        var whenNotNeeded: [ServiceAction] = [.stop, .disable]
+        if let w = top["when_not_needed"] {
+            let wm = try w.mapping(allowed: ["actions"])
+            whenNotNeeded = try (wm.required("actions", in: w).sequence()).map {
+                ServiceAction(rawValue: try $0.oneOf(ServiceAction.allCases.map(\.rawValue)))!
+            }
+        }
         return Playbook(
             id: id,
             aliases: try top["aliases"]?.strings() ?? [],
@@ -79,6 +86,7 @@ public enum PlaybookLoader {
             references: try top["references"]?.strings() ?? [],
             appliesTo: appliesTo,
             targets: targets,
+            whenNotNeeded: whenNotNeeded,
             source: root.file)
     }
 

@@ -32,19 +32,34 @@ public struct PlannedFile: Sendable {
     public var validateAfter: Validation?
 }
 
+/// The seeds' two branches: keep the MTA and harden it, or the mail service is not needed and
+/// is stopped and kept from starting again.
+public enum Mode: String, Sendable, Codable, CaseIterable {
+    case harden, disable
+}
+
 /// Builds a host's plan: read its files once, judge each item through Augeas, fix the failing
 /// ones in the same trees, render the new bytes, and resolve the service actions.
 public struct Planner: Sendable {
     public var playbooks: [Playbook]
+    /// Used for hosts that do not say (an inventory's `mtaguard_mode` does).
+    public var mode: Mode
+    /// Whether a stop may fall back to a signal where the platform has no graceful stop.
+    public var forceKill: Bool
 
-    public init(playbooks: [Playbook]) {
+    public init(playbooks: [Playbook], mode: Mode = .harden, forceKill: Bool = false) {
         self.playbooks = playbooks
+        self.mode = mode
+        self.forceKill = forceKill
     }
 
-    /// Every file any target may touch, in a stable order.
+    /// Every file any target may touch, plus the boot files of the "not needed" branch, in a
+    /// stable order: all of them come back in the one facts round trip.
     public var paths: [String] {
         var seen = Set<String>()
-        return playbooks.flatMap(\.targets).map(\.file).filter { seen.insert($0).inserted }
+        let files = playbooks.flatMap(\.targets).map(\.file)
+            + [ServiceCatalog.aixRcTcpip.file, ServiceCatalog.hpuxMailservs.file]
+        return files.filter { seen.insert($0).inserted }
     }
 
     public func plan(_ host: any Host) async -> HostPlan {
@@ -54,7 +69,8 @@ public struct Planner: Sendable {
         do {
             let facts = try await host.facts(paths: paths)
             plan.family = facts.family
-            try build(&plan, facts: facts)
+            var build = try Build(planner: self, host: plan.host, facts: facts, mode: host.mode ?? mode)
+            try build.run(&plan)
         } catch let error as MTAGuardError {
             plan.error = error.on(host: host.name)
             plan.files = []
@@ -70,25 +86,67 @@ public struct Planner: Sendable {
         return plan
     }
 
-    /// Parses each file once, even when several items or targets look at it.
-    private func build(_ plan: inout HostPlan, facts: HostFacts) throws {
-        let workspace = try ConfigWorkspace()
+    /// One host's planning: each file parsed once, even when several items or targets read it.
+    struct Build {
+        let planner: Planner
+        let host: String
+        let facts: HostFacts
+        let mode: Mode
+        let workspace: ConfigWorkspace
         var trees: [String: ConfigTree] = [:]
         var changedItems: [String: [String]] = [:]
         var steps: [ServiceStep] = []
+        var actions: [ResolvedAction] = []
         var validations: [String: (Validation?, Validation?)] = [:]
 
-        for book in playbooks {
-            var evidence: [Evidence] = []
-            if !book.appliesTo.contains(facts.family.rawValue), facts.family != .unknown {
+        init(planner: Planner, host: String, facts: HostFacts, mode: Mode) throws {
+            self.planner = planner
+            self.host = host
+            self.facts = facts
+            self.mode = mode
+            self.workspace = try ConfigWorkspace()
+        }
+
+        mutating func run(_ plan: inout HostPlan) throws {
+            for book in planner.playbooks {
+                if !book.appliesTo.contains(facts.family.rawValue), facts.family != .unknown {
+                    plan.findings.append(Finding(
+                        host: host, item: book.id, title: book.title, status: .notApplicable,
+                        evidence: [Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable,
+                                            note: "item does not apply to \(facts.family.rawValue)")]))
+                    continue
+                }
+                let evidence = mode == .harden ? try harden(book) : try disable(book)
                 plan.findings.append(Finding(
-                    host: plan.host, item: book.id, title: book.title, status: .notApplicable,
-                    evidence: [Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable,
-                                        note: "item does not apply to \(facts.family.rawValue)")]))
-                continue
+                    host: host, item: book.id, title: book.title, status: Finding.verdict(evidence), evidence: evidence))
             }
+            for path in planner.paths {
+                guard let items = changedItems[path], let tree = trees[path], let before = facts.files[path] ?? nil,
+                    // An item whose file errored is not fixed, even if another target of it was.
+                    !plan.findings.contains(where: { items.contains($0.item) && $0.status == .error })
+                else { continue }
+                let after = Data(try tree.render().utf8)
+                guard after != before.bytes, let diff = UnifiedDiff.make(path: path, old: before.bytes, new: after) else {
+                    continue
+                }
+                let (vb, va) = validations[path] ?? (nil, nil)
+                plan.files.append(PlannedFile(
+                    path: path, before: before, after: after, diff: diff, items: items,
+                    validateBefore: vb, validateAfter: va))
+            }
+            if !plan.files.isEmpty {
+                for step in steps {
+                    for a in try ServiceCatalog.resolve(step, facts: facts) where !actions.contains(a) { actions.append(a) }
+                }
+            }
+            plan.actions = actions
+        }
+
+        /// Keep the MTA: judge each target and fix the ones that fail.
+        mutating func harden(_ book: Playbook) throws -> [Evidence] {
+            var evidence: [Evidence] = []
             for target in book.targets {
-                guard let snapshot = facts.files[target.file] ?? nil else {
+                guard facts.files[target.file] ?? nil != nil else {
                     evidence.append(Evidence(
                         mta: target.mta, file: target.file, line: nil, text: "(no such file)",
                         status: .notApplicable, advisory: target.advisory,
@@ -96,19 +154,9 @@ public struct Planner: Sendable {
                     continue
                 }
                 do {
-                    let tree = try trees[target.file] ?? parse(snapshot, target: target, host: plan.host, workspace: workspace)
-                    trees[target.file] = tree
-                    guard tree.lens == target.lens else {
-                        throw MTAGuardError(
-                            file: book.source,
-                            "\(target.file) is read with \(tree.lens) by another item and \(target.lens) here")
-                    }
-                    let judge = Judge(target: target)
-                    let found = judge.evidence(try judge.read(tree), file: target.file)
+                    let found = try judgeAndFix(target, item: book.id, fix: true)
                     evidence.append(found)
                     if found.status == .fail {
-                        try Remediator(target: target).apply(to: tree)
-                        changedItems[target.file, default: []].append(book.id)
                         if let step = target.after, !steps.contains(step) { steps.append(step) }
                         validations[target.file] = (target.validateBeforeReplace, target.validateAfterReplace)
                     }
@@ -118,36 +166,100 @@ public struct Planner: Sendable {
                         status: .error, advisory: target.advisory, note: error.withoutHost.description))
                 }
             }
-            plan.findings.append(Finding(
-                host: plan.host, item: book.id, title: book.title, status: Finding.verdict(evidence),
-                evidence: evidence))
+            return evidence
         }
 
-        for path in paths {
-            guard let items = changedItems[path], let tree = trees[path], let before = facts.files[path] ?? nil,
-                // An item whose file errored is not fixed, even if another target of it was.
-                !plan.findings.contains(where: { items.contains($0.item) && $0.status == .error })
-            else { continue }
-            let after = Data(try tree.render().utf8)
-            guard after != before.bytes, let diff = UnifiedDiff.make(path: path, old: before.bytes, new: after) else {
-                continue
+        /// Judges one target on its (cached) tree; fixes it in the tree when it fails.
+        mutating func judgeAndFix(_ target: Target, item: String, fix: Bool) throws -> Evidence {
+            guard let snapshot = facts.files[target.file] ?? nil else {
+                throw MTAGuardError(file: target.file, "is absent")
             }
-            let (vb, va) = validations[path] ?? (nil, nil)
-            plan.files.append(PlannedFile(
-                path: path, before: before, after: after, diff: diff, items: items,
-                validateBefore: vb, validateAfter: va))
+            let tree: ConfigTree
+            if let cached = trees[target.file] {
+                tree = cached
+            } else {
+                guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
+                    throw MTAGuardError(
+                        host: host, file: target.file, "is not UTF-8 text; mtaguard edits text files only",
+                        hint: "nothing was changed; look at the file by hand")
+                }
+                tree = try workspace.parse(text, lens: target.lens, file: target.file, host: host)
+                trees[target.file] = tree
+            }
+            guard tree.lens == target.lens else {
+                throw MTAGuardError(file: target.file, "is read with \(tree.lens) by another item and \(target.lens) here")
+            }
+            let judge = Judge(target: target)
+            let found = judge.evidence(try judge.read(tree), file: target.file)
+            if found.status == .fail && fix {
+                try Remediator(target: target).apply(to: tree)
+                if !(changedItems[target.file] ?? []).contains(item) { changedItems[target.file, default: []].append(item) }
+            }
+            return found
         }
-        if !plan.files.isEmpty {
-            plan.actions = try steps.map { try ServiceResolver.resolve($0, facts: facts) }
-        }
-    }
 
-    private func parse(_ snapshot: FileSnapshot, target: Target, host: String, workspace: ConfigWorkspace) throws -> ConfigTree {
-        guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
-            throw MTAGuardError(
-                host: host, file: target.file, "is not UTF-8 text; mtaguard edits text files only",
-                hint: "nothing was changed; look at the file by hand")
+        /// The mail service is not needed: for each MTA the item names that is on the host,
+        /// stop it and keep it from starting again, the way its platform does that.
+        mutating func disable(_ book: Playbook) throws -> [Evidence] {
+            var evidence: [Evidence] = []
+            var seen = Set<String>()
+            for mta in book.targets.map(\.mta) where seen.insert(mta).inserted {
+                let configFiles = book.targets.filter { $0.mta == mta }.map(\.file)
+                let configured = configFiles.contains { facts.files[$0] ?? nil != nil }
+                let state = facts.services[mta]
+                guard configured || state != nil else {
+                    evidence.append(Evidence(
+                        mta: mta, file: "-", line: nil, text: "", status: .notApplicable,
+                        note: "\(mta) is neither installed as a service nor configured here"))
+                    continue
+                }
+                do {
+                    var r = ServiceCatalog.Resolution()
+                    for a in book.whenNotNeeded {
+                        let one = try ServiceCatalog.resolve(a, mta: mta, facts: facts, forceKill: planner.forceKill)
+                        for c in one.commands where !r.commands.contains(c) { r.commands.append(c) }
+                        r.edits += one.edits
+                        r.caveat = r.caveat ?? one.caveat
+                    }
+                    var bootOff = state?.enabled == false
+                    for edit in r.edits {
+                        guard facts.files[edit.file] ?? nil != nil else {
+                            evidence.append(Evidence(
+                                mta: mta, file: edit.file, line: nil, text: "(no such file)", status: .notApplicable,
+                                note: "\(edit.file) is absent: nothing there starts \(mta) at boot"))
+                            bootOff = true
+                            continue
+                        }
+                        let found = try judgeAndFix(edit, item: book.id, fix: true)
+                        evidence.append(Evidence(
+                            mta: mta, file: edit.file, line: found.line, text: found.text, status: found.status,
+                            note: found.status == .pass ? "\(mta) does not start at boot" : "starts \(mta) at boot; mode disable turns it off"))
+                        bootOff = bootOff || found.status == .pass
+                    }
+                    let running = state?.running
+                    let done = running == false && bootOff && r.caveat == nil
+                    var note = "service not needed (mode disable): "
+                    note += done ? "\(mta) is stopped and does not start at boot"
+                        : "\(mta) is \(describe(running, "running", "stopped")), \(describe(state?.enabled, "starts at boot", "does not start at boot")); it will be stopped and disabled"
+                    if let caveat = r.caveat { note += "; \(caveat)" }
+                    evidence.append(Evidence(
+                        mta: mta, file: state?.unit ?? "-", line: nil, text: "", status: done ? .pass : .fail, note: note))
+                    if !done {
+                        for c in r.commands where !actions.contains(c) { actions.append(c) }
+                    }
+                } catch let error as MTAGuardError {
+                    evidence.append(Evidence(mta: mta, file: "-", line: nil, text: "", status: .error, note: error.withoutHost.description))
+                }
+            }
+            return evidence
         }
-        return try workspace.parse(text, lens: target.lens, file: target.file, host: host)
+
+        private func describe(_ value: Bool?, _ yes: String, _ no: String) -> String {
+            switch value {
+            case true?: yes
+            case false?: no
+            case nil: "\(yes.split(separator: " ").first.map(String.init) ?? yes) unknown"
+            }
+        }
     }
 }

@@ -14,6 +14,9 @@ public struct Session: Sendable {
     public var ssh: SSHTransport.Options
     /// `--become`: sudo on every host, on top of the inventory's `ansible_become`.
     public var become: Bool
+    /// `--mode`; when nil, each host's `mtaguard_mode`, else harden.
+    public var mode: Mode?
+    public var forceKill = false
     public var progress: (@Sendable (Progress) -> Void)?
     public var stopRequested: @Sendable () -> Bool = { false }
 
@@ -44,8 +47,15 @@ public struct Session: Sendable {
             if root != nil { throw MTAGuardError("--root and -i exclude each other", hint: "use one or the other") }
             let selected = try Inventory.load(files: inventories).select(limit: limit)
             let transport = try SSHTransport(options: ssh)
-            let hosts: [any Host] = selected.map {
-                SSHHost(name: $0.name, target: target($0), transport: transport)
+            let hosts: [any Host] = try selected.map { h in
+                var hostMode: Mode? = nil
+                if let m = h.mode {
+                    guard let parsed = Mode(rawValue: m) else {
+                        throw MTAGuardError(host: h.name, "mtaguard_mode '\(m)' is neither harden nor disable")
+                    }
+                    hostMode = parsed
+                }
+                return SSHHost(name: h.name, target: target(h), transport: transport, mode: mode ?? hostMode)
             }
             return (hosts, transport)
         }
@@ -65,7 +75,8 @@ public struct Session: Sendable {
     /// An engine for the selected playbooks; `rollback` needs none (the journal says it all).
     func engine(loadPlaybooks: Bool = true, transport: SSHTransport? = nil) throws -> Engine {
         var engine = Engine(
-            planner: Planner(playbooks: loadPlaybooks ? try playbooks() : []), journal: journal, forks: forks
+            planner: Planner(playbooks: loadPlaybooks ? try playbooks() : [], mode: mode ?? .harden, forceKill: forceKill),
+            journal: journal, forks: forks
         ) { name, address in
             switch address.kind {
             case .local: return LocalHost(name: name)

@@ -20,6 +20,73 @@ struct RemoteScript {
 
     // MARK: Facts
 
+    /// The service manager in charge and, per MTA, whether it runs and starts at boot. Runs on
+    /// the host (remote, or this machine when it is the live host); prints `init`, `tool` and
+    /// `service MTA RUNNING ENABLED UNIT` lines (yes, no or unknown).
+    var serviceProbe: String {
+        """
+        mtg_q() { "$@" >/dev/null 2>&1 </dev/null; }
+        mtg_yn() { if mtg_q "$@"; then echo yes; else echo no; fi; }
+        mtg_svc() { echo "$M service $1 $2 $3 $4"; M_SEEN="$M_SEEN $1 "; }
+        M_SEEN=
+        case "$(uname -s 2>/dev/null)" in
+        Linux)
+          if [ -d /run/systemd/system ]; then
+            echo "$M init systemd"
+            for u in sendmail postfix exim4 exim; do
+              mtg_q systemctl cat "$u.service" || continue
+              case $u in exim4) m=exim;; *) m=$u;; esac
+              case "$M_SEEN" in *" $m "*) continue;; esac
+              mtg_svc $m "$(mtg_yn systemctl is-active --quiet $u)" "$(mtg_yn systemctl is-enabled --quiet $u)" $u
+            done
+          else
+            echo "$M init sysv"
+            command -v update-rc.d >/dev/null 2>&1 && echo "$M tool update-rc.d"
+            command -v chkconfig >/dev/null 2>&1 && echo "$M tool chkconfig"
+            for u in sendmail postfix exim4 exim; do
+              [ -x "/etc/init.d/$u" ] || continue
+              case $u in exim4) m=exim;; *) m=$u;; esac
+              e=no; for l in /etc/rc2.d/S*"$u" /etc/rc3.d/S*"$u" /etc/rc5.d/S*"$u"; do [ -e "$l" ] && e=yes; done
+              mtg_svc $m "$(mtg_yn /etc/init.d/$u status)" $e $u
+            done
+          fi;;
+        SunOS)
+          if command -v svcs >/dev/null 2>&1; then
+            echo "$M init smf"
+            for f in svc:/network/smtp:sendmail postfix exim; do
+              st=$(svcs -H -o state "$f" 2>/dev/null) || continue
+              [ -n "$st" ] || continue
+              case $f in *sendmail) m=sendmail;; *) m=$f;; esac
+              case $st in online|degraded) mtg_svc $m yes yes $f;; disabled) mtg_svc $m no no $f;; *) mtg_svc $m no yes $f;; esac
+            done
+          else
+            echo "$M init rc"
+            for m in sendmail postfix; do
+              [ -f "/etc/init.d/$m" ] || continue
+              e=no; [ -f "/etc/rc2.d/S88$m" ] && e=yes
+              r=no; ps -e 2>/dev/null | grep -w "$m" >/dev/null && r=yes
+              mtg_svc $m $r $e "/etc/init.d/$m"
+            done
+          fi;;
+        AIX)
+          echo "$M init src"
+          if mtg_q lssrc -s sendmail; then
+            mtg_svc sendmail "$(mtg_yn sh -c 'lssrc -s sendmail | grep -w active')" unknown sendmail
+          fi;;
+        HP-UX)
+          echo "$M init hpux-rc"
+          if [ -x /sbin/init.d/sendmail ]; then
+            mtg_svc sendmail "$(mtg_yn sh -c 'ps -e | grep -w sendmail')" unknown /sbin/init.d/sendmail
+          fi;;
+        *) echo "$M init unknown";;
+        esac
+        case "$M_SEEN" in *" postfix "*) ;; *)
+          if command -v postfix >/dev/null 2>&1; then mtg_svc postfix "$(mtg_yn postfix status)" unknown postfix; fi;;
+        esac
+
+        """
+    }
+
     func facts(paths: [String]) -> String {
         var s = """
             M=\(marker)
@@ -27,7 +94,8 @@ struct RemoteScript {
             set -f
             echo "$M uname $(uname -s 2>/dev/null)"
             echo "$M release $(uname -r 2>/dev/null)"
-            if [ -d /run/systemd/system ]; then echo "$M systemd yes"; else echo "$M systemd no"; fi
+
+            """ + serviceProbe + """
             mtg_file() {
               if [ -h "$1" ]; then echo "$M link"; return; fi
               if [ ! -e "$1" ]; then echo "$M absent"; return; fi
@@ -53,7 +121,8 @@ struct RemoteScript {
 
     /// Reads what `facts(paths:)` printed.
     func parseFacts(_ output: String, paths: [String], host: String) throws -> HostFacts {
-        var uname = "", release = "", systemd = false, done = false
+        var uname = "", release = "", done = false
+        var services = Self.Services()
         var files: [String: FileSnapshot?] = [:]
         var current: Int?
         var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
@@ -76,7 +145,7 @@ struct RemoteScript {
             switch word {
             case "uname": uname = arg
             case "release": release = arg
-            case "systemd": systemd = arg == "yes"
+            case "init", "tool", "service": services.read(word, arg)
             case "file":
                 current = Int(arg)
                 guard let c = current, paths.indices.contains(c) else { throw MTAGuardError(host: host, "bad facts output") }
@@ -102,7 +171,40 @@ struct RemoteScript {
         }
         guard done else { throw MTAGuardError(host: host, "the facts script did not finish") }
         for p in paths where files[p] == nil { files[p] = .some(nil) }
-        return HostFacts(family: OSFamily(uname: uname), release: release, systemd: systemd, files: files)
+        return HostFacts(
+            family: OSFamily(uname: uname), release: release, initSystem: services.initSystem,
+            tools: services.tools, services: services.states, files: files)
+    }
+
+    /// What `serviceProbe` printed.
+    struct Services {
+        var initSystem = InitSystem.unknown
+        var tools: Set<String> = []
+        var states: [String: ServiceState] = [:]
+
+        mutating func read(_ word: String, _ arg: String) {
+            switch word {
+            case "init": initSystem = InitSystem(rawValue: arg) ?? .unknown
+            case "tool": tools.insert(arg)
+            case "service":
+                let f = arg.split(separator: " ").map(String.init)
+                guard f.count >= 4 else { return }
+                func yn(_ s: String) -> Bool? { s == "yes" ? true : s == "no" ? false : nil }
+                states[f[0]] = ServiceState(running: yn(f[1]), enabled: yn(f[2]), unit: f[3...].joined(separator: " "))
+            default: break
+            }
+        }
+
+        init() {}
+
+        /// Parses the probe's output on its own (the live local host runs just the probe).
+        init(output: String, marker: String) {
+            for line in output.split(separator: "\n") where line.hasPrefix(marker + " ") {
+                let rest = line.dropFirst(marker.count + 1)
+                let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
+                read(word, String(rest.dropFirst(word.count).drop(while: { $0 == " " })))
+            }
+        }
     }
 
     /// `-rw-r-----+  1 0  7  1053 Nov 26 12:49 /etc/postfix/main.cf` → mode 0640, uid 0, gid 7.

@@ -6,11 +6,13 @@ public struct SSHHost: Host {
     public let name: String
     public let target: SSHTarget
     let transport: SSHTransport
+    public let mode: Mode?
 
-    public init(name: String, target: SSHTarget, transport: SSHTransport) {
+    public init(name: String, target: SSHTarget, transport: SSHTransport, mode: Mode? = nil) {
         self.name = name
         self.target = target
         self.transport = transport
+        self.mode = mode
     }
 
     public var isLive: Bool { true }

@@ -1,0 +1,259 @@
+/// A service action made concrete for one host: the command, the probe that says whether it is
+/// needed at all (reloading a stopped postfix is no error, stopping a stopped one no change),
+/// and the command that undoes it.
+public struct ResolvedAction: Sendable, Codable, Equatable {
+    public var service: String
+    public var action: ServiceAction
+    public var command: [String]
+    /// When given and failing, the action is skipped.
+    public var probe: [String]?
+    public var inverse: [String]?
+
+    public var display: String { shellWords(command) }
+}
+
+/// Which service manager is in charge of a host.
+public enum InitSystem: String, Sendable, Codable {
+    case systemd, sysv
+    /// Solaris 10/11 Service Management Facility.
+    case smf
+    /// Solaris before SMF: /etc/rc2.d links.
+    case solarisRC = "rc"
+    /// AIX System Resource Controller, started from /etc/rc.tcpip.
+    case src
+    /// HP-UX /sbin/init.d scripts switched by /etc/rc.config.d files.
+    case hpuxRC = "hpux-rc"
+    case unknown
+}
+
+/// What the host said of one MTA's service: `nil` where it cannot tell.
+public struct ServiceState: Sendable, Codable, Equatable {
+    public var running: Bool?
+    public var enabled: Bool?
+    /// The name the service manager knows it by (unit, FMRI, subsystem).
+    public var unit: String?
+
+    public init(running: Bool?, enabled: Bool?, unit: String?) {
+        self.running = running
+        self.enabled = enabled
+        self.unit = unit
+    }
+}
+
+/// How each OS family stops, starts, disables, enables, reloads and restarts each MTA, with the
+/// inverse of every command; and the file edits that keep a service from starting at boot where
+/// the platform does that in a file (AIX /etc/rc.tcpip, HP-UX /etc/rc.config.d/mailservs).
+public enum ServiceCatalog {
+    /// What one abstract action becomes on a host.
+    public struct Resolution: Sendable {
+        public var commands: [ResolvedAction] = []
+        /// Edits made through Augeas like any item's, so plan shows their diff and rollback
+        /// restores them byte for byte.
+        public var edits: [Target] = []
+        /// Said in the finding when the platform cannot assure the action (a stop that a reboot
+        /// undoes), rather than claiming it.
+        public var caveat: String?
+    }
+
+    /// The AIX line that starts sendmail, and its commented form as the guide writes it.
+    static let aixSendmailLine = "start[. = '/usr/lib/sendmail']"
+
+    static func fmri(_ mta: String) -> String {
+        switch mta {
+        case "sendmail": "svc:/network/smtp:sendmail"
+        default: mta
+        }
+    }
+
+    /// The unit name on Linux: the one the host reported, else the usual one.
+    static func unit(_ mta: String, facts: HostFacts) -> String {
+        facts.services[mta]?.unit ?? (mta == "exim" ? "exim4" : mta)
+    }
+
+    static func action(_ service: String, _ action: ServiceAction, _ command: [String], probe: [String]? = nil, inverse: [String]?) -> ResolvedAction {
+        ResolvedAction(service: service, action: action, command: command, probe: probe, inverse: inverse)
+    }
+
+    /// `reload` and `restart` after a configuration change.
+    public static func resolve(_ step: ServiceStep, facts: HostFacts) throws -> [ResolvedAction] {
+        let mta = step.service
+        switch (mta, step.action) {
+        case ("postfix", .reload):
+            // postfix's own control program works the same under every init system.
+            return [action(mta, .reload, ["postfix", "reload"], probe: ["postfix", "status"], inverse: ["postfix", "reload"])]
+        case (_, .reload), (_, .restart):
+            break
+        default:
+            return try resolve(step.action, mta: mta, facts: facts, forceKill: false).commands
+        }
+        let a = step.action
+        switch facts.initSystem {
+        case .systemd:
+            let u = unit(mta, facts: facts)
+            return [action(mta, a, ["systemctl", a.rawValue, u], probe: ["systemctl", "is-active", "--quiet", u], inverse: ["systemctl", a.rawValue, u])]
+        case .sysv, .unknown:
+            let u = unit(mta, facts: facts)
+            return [action(mta, a, ["service", u, a.rawValue], probe: ["service", u, "status"], inverse: ["service", u, a.rawValue])]
+        case .smf:
+            let verb = a == .reload ? "refresh" : "restart"
+            return [action(mta, a, ["svcadm", verb, fmri(mta)], inverse: ["svcadm", verb, fmri(mta)])]
+        case .solarisRC:
+            return [action(mta, a, ["/etc/init.d/\(mta)", "restart"], inverse: ["/etc/init.d/\(mta)", "restart"])]
+        case .src:
+            guard mta == "sendmail" else { return try restartByStopStart(mta, facts: facts) }
+            return [action(mta, a, ["refresh", "-s", "sendmail"], probe: aixRunning, inverse: ["refresh", "-s", "sendmail"])]
+        case .hpuxRC:
+            guard mta == "sendmail" else { return try restartByStopStart(mta, facts: facts) }
+            return [
+                action(mta, .stop, ["/sbin/init.d/sendmail", "stop"], probe: hpuxRunning, inverse: ["/sbin/init.d/sendmail", "start"]),
+                action(mta, .start, ["/sbin/init.d/sendmail", "start"], inverse: ["/sbin/init.d/sendmail", "stop"]),
+            ]
+        }
+    }
+
+    private static func restartByStopStart(_ mta: String, facts: HostFacts) throws -> [ResolvedAction] {
+        try resolve(.stop, mta: mta, facts: facts, forceKill: false).commands
+            + resolve(.start, mta: mta, facts: facts, forceKill: false).commands
+    }
+
+    static let aixRunning = ["sh", "-c", "lssrc -s sendmail | grep -w active"]
+    static let hpuxRunning = ["sh", "-c", "ps -e | grep -w sendmail"]
+
+    /// The "service not needed" branch: stop it now, and keep it from starting again.
+    public static func disable(_ mta: String, facts: HostFacts, forceKill: Bool) throws -> Resolution {
+        var r = try resolve(.stop, mta: mta, facts: facts, forceKill: forceKill)
+        let d = try resolve(.disable, mta: mta, facts: facts, forceKill: forceKill)
+        // SMF's `svcadm disable` stops and disables in one; say it once.
+        for c in d.commands where !r.commands.contains(where: { $0.command == c.command }) { r.commands.append(c) }
+        r.edits += d.edits
+        r.caveat = r.caveat ?? d.caveat
+        return r
+    }
+
+    /// One abstract action for one MTA, as the host's service manager does it.
+    public static func resolve(_ a: ServiceAction, mta: String, facts: HostFacts, forceKill: Bool) throws -> Resolution {
+        var r = Resolution()
+        switch facts.initSystem {
+        case .systemd:
+            let u = unit(mta, facts: facts)
+            let inverse: ServiceAction = switch a {
+            case .stop: .start
+            case .start: .stop
+            case .disable: .enable
+            case .enable: .disable
+            case .reload, .restart: a
+            }
+            let probe: [String]? = switch a {
+            case .stop: ["systemctl", "is-active", "--quiet", u]
+            case .disable: ["systemctl", "is-enabled", "--quiet", u]
+            default: nil
+            }
+            r.commands = [action(mta, a, ["systemctl", a.rawValue, u], probe: probe, inverse: ["systemctl", inverse.rawValue, u])]
+        case .sysv, .unknown:
+            let u = unit(mta, facts: facts)
+            switch a {
+            case .stop, .start:
+                let other = a == .stop ? "start" : "stop"
+                r.commands = [action(mta, a, ["service", u, a.rawValue], probe: a == .stop ? ["service", u, "status"] : nil, inverse: ["service", u, other])]
+            case .disable, .enable:
+                let on = a == .enable
+                if facts.tools.contains("chkconfig") {
+                    r.commands = [action(mta, a, ["chkconfig", u, on ? "on" : "off"], inverse: ["chkconfig", u, on ? "off" : "on"])]
+                } else {
+                    r.commands = [action(mta, a, ["update-rc.d", u, a.rawValue], inverse: ["update-rc.d", u, on ? "disable" : "enable"])]
+                }
+            case .reload, .restart:
+                r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
+            }
+        case .smf:
+            let f = fmri(mta)
+            switch a {
+            case .stop, .disable:
+                // `svcadm disable` stops the service and keeps it stopped across reboots.
+                r.commands = [action(mta, .disable, ["svcadm", "disable", f], probe: ["sh", "-c", "svcs -H -o state \(shellQuote(f)) | grep -v disabled"], inverse: ["svcadm", "enable", f])]
+            case .start, .enable:
+                r.commands = [action(mta, .enable, ["svcadm", "enable", f], inverse: ["svcadm", "disable", f])]
+            case .reload, .restart:
+                r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
+            }
+        case .solarisRC:
+            let link = "/etc/rc2.d/S88\(mta)", off = "/etc/rc2.d/_S88\(mta)"
+            switch a {
+            case .stop: r.commands = [action(mta, a, ["/etc/init.d/\(mta)", "stop"], inverse: ["/etc/init.d/\(mta)", "start"])]
+            case .start: r.commands = [action(mta, a, ["/etc/init.d/\(mta)", "start"], inverse: ["/etc/init.d/\(mta)", "stop"])]
+            case .disable: r.commands = [action(mta, a, ["mv", link, off], probe: ["test", "-f", link], inverse: ["mv", off, link])]
+            case .enable: r.commands = [action(mta, a, ["mv", off, link], probe: ["test", "-f", off], inverse: ["mv", link, off])]
+            case .reload, .restart: r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
+            }
+        case .src, .hpuxRC:
+            if mta == "sendmail" {
+                try sendmailAIXorHPUX(a, facts: facts, into: &r)
+            } else {
+                try otherMTA(a, mta: mta, facts: facts, forceKill: forceKill, into: &r)
+            }
+        }
+        return r
+    }
+
+    private static func sendmailAIXorHPUX(_ a: ServiceAction, facts: HostFacts, into r: inout Resolution) throws {
+        let aix = facts.initSystem == .src
+        switch a {
+        case .stop:
+            r.commands = aix
+                ? [action("sendmail", .stop, ["stopsrc", "-s", "sendmail"], probe: aixRunning, inverse: ["startsrc", "-s", "sendmail", "-a", "-bd -q30m"])]
+                : [action("sendmail", .stop, ["/sbin/init.d/sendmail", "stop"], probe: hpuxRunning, inverse: ["/sbin/init.d/sendmail", "start"])]
+        case .start:
+            r.commands = aix
+                ? [action("sendmail", .start, ["startsrc", "-s", "sendmail", "-a", "-bd -q30m"], inverse: ["stopsrc", "-s", "sendmail"])]
+                : [action("sendmail", .start, ["/sbin/init.d/sendmail", "start"], inverse: ["/sbin/init.d/sendmail", "stop"])]
+        case .disable:
+            r.edits = [aix ? aixRcTcpip : hpuxMailservs]
+        case .enable:
+            throw MTAGuardError("enabling sendmail at boot on \(aix ? "AIX" : "HP-UX") is done by rolling back the run that disabled it")
+        case .reload, .restart:
+            r.commands = try resolve(ServiceStep(service: "sendmail", action: a), facts: facts)
+        }
+    }
+
+    /// postfix and exim on AIX and HP-UX, where the guide only says `kill -9 PID`: stop them
+    /// gracefully; a signal only when asked (`--force-kill`); and say that a reboot may start them
+    /// again, since neither platform has a switch mtaguard can turn for them.
+    private static func otherMTA(_ a: ServiceAction, mta: String, facts: HostFacts, forceKill: Bool, into r: inout Resolution) throws {
+        let signal = forceKill ? "KILL" : "TERM"
+        switch (mta, a) {
+        case ("postfix", .stop):
+            r.commands = [forceKill
+                ? action(mta, .stop, ["sh", "-c", "postfix stop || pkill -KILL -x master"], probe: ["postfix", "status"], inverse: ["postfix", "start"])
+                : action(mta, .stop, ["postfix", "stop"], probe: ["postfix", "status"], inverse: ["postfix", "start"])]
+        case ("postfix", .start):
+            r.commands = [action(mta, .start, ["postfix", "start"], inverse: ["postfix", "stop"])]
+        case ("exim", .stop):
+            let script = "for f in /var/run/exim.pid /var/spool/exim/exim-daemon.pid; do if [ -f \"$f\" ]; then kill -\(signal) \"$(cat \"$f\")\"; exit $?; fi; done; exit 1"
+            r.commands = [action(mta, .stop, ["sh", "-c", script], inverse: ["exim", "-bd", "-q30m"])]
+        case ("exim", .start):
+            r.commands = [action(mta, .start, ["exim", "-bd", "-q30m"], inverse: nil)]
+        case (_, .disable), (_, .enable):
+            r.caveat = "\(mta) on \(facts.family.rawValue) has no switch mtaguard can turn: a reboot may start it again; remove it from the boot scripts (/etc/inittab, /etc/rc.*) by hand"
+        case (_, .reload), (_, .restart):
+            r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
+        default:
+            throw MTAGuardError("no \(a.rawValue) of \(mta) on \(facts.family.rawValue)")
+        }
+    }
+
+    /// AIX: `#start /usr/lib/sendmail "$src_running" "-bd -q${qpi}"`, through the project's lens.
+    static let aixRcTcpip = Target(
+        mta: "sendmail", file: "/etc/rc.tcpip", lens: "Rc_Tcpip.lns", advisory: false,
+        check: Check(node: aixSendmailLine, valuePath: nil, items: nil, separators: nil, pick: .last,
+                     equals: [], require: [], orAny: [], defaultValue: nil, unparsed: nil, absent: true),
+        fix: Fix(operation: .rename("#start"), initial: [], create: Creation(label: "#start", value: nil, after: nil, before: nil)),
+        validateBeforeReplace: nil, validateAfterReplace: nil, after: nil)
+
+    /// HP-UX: `SENDMAIL_SERVER=0` in /etc/rc.config.d/mailservs, through the stock Shellvars lens.
+    static let hpuxMailservs = Target(
+        mta: "sendmail", file: "/etc/rc.config.d/mailservs", lens: "Shellvars.lns", advisory: false,
+        check: Check(node: "SENDMAIL_SERVER", valuePath: nil, items: nil, separators: nil, pick: .last,
+                     equals: ["0", "\"0\""], require: [], orAny: [], defaultValue: nil, unparsed: nil, absent: false),
+        fix: Fix(operation: .set("0"), initial: [], create: Creation(label: "SENDMAIL_SERVER", value: nil, after: nil, before: nil)),
+        validateBeforeReplace: nil, validateAfterReplace: nil, after: nil)
+}
