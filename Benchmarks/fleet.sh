@@ -187,7 +187,7 @@ stats() {
              END { printf "%.1f %d %d\n", s / NR, min, max }'
 }
 
-# Result rows: size|tool|wall|sessions mean|min-max|connections mean|rc|status
+# Result rows: size|tool|wall|sessions mean|min-max|connections mean|load before|status
 rows=()
 
 # measure SIZE TOOL LAB EXPECT_RC CMD...: time one run, count sessions, verify (apply only).
@@ -199,6 +199,10 @@ measure() {
     count s0 "$lab" "Starting session:"
     count c0 "$lab" "Accepted publickey"
     say "$size hosts: $tool"
+    # The machine's 1-minute load average just before the run: a busy machine (another
+    # build or test run) slows both tools, so the table shows it.
+    local load
+    read -r load _ </proc/loadavg
     local t0=$EPOCHREALTIME rc=0
     "$@" >"$log" 2>&1 </dev/null || rc=$?
     local t1=$EPOCHREALTIME
@@ -220,7 +224,7 @@ measure() {
         tail -n 20 "$log" | sed 's/^/    /' >&2
         if [[ -s $log.verify ]]; then head -n 20 "$log.verify" >&2; fi
     fi
-    rows+=("$size|$tool|$wall|$smean|$smin-$smax|$cmean|$status")
+    rows+=("$size|$tool|$wall|$smean|$smin-$smax|$cmean|$load|$status")
 }
 
 for size in "${sizes[@]}"; do
@@ -265,19 +269,19 @@ done
 elapsed=$((SECONDS - started))
 declare -A mt_wall=()
 for r in "${rows[@]}"; do
-    IFS='|' read -r size tool wall _ _ _ status <<<"$r"
+    IFS='|' read -r size tool wall _ _ _ _ status <<<"$r"
     if [[ $tool == mtaguard && $status == ok ]]; then mt_wall[$size]=$wall; fi
 done
 
-table="| hosts | tool | wall s | SSH sessions/host (mean) | min-max | SSH connections/host | Ansible/mtaguard wall | status |
-|---:|---|---:|---:|---:|---:|---:|---|"
+table="| hosts | tool | wall s | SSH sessions/host (mean) | min-max | SSH connections/host | Ansible/mtaguard wall | load before | status |
+|---:|---|---:|---:|---:|---:|---:|---:|---|"
 for r in "${rows[@]}"; do
-    IFS='|' read -r size tool wall smean srange cmean status <<<"$r"
+    IFS='|' read -r size tool wall smean srange cmean load status <<<"$r"
     ratio=""
     if [[ $tool == Ansible && $status == ok && -n ${mt_wall[$size]:-} ]]; then
         ratio=$(awk -v a="$wall" -v m="${mt_wall[$size]}" 'BEGIN { printf "%.2f", a / m }')
     fi
-    table+=$'\n'"| $size | $tool | $wall | $smean | $srange | $cmean | $ratio | $status |"
+    table+=$'\n'"| $size | $tool | $wall | $smean | $srange | $cmean | $ratio | $load | $status |"
 done
 
 echo
@@ -292,6 +296,7 @@ echo "forks $FORKS; whole benchmark ${elapsed}s (with build and lab start/stop)"
     echo "One run per tool and size, each on freshly reset hosts. \"SSH sessions\" counts"
     echo "\`Starting session:\` lines (one per remote execution) in each host's sshd log;"
     echo "\"SSH connections\" counts \`Accepted publickey\` lines (one per TCP connection)."
+    echo "\"load before\" is the 1-minute load average just before the run."
     echo
     echo "$table"
     echo

@@ -219,3 +219,52 @@ import Testing
         #expect(built.stdout.contains("\nO PrivacyOptions=authwarnings,noexpn,novrfy\n"))
     }
 }
+
+/// The "not needed" branch on offline roots of AIX and HP-UX images: boot files only.
+@Suite struct OfflineDisableTests {
+    @Test func aixImageGetsItsSendmailLineCommentedOut() throws {
+        let root = try TempDir("aix")
+        defer { root.remove() }
+        let backups = try TempDir("b")
+        defer { backups.remove() }
+        let rc = try Repo.fixtureData("aix/rc.tcpip")
+        try root.write("etc/rc.tcpip", rc)
+        try root.write("etc/mail/sendmail.cf", try Repo.fixtureData("sendmail/generic-linux.cf"))
+        let plan = try mtaguard(["plan", "--root", root.path, "--mode", "disable"], backups: backups.path)
+        #expect(plan.status == 2, "\(plan)")
+        #expect(plan.stdout.contains("# then run: stopsrc -s sendmail"))
+        #expect(try mtaguard(["apply", "--root", root.path, "--mode", "disable", "--yes"], backups: backups.path).status == 0)
+        let after = String(decoding: try root.read("etc/rc.tcpip"), as: UTF8.self)
+        let lines = zip(String(decoding: rc, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false),
+                        after.split(separator: "\n", omittingEmptySubsequences: false)).filter { $0 != $1 }
+        #expect(lines.count == 1)
+        #expect(lines.first?.1 == "#start /usr/lib/sendmail \"$src_running\" \"-bd -q${qpi}\"")
+    }
+
+    @Test func aCommentOutThatWouldRespaceOtherLinesIsRefused() throws {
+        let root = try TempDir("aix")
+        defer { root.remove() }
+        let backups = try TempDir("b")
+        defer { backups.remove() }
+        let text = "start /usr/sbin/syslogd \"$src_running\"\nstart /usr/lib/sendmail \"$src_running\" \"-bd -q${qpi}\"\nstart\t/usr/sbin/inetd \"$src_running\"\n"
+        try root.write("etc/rc.tcpip", text)
+        let apply = try mtaguard(["apply", "--root", root.path, "--mode", "disable", "--yes"], backups: backups.path)
+        #expect(apply.status == 1, "\(apply)")
+        #expect(apply.stdout.contains("would also change the spacing"), "\(apply)")
+        #expect(String(decoding: try root.read("etc/rc.tcpip"), as: UTF8.self) == text)
+    }
+
+    @Test func hpuxImageGetsSendmailServerZero() throws {
+        let root = try TempDir("hpux")
+        defer { root.remove() }
+        let backups = try TempDir("b")
+        defer { backups.remove() }
+        let ms = try Repo.fixtureData("hpux/mailservs")
+        try root.write("etc/rc.config.d/mailservs", ms)
+        try root.write("etc/mail/sendmail.cf", try Repo.fixtureData("sendmail/generic-hpux10.cf"))
+        #expect(try mtaguard(["apply", "--root", root.path, "--mode", "disable", "--yes"], backups: backups.path).status == 0)
+        #expect(String(decoding: try root.read("etc/rc.config.d/mailservs"), as: UTF8.self)
+            == String(decoding: ms, as: UTF8.self).replacingOccurrences(of: "SENDMAIL_SERVER=1\n", with: "SENDMAIL_SERVER=0\n"))
+        #expect(try root.read("etc/mail/sendmail.cf") == (try Repo.fixtureData("sendmail/generic-hpux10.cf")))
+    }
+}

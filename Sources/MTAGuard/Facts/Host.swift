@@ -12,6 +12,8 @@ public struct HostFacts: Sendable {
     public var services: [String: ServiceState]
     /// Every asked-for path; `nil` where the file does not exist.
     public var files: [String: FileSnapshot?]
+    /// False for an offline root: nothing runs there.
+    public var live = true
 
     public init(
         family: OSFamily, release: String, initSystem: InitSystem, tools: Set<String> = [],

@@ -40,7 +40,9 @@ public struct LocalHost: Host {
             case .solaris: .smf
             default: .unknown
             }
-            return HostFacts(family: family, release: release, initSystem: initSystem, files: files)
+            var facts = HostFacts(family: family, release: release, initSystem: initSystem, files: files)
+            facts.live = false
+            return facts
         }
         let script = RemoteScript()
         let out = try ProcessRunner.run(["sh", "-s"], stdin: Data("M=\(script.marker)\n\(script.serviceProbe)".utf8))

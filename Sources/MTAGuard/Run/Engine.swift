@@ -135,8 +135,8 @@ public struct Engine: Sendable {
             }
         }
         let final = await recorder.finish()
-        result.hosts = final.hosts
-        if final.hosts.isEmpty {
+        result.hosts = final.hosts.filter { $0.outcome != .unchanged }
+        if result.hosts.isEmpty {
             // Nothing was to be done anywhere: no run to keep.
             try? FileManager.default.removeItem(atPath: journal.runFolder(final.id))
         } else {
@@ -203,7 +203,10 @@ public struct Engine: Sendable {
                     }
                 }
             }
-            if failure == nil { record.outcome = .changed }
+            if failure == nil {
+                // Every step skipped (their probes said there was nothing to do): unchanged.
+                record.outcome = results.allSatisfy({ $0.outcome == .skipped }) ? .unchanged : .changed
+            }
         }
         guard let failure else { return }
         // Return the host to its pre-image: files byte for byte, then undo what ran.

@@ -13,7 +13,8 @@ public struct HostPlan: Sendable {
     /// Set when the host could not be judged at all (unreachable, unreadable file, …).
     public var error: MTAGuardError?
 
-    public var hasChanges: Bool { !files.isEmpty }
+    /// Files to change or service actions to take (the "not needed" branch may only have these).
+    public var hasChanges: Bool { !files.isEmpty || !actions.isEmpty }
 
     /// The host's own error, or else every file that could not be judged.
     public var errors: [MTAGuardError] {
@@ -207,12 +208,6 @@ public struct Planner: Sendable {
                 let configFiles = book.targets.filter { $0.mta == mta }.map(\.file)
                 let configured = configFiles.contains { facts.files[$0] ?? nil != nil }
                 let state = facts.services[mta]
-                guard configured || state != nil else {
-                    evidence.append(Evidence(
-                        mta: mta, file: "-", line: nil, text: "", status: .notApplicable,
-                        note: "\(mta) is neither installed as a service nor configured here"))
-                    continue
-                }
                 do {
                     var r = ServiceCatalog.Resolution()
                     for a in book.whenNotNeeded {
@@ -221,7 +216,18 @@ public struct Planner: Sendable {
                         r.edits += one.edits
                         r.caveat = r.caveat ?? one.caveat
                     }
-                    var bootOff = state?.enabled == false
+                    // Present: configured here, running, known to start at boot, or named by a
+                    // boot file (AIX rc.tcpip, HP-UX mailservs).
+                    let bootFile = r.edits.contains { facts.files[$0.file] ?? nil != nil }
+                    guard configured || state?.running == true || state?.enabled == true || bootFile else {
+                        evidence.append(Evidence(
+                            mta: mta, file: "-", line: nil, text: "", status: .notApplicable,
+                            note: "\(mta) is neither installed as a service nor configured here"))
+                        continue
+                    }
+                    // A service manager that does not know the MTA neither runs it nor starts it.
+                    let managed = [InitSystem.systemd, .sysv, .smf].contains(facts.initSystem)
+                    var bootOff = state?.enabled == false || (state == nil && managed)
                     for edit in r.edits {
                         guard facts.files[edit.file] ?? nil != nil else {
                             evidence.append(Evidence(
@@ -236,7 +242,8 @@ public struct Planner: Sendable {
                             note: found.status == .pass ? "\(mta) does not start at boot" : "starts \(mta) at boot; mode disable turns it off"))
                         bootOff = bootOff || found.status == .pass
                     }
-                    let running = state?.running
+                    // An offline image runs nothing; a managed host's manager would know.
+                    let running = state?.running ?? ((state == nil && managed) || !facts.live ? false : nil)
                     let done = running == false && bootOff && r.caveat == nil
                     var note = "service not needed (mode disable): "
                     note += done ? "\(mta) is stopped and does not start at boot"

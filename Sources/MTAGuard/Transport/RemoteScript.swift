@@ -32,7 +32,7 @@ struct RemoteScript {
         case "$(uname -s 2>/dev/null)" in
         Linux)
           if [ -d /run/systemd/system ]; then
-            echo "$M init systemd"
+            M_INIT=systemd; echo "$M init systemd"
             for u in sendmail postfix exim4 exim; do
               mtg_q systemctl cat "$u.service" || continue
               case $u in exim4) m=exim;; *) m=$u;; esac
@@ -40,7 +40,7 @@ struct RemoteScript {
               mtg_svc $m "$(mtg_yn systemctl is-active --quiet $u)" "$(mtg_yn systemctl is-enabled --quiet $u)" $u
             done
           else
-            echo "$M init sysv"
+            M_INIT=sysv; echo "$M init sysv"
             command -v update-rc.d >/dev/null 2>&1 && echo "$M tool update-rc.d"
             command -v chkconfig >/dev/null 2>&1 && echo "$M tool chkconfig"
             for u in sendmail postfix exim4 exim; do
@@ -52,7 +52,7 @@ struct RemoteScript {
           fi;;
         SunOS)
           if command -v svcs >/dev/null 2>&1; then
-            echo "$M init smf"
+            M_INIT=smf; echo "$M init smf"
             for f in svc:/network/smtp:sendmail postfix exim; do
               st=$(svcs -H -o state "$f" 2>/dev/null) || continue
               [ -n "$st" ] || continue
@@ -60,7 +60,7 @@ struct RemoteScript {
               case $st in online|degraded) mtg_svc $m yes yes $f;; disabled) mtg_svc $m no no $f;; *) mtg_svc $m no yes $f;; esac
             done
           else
-            echo "$M init rc"
+            M_INIT=rc; echo "$M init rc"
             for m in sendmail postfix; do
               [ -f "/etc/init.d/$m" ] || continue
               e=no; [ -f "/etc/rc2.d/S88$m" ] && e=yes
@@ -69,19 +69,22 @@ struct RemoteScript {
             done
           fi;;
         AIX)
-          echo "$M init src"
+          M_INIT=src; echo "$M init src"
           if mtg_q lssrc -s sendmail; then
             mtg_svc sendmail "$(mtg_yn sh -c 'lssrc -s sendmail | grep -w active')" unknown sendmail
           fi;;
         HP-UX)
-          echo "$M init hpux-rc"
+          M_INIT=hpux-rc; echo "$M init hpux-rc"
           if [ -x /sbin/init.d/sendmail ]; then
             mtg_svc sendmail "$(mtg_yn sh -c 'ps -e | grep -w sendmail')" unknown /sbin/init.d/sendmail
           fi;;
-        *) echo "$M init unknown";;
+        *) M_INIT=unknown; echo "$M init unknown";;
         esac
-        case "$M_SEEN" in *" postfix "*) ;; *)
-          if command -v postfix >/dev/null 2>&1; then mtg_svc postfix "$(mtg_yn postfix status)" unknown postfix; fi;;
+        # Where no service manager knows postfix, ask postfix itself whether it runs.
+        case "$M_INIT" in systemd|sysv|smf) ;; *)
+          case "$M_SEEN" in *" postfix "*) ;; *)
+            if command -v postfix >/dev/null 2>&1; then mtg_svc postfix "$(mtg_yn postfix status)" unknown postfix; fi;;
+          esac;;
         esac
 
         """
