@@ -127,6 +127,16 @@ say "building mtaguard (release)"
 swift build -c release >"$logs/build.log" 2>&1 || { tail -n 30 "$logs/build.log" >&2; die "swift build -c release failed"; }
 MTAGUARD=$(swift build -c release --show-bin-path)/mtaguard
 [[ -x $MTAGUARD ]] || die "no binary at $MTAGUARD"
+# Which source was measured: the commit, and whether the build inputs had local changes.
+if commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null); then
+    if [[ -n $(git -C "$repo" status --porcelain -- Sources Package.swift playbooks 2>/dev/null) ]]; then
+        mtaguard_source="commit $commit with uncommitted changes in Sources/, Package.swift or playbooks/"
+    else
+        mtaguard_source="commit $commit"
+    fi
+else
+    mtaguard_source="not a git work tree ($repo)"
+fi
 swift_version=$(swift --version 2>&1 | sed -n 's/.*Swift version \([^ ]*\).*/\1/p' | head -n 1)
 
 # ---------------------------------------------------------------- per lab
@@ -310,6 +320,7 @@ echo "forks $FORKS; whole benchmark ${elapsed}s (with build and lab start/stop)"
     echo "- swift: $swift_version"
     echo "- ansible-core: $ansible_version"
     echo "- OpenSSH: $(ssh -V 2>&1)"
+    echo "- mtaguard source: $mtaguard_source"
     echo
     echo '```'
     echo "\$ free -g"

@@ -22,6 +22,8 @@
 #                                  there (/etc/rc.tcpip, /sbin/init.d/sendmail) exists on
 #                                  that host only, and can be replaced by rename
 #   HOSTDIR/run                    bound over /run (= /var/run): the host's own lock
+#   HOSTDIR/home                   bound over /root: a root home without this machine's
+#                                  shell start-up files
 #   HOSTDIR/shims                  bound over /usr/local/bin AND /usr/local/sbin, so
 #                                  it leads sshd's default PATH for root
 #                                  (/usr/local/sbin:/usr/local/bin:...) and others
@@ -222,8 +224,9 @@ ensure_user() {
 # start_host DIR NAME: prepare HOSTDIR and start its sshd; writes HOSTDIR/port.
 start_host() {
     local dir=$1 name=$2 hd=$1/hosts/$2 port attempt i ok
-    mkdir -p "$hd/root/etc/postfix" "$hd/root/etc/mail" "$hd/root/etc/rc.config.d" "$hd/shims" "$hd/run/sshd" \
+    mkdir -p "$hd/home" "$hd/root/etc/postfix" "$hd/root/etc/mail" "$hd/root/etc/rc.config.d" "$hd/shims" "$hd/run/sshd" \
         "$hd/overlay/etc" "$hd/overlay/usr/sbin" "$hd/overlay/.work-etc" "$hd/overlay/.work-sbin"
+    chmod 700 "$hd/home"
     chmod 755 "$hd/run" "$hd/run/sshd" "$hd/overlay" "$hd/overlay/etc" "$hd/overlay/usr" "$hd/overlay/usr/sbin"
     chmod 0755 "$hd" "$hd/root" "$hd/root/etc" "$hd/root/etc/postfix" "$hd/root/etc/mail" \
         "$hd/root/etc/rc.config.d" "$hd/shims"
@@ -266,6 +269,9 @@ EOF
             mount --bind "$2/shims" /usr/local/sbin
             # A /run (= /var/run) of its own: where a host keeps its lock, as a real host would.
             mount --bind "$2/run" /run
+            # A plain root home: this machine'"'"'s /root/.bashrc sets up pyenv, which would cost every
+            # session of every tool half a second that no real Unix host spends.
+            mount --bind "$2/home" /root
             exec "$3" -f "$2/sshd_config" -E "$2/sshd.log"
         ' sh "$name" "$hd" "$SSHD" </dev/null >/dev/null 2>>"$hd/sshd.log" ||
             { echo "lab.sh: $name: sshd did not start:" >&2; cat "$hd/sshd.log" >&2; return 1; }

@@ -102,7 +102,9 @@ public protocol Host: Sendable {
     var address: HostAddress { get }
     /// The branch this host takes when it says (an inventory's `mtaguard_mode`).
     var mode: Mode? { get }
-    func facts(paths: [String]) async throws -> HostFacts
+    /// Reads `paths` and what the host is; with `probeServices`, also whether each MTA runs and
+    /// starts at boot.
+    func facts(paths: [String], probeServices: Bool) async throws -> HostFacts
     /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
     /// `runID` names the run to anyone who finds the host's lock taken.
     func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult]

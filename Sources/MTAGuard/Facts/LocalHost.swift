@@ -20,7 +20,7 @@ public struct LocalHost: Host {
 
     func real(_ path: String) -> String { (root ?? "") + path }
 
-    public func facts(paths: [String]) async throws -> HostFacts {
+    public func facts(paths: [String], probeServices: Bool) async throws -> HostFacts {
         if let root {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
@@ -45,7 +45,7 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let out = try ProcessRunner.run(["sh", "-s"], stdin: Data("M=\(script.marker)\n\(script.serviceProbe)".utf8))
+        let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(script.services(probe: probeServices).utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)
         return HostFacts(
             family: family, release: release, initSystem: services.initSystem, tools: services.tools,

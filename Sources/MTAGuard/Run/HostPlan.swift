@@ -68,9 +68,12 @@ public struct Planner: Sendable {
             host: host.name, address: host.address, isLive: host.isLive, family: .unknown,
             findings: [], files: [], actions: [], error: nil)
         do {
-            let facts = try await host.facts(paths: paths)
+            let mode = host.mode ?? mode
+            // Whether each MTA runs and starts at boot matters to the "not needed" branch only;
+            // asking costs every host a few MTA status commands.
+            let facts = try await host.facts(paths: paths, probeServices: mode == .disable)
             plan.family = facts.family
-            var build = try Build(planner: self, host: plan.host, facts: facts, mode: host.mode ?? mode)
+            var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode)
             try build.run(&plan)
         } catch let error as MTAGuardError {
             plan.error = error.on(host: host.name)

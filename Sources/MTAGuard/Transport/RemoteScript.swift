@@ -20,13 +20,15 @@ struct RemoteScript {
 
     // MARK: Facts
 
-    /// The service manager in charge and, per MTA, whether it runs and starts at boot. Runs on
+    /// The service manager in charge and, per MTA, whether it runs and starts at boot (when
+    /// `MTG_PROBE=yes`; else `unknown`, and no status command runs). Runs on
     /// the host (remote, or this machine when it is the live host); prints `init`, `tool` and
     /// `service MTA RUNNING ENABLED UNIT` lines (yes, no or unknown).
     var serviceProbe: String {
         """
         mtg_q() { "$@" >/dev/null 2>&1 </dev/null; }
-        mtg_yn() { if mtg_q "$@"; then echo yes; else echo no; fi; }
+        # Without MTG_PROBE=yes the service manager is named but no service is asked about.
+        mtg_yn() { if [ "$MTG_PROBE" != yes ]; then echo unknown; elif mtg_q "$@"; then echo yes; else echo no; fi; }
         mtg_svc() { echo "$M service $1 $2 $3 $4"; M_SEEN="$M_SEEN $1 "; }
         M_SEEN=
         case "$(uname -s 2>/dev/null)" in
@@ -90,13 +92,19 @@ struct RemoteScript {
         """
     }
 
-    func facts(paths: [String]) -> String {
+    /// The service section on its own (the live local host runs just this).
+    func services(probe: Bool) -> String {
+        "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
+    }
+
+    func facts(paths: [String], probeServices: Bool = true) -> String {
         var s = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
             set -f
             echo "$M uname $(uname -s 2>/dev/null)"
             echo "$M release $(uname -r 2>/dev/null)"
+            MTG_PROBE=\(probeServices ? "yes" : "no")
 
             """ + serviceProbe + """
             mtg_file() {

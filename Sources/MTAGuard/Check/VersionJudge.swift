@@ -1,0 +1,223 @@
+import Foundation
+
+/// The distribution package a mail server's binary belongs to, as the platform's package tool
+/// reports it.
+public struct PackageInfo: Sendable, Equatable {
+    /// The package tool: "dpkg" (Debian, Ubuntu), "rpm" (RHEL, SUSE), or another.
+    public var tool: String
+    public var name: String
+    /// The installed package version, as the tool writes it ("3.7.11-0+deb12u1").
+    public var installed: String
+    /// The newest version the tool can install (apt-cache policy's Candidate, dnf's available
+    /// update), or nil when it knows none.
+    public var candidate: String?
+
+    public init(tool: String, name: String, installed: String, candidate: String? = nil) {
+        self.tool = tool
+        self.name = name
+        self.installed = installed
+        self.candidate = candidate
+    }
+}
+
+/// The answer to U-45 / U-30 / SRV-007 for one mail server.
+public struct VersionVerdict: Sendable, Equatable {
+    public var status: Status
+    /// The rule that decided, in words: "upstream: 3.7.11 < 3.7.22 (latest of line 3.7)".
+    public var rule: String
+    /// Everything else worth knowing: CVEs that apply with their fixed versions, end of life,
+    /// the setting rule, other shortfalls; for a package, the upstream comparison as information.
+    public var notes: [String]
+
+    public init(status: Status, rule: String, notes: [String] = []) {
+        self.status = status
+        self.rule = rule
+        self.notes = notes
+    }
+}
+
+/// Judges a mail server's version against the knowledge base.
+///
+/// 1. A distribution package is judged by its distribution, which backports fixes without
+///    changing the upstream number: 취약 when the package tool knows a newer candidate, else
+///    양호; the upstream comparison and CVEs are notes, for information.
+/// 2. An upstream build is judged against the knowledge base: 취약 when its release line is end
+///    of life, it is below its line's latest release, or a known CVE's range covers it. A line
+///    newer than every known line passes with a note that the knowledge base is older.
+/// 3. postfix, built either way: 취약 also when the setting that mitigates CVE-2023-51764
+///    (SMTP smuggling), smtpd_forbid_bare_newline, is not in force: set to yes, normalize or
+///    reject, or unset where the version's default is yes (3.9 and later).
+public enum VersionJudge {
+    public static func judge(
+        mta: String, version: String, package: PackageInfo?, settings: [String: String],
+        knowledge: VersionKnowledge
+    ) -> VersionVerdict {
+        guard let known = knowledge.mta(mta) else {
+            let names = knowledge.mtas.map(\.name).joined(separator: ", ")
+            return VersionVerdict(
+                status: .error, rule: "the knowledge base (as of \(knowledge.asOf)) has nothing on '\(mta)' (known: \(names))")
+        }
+        let parsed = MailVersion(version)
+        if parsed == nil && package == nil {
+            return VersionVerdict(
+                status: .error, rule: "cannot read '\(version)' as a version number of \(known.name)")
+        }
+        let upstream = parsed.map { assess($0, known, knowledge) } ?? Assessment()
+        let setting = parsed.map { v in
+            known.settings.map { assess($0, version: v, settings: settings, packaged: package != nil, knowledge) }
+        } ?? []
+        let settingProblems = setting.compactMap(\.problem)
+        let settingNotes = setting.map(\.note)
+
+        guard let package else {
+            // Rule 2 (and 3): the knowledge base decides.
+            let problems = upstream.problems + settingProblems
+            guard let first = problems.first else {
+                return VersionVerdict(
+                    status: .pass, rule: upstream.standing,
+                    notes: upstream.cveNotes + upstream.info + settingNotes)
+            }
+            let rest = Array(problems.dropFirst())
+            return VersionVerdict(
+                status: .fail, rule: first,
+                notes: rest + upstream.cveNotes + upstream.info + settingNotes)
+        }
+
+        // Rule 1 (and 3): the distribution decides; upstream facts are information.
+        var notes: [String] = []
+        if parsed == nil {
+            notes.append("information: cannot read '\(version)' as a version number of \(known.name); no upstream comparison")
+        }
+        if !upstream.problems.isEmpty {
+            notes.append(
+                "information: the \(packageLabel(package.tool)) package decides; distributions backport fixes without changing the upstream number, so the upstream comparison below does not")
+        }
+        notes += upstream.problems.map { "information: \($0)" }
+        notes += upstream.cveNotes.map { "information: \($0)" }
+        notes += upstream.info.map { "information: \($0)" }
+        notes += settingNotes
+
+        let decision = packageDecision(package)
+        if let extra = decision.note { notes.append(extra) }
+        if decision.newer {
+            return VersionVerdict(status: .fail, rule: decision.rule, notes: settingProblems + notes)
+        }
+        if let first = settingProblems.first {
+            notes = [decision.rule] + settingProblems.dropFirst() + notes
+            return VersionVerdict(status: .fail, rule: first, notes: notes)
+        }
+        return VersionVerdict(status: .pass, rule: decision.rule, notes: notes)
+    }
+
+    // MARK: Package rule
+
+    static func packageLabel(_ tool: String) -> String {
+        switch tool.lowercased() {
+        case "dpkg", "apt", "apt-get", "apt-cache", "debian", "ubuntu": "debian"
+        case "rpm", "dnf", "yum", "zypper", "rhel": "rpm"
+        default: tool
+        }
+    }
+
+    static func packageDecision(_ p: PackageInfo) -> (newer: Bool, rule: String, note: String?) {
+        let label = packageLabel(p.tool)
+        let none = "package: \(label) knows no newer candidate for \(p.name) than installed \(p.installed)"
+        guard let candidate = p.candidate?.trimmingCharacters(in: .whitespaces), !candidate.isEmpty,
+              candidate != p.installed
+        else { return (false, none, nil) }
+        guard let order = PackageVersion.compare(candidate, p.installed, tool: p.tool) else {
+            // A tool whose ordering is not known here: it offered something else, so trust it.
+            return (true, "package: \(label) candidate \(candidate) differs from installed \(p.installed)", nil)
+        }
+        if order > 0 {
+            return (true, "package: \(label) candidate \(candidate) is newer than installed \(p.installed)", nil)
+        }
+        if order == 0 { return (false, none, nil) }
+        return (false, none, "package: \(label) candidate \(candidate) is older than installed \(p.installed) (pinned or downgraded?)")
+    }
+
+    // MARK: Upstream rule
+
+    struct Assessment {
+        /// Shortfalls, each a rule that would fail the item.
+        var problems: [String] = []
+        /// Why it passes, when nothing fails it.
+        var standing = ""
+        /// CVEs that apply, with their fixed versions.
+        var cveNotes: [String] = []
+        var info: [String] = []
+    }
+
+    static func assess(_ v: MailVersion, _ mta: VersionKnowledge.MTA, _ kb: VersionKnowledge) -> Assessment {
+        var a = Assessment()
+        let maintained = mta.releaseLines.filter { !$0.endOfLife }.sorted { $0.line > $1.line }
+        let upgrade = maintained.isEmpty ? "" : "; maintained: " + maintained.map(\.latest.number).joined(separator: ", ")
+        let newerThanKB = "newer than the knowledge base (as of \(kb.asOf))"
+        if let line = mta.releaseLine(of: v) {
+            if line.endOfLife {
+                a.problems.append(
+                    "upstream: line \(line.line.number) of \(mta.name) is end of life (last release \(line.latest.number)\(upgrade))")
+            }
+            if v < line.latest {
+                a.problems.append("upstream: \(v.number) < \(line.latest.number) (latest of line \(line.line.number))")
+            } else if v == line.latest {
+                a.standing = "upstream: \(v.number) is the latest of line \(line.line.number)"
+            } else {
+                a.standing = "upstream: \(v.number) is above \(line.latest.number), the latest of line \(line.line.number) known"
+                a.info.append("\(v.number) is \(newerThanKB), which knows \(line.latest.number) as the latest of line \(line.line.number)")
+            }
+        } else if let newest = mta.releaseLines.map(\.line).max(), v.line > newest {
+            a.standing = "upstream: line \(v.line.number) is above every line the knowledge base knows (newest \(newest.number))"
+            a.info.append("\(v.number) is \(newerThanKB)")
+        } else if let eol = mta.endOfLifeBelow, v.line < eol {
+            a.problems.append(
+                "upstream: line \(v.line.number) of \(mta.name) is end of life (lines below \(eol.number) are no longer maintained\(upgrade))")
+        } else {
+            a.problems.append(
+                "upstream: line \(v.line.number) of \(mta.name) is not in the knowledge base (as of \(kb.asOf)); it cannot be shown to be maintained")
+        }
+        var applying: [String] = []
+        for cve in mta.cves where cve.affects(v) {
+            applying.append(cve.id)
+            let group = cve.ids.isEmpty ? "" : " (\(cve.ids.joined(separator: ", ")))"
+            let fix = cve.fix(for: v).map { "fixed in \($0.number)" } ?? "no fixed version known"
+            a.cveNotes.append("\(cve.id)\(group) affects \(v.number): \(cve.summary); \(fix) [\(cve.source)]")
+        }
+        if !applying.isEmpty {
+            a.problems.append("upstream: \(v.number) is affected by \(applying.joined(separator: ", "))")
+        }
+        return a
+    }
+
+    // MARK: Setting rule
+
+    static func assess(
+        _ rule: VersionKnowledge.SettingRule, version v: MailVersion, settings: [String: String], packaged: Bool,
+        _ kb: VersionKnowledge
+    ) -> (problem: String?, note: String) {
+        let name = rule.parameter
+        let cve = "\(rule.mitigates) (\(rule.summary)) [\(rule.source)]"
+        let open = "\(cve): not mitigated"
+        let values = rule.mitigatingValues.joined(separator: ", ")
+        let explicit = settings[name]?.trimmingCharacters(in: .whitespaces)
+        // A distribution may have backported the parameter to an older upstream number; an
+        // upstream build has it only from the versions the knowledge base lists.
+        let available = packaged || rule.isAvailable(in: v)
+        let since = rule.availableFrom.first { $0.line == v.line }.map { " (added to line \(v.line.number) in \($0.number))" } ?? ""
+        guard available else {
+            return ("setting: \(v.number) does not have \(name)\(since), so \(rule.mitigates) cannot be mitigated; upgrade", open)
+        }
+        if let explicit, !explicit.isEmpty {
+            if rule.mitigates(value: explicit) {
+                return (nil, "setting: \(name) = \(explicit) mitigates \(cve)")
+            }
+            return ("setting: \(name) = \(explicit) leaves \(rule.mitigates) open; set it to one of \(values)", open)
+        }
+        let fallback = rule.defaultValue(for: v)
+        if let fallback, rule.mitigates(value: fallback) {
+            return (nil, "setting: \(name) is not set; its default in \(v.number), \(fallback), mitigates \(cve)")
+        }
+        let shown = fallback.map { "its default in \(v.number) is \($0)" } ?? "it has no default in \(v.number)"
+        return ("setting: \(name) is not set and \(shown), which leaves \(rule.mitigates) open; set it to yes", open)
+    }
+}
