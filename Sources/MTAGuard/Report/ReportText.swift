@@ -1,0 +1,149 @@
+import Foundation
+
+/// The language of the CSV and HTML reports.
+public enum ReportLanguage: String, Sendable, CaseIterable {
+    case ko, en
+
+    /// `ko` when the locale that decides messages is Korean: the first non-empty of LC_ALL,
+    /// LC_MESSAGES, LANG (the POSIX order) starts with "ko" (ko_KR.UTF-8, ko, …); else `en`.
+    public static func fromEnvironment() -> ReportLanguage {
+        fromEnvironment(ProcessInfo.processInfo.environment)
+    }
+
+    public static func fromEnvironment(_ environment: [String: String]) -> ReportLanguage {
+        for name in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            guard let value = environment[name], !value.isEmpty else { continue }
+            return value.lowercased().hasPrefix("ko") ? .ko : .en
+        }
+        return .en
+    }
+
+    /// The words of the reports in this language.
+    public var text: ReportText { self == .ko ? .korean : .english }
+}
+
+/// Every word the CSV and HTML reports print, in one language.
+public struct ReportText: Sendable {
+    public var title: String
+    public var generated: String
+    public var host: String
+    public var hosts: String
+    public var item: String
+    public var itemTitle: String
+    public var status: String
+    public var mta: String
+    public var file: String
+    public var line: String
+    public var evidence: String
+    public var note: String
+    public var action: String
+    public var advisory: String
+    public var summaryByItem: String
+    public var summaryByHost: String
+    public var details: String
+    public var overall: String
+    public var hostError: String
+    public var noAction: String
+    public var checkByHand: String
+    public var willChange: String
+    public var thenRun: String
+    public var noFindings: String
+    public var whatChanged: String
+    public var noRuns: String
+    public var run: String
+    public var command: String
+    public var started: String
+    public var finished: String
+    public var outcome: String
+    public var files: String
+    public var actions: String
+    public var rollbackOf: String
+    public var thisFile: String
+    public var emptyText: String
+
+    private var statusWords: [Status: String]
+
+    public func word(_ status: Status) -> String { statusWords[status] ?? status.english }
+
+    public static let korean = ReportText(
+        title: "메일 서버 보안 점검 보고서 (mtaguard)",
+        generated: "생성 시각",
+        host: "호스트",
+        hosts: "호스트",
+        item: "항목",
+        itemTitle: "항목명",
+        status: "결과",
+        mta: "MTA",
+        file: "파일",
+        line: "줄",
+        evidence: "근거",
+        note: "비고",
+        action: "조치",
+        advisory: "참고용",
+        summaryByItem: "항목별 요약",
+        summaryByHost: "호스트별 요약",
+        details: "세부 점검 결과",
+        overall: "종합",
+        hostError: "호스트 오류",
+        noAction: "조치 불필요",
+        checkByHand: "수동 확인 필요",
+        willChange: "수정 예정",
+        thenRun: "이후 실행",
+        noFindings: "점검 결과 없음",
+        whatChanged: "변경 내역",
+        noRuns: "이 보고서에 포함된 실행 기록이 없습니다.",
+        run: "실행 ID",
+        command: "명령",
+        started: "시작",
+        finished: "종료",
+        outcome: "결과",
+        files: "파일",
+        actions: "서비스 조치",
+        rollbackOf: "되돌린 실행",
+        thisFile: "이 파일",
+        emptyText: "(내용 없음)",
+        statusWords: [.pass: Status.pass.korean, .fail: Status.fail.korean,
+                      .notApplicable: Status.notApplicable.korean, .error: Status.error.korean])
+
+    public static let english = ReportText(
+        title: "Mail server hardening report (mtaguard)",
+        generated: "Generated",
+        host: "Host",
+        hosts: "Hosts",
+        item: "Item",
+        itemTitle: "Title",
+        status: "Status",
+        mta: "MTA",
+        file: "File",
+        line: "Line",
+        evidence: "Evidence",
+        note: "Note",
+        action: "Action",
+        advisory: "advisory",
+        summaryByItem: "Summary by item",
+        summaryByHost: "Summary by host",
+        details: "Detailed results",
+        overall: "Overall",
+        hostError: "Host error",
+        noAction: "nothing to do",
+        checkByHand: "check by hand",
+        willChange: "will change",
+        thenRun: "then run",
+        noFindings: "no findings",
+        whatChanged: "What changed",
+        noRuns: "No runs are included in this report.",
+        run: "Run ID",
+        command: "Command",
+        started: "Started",
+        finished: "Finished",
+        outcome: "Outcome",
+        files: "Files",
+        actions: "Service actions",
+        rollbackOf: "rollback of",
+        thisFile: "this file",
+        emptyText: "(empty)",
+        statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error"])
+
+    /// The order the reports count statuses in: 양호, 취약, 해당 없음, 오류.
+    public static let statusOrder: [Status] = [.pass, .fail, .notApplicable, .error]
+}
