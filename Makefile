@@ -32,6 +32,7 @@ clean:
 
 bench: deps
 	bash Benchmarks/plan-one-host.sh
+	bash Benchmarks/fleet.sh
 
 # A fleet of fake hosts on this machine (real sshd on 127.0.0.1 ports, each in its own mount
 # namespace): N=3 DIR=/tmp/mtaguard-lab by default. Prints the inventory; stop with make lab-stop.

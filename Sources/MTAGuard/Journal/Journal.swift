@@ -34,12 +34,13 @@ public struct Journal: Sendable {
         }
     }
 
-    /// A new run id: UTC time to the second plus a random suffix, sortable by time.
+    /// A new run id: UTC time to the millisecond plus a random suffix, sortable by time (two
+    /// runs in one second, an apply and its rollback, still sort newest first).
     public static func newRunID(now: Date = Date()) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        f.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
         let suffix = String(format: "%04x", UInt16.random(in: 0...UInt16.max))
         return "\(f.string(from: now))-\(suffix)"
     }

@@ -96,8 +96,9 @@ public struct Planner: Sendable {
         let host: String
         let facts: HostFacts
         let mode: Mode
-        let workspace: ConfigWorkspace
-        var trees: [String: ConfigTree] = [:]
+        /// Parsed files, or why a file could not be parsed. Each file has an Augeas handle of its
+        /// own, so files are parsed, and later rendered, on several cores at once.
+        var trees: [String: Result<ConfigTree, MTAGuardError>] = [:]
         var changedItems: [String: [String]] = [:]
         var steps: [ServiceStep] = []
         var actions: [ResolvedAction] = []
@@ -108,10 +109,10 @@ public struct Planner: Sendable {
             self.host = host
             self.facts = facts
             self.mode = mode
-            self.workspace = try ConfigWorkspace()
         }
 
         mutating func run(_ plan: inout HostPlan) throws {
+            parseAll()
             for book in planner.playbooks {
                 if !book.appliesTo.contains(facts.family.rawValue), facts.family != .unknown {
                     plan.findings.append(Finding(
@@ -124,12 +125,17 @@ public struct Planner: Sendable {
                 plan.findings.append(Finding(
                     host: host, item: book.id, title: book.title, status: Finding.verdict(evidence), evidence: evidence))
             }
+            var toRender: [(path: String, items: [String], tree: ConfigTree, before: FileSnapshot)] = []
             for path in planner.paths {
-                guard let items = changedItems[path], let tree = trees[path], let before = facts.files[path] ?? nil,
+                guard let items = changedItems[path], case .success(let tree)? = trees[path], let before = facts.files[path] ?? nil,
                     // An item whose file errored is not fixed, even if another target of it was.
                     !plan.findings.contains(where: { items.contains($0.item) && $0.status == .error })
                 else { continue }
-                let after = Data(try tree.render().utf8)
+                toRender.append((path, items, tree, before))
+            }
+            let rendered = Self.concurrently(toRender.map(\.tree)) { try $0.render() }
+            for ((path, items, _, before), result) in zip(toRender, rendered) {
+                let after = Data(try result.get().utf8)
                 guard after != before.bytes, let diff = UnifiedDiff.make(path: path, old: before.bytes, new: after) else {
                     continue
                 }
@@ -175,21 +181,10 @@ public struct Planner: Sendable {
 
         /// Judges one target on its (cached) tree; fixes it in the tree when it fails.
         mutating func judgeAndFix(_ target: Target, item: String, fix: Bool) throws -> Evidence {
-            guard let snapshot = facts.files[target.file] ?? nil else {
+            guard let parsed = trees[target.file] else {
                 throw MTAGuardError(file: target.file, "is absent")
             }
-            let tree: ConfigTree
-            if let cached = trees[target.file] {
-                tree = cached
-            } else {
-                guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
-                    throw MTAGuardError(
-                        host: host, file: target.file, "is not UTF-8 text; mtaguard edits text files only",
-                        hint: "nothing was changed; look at the file by hand")
-                }
-                tree = try workspace.parse(text, lens: target.lens, file: target.file, host: host)
-                trees[target.file] = tree
-            }
+            let tree = try parsed.get()
             guard tree.lens == target.lens else {
                 throw MTAGuardError(file: target.file, "is read with \(tree.lens) by another item and \(target.lens) here")
             }
@@ -200,6 +195,53 @@ public struct Planner: Sendable {
                 if !(changedItems[target.file] ?? []).contains(item) { changedItems[target.file, default: []].append(item) }
             }
             return found
+        }
+
+        /// Parses every present file the items (and, for the "not needed" branch, the boot files)
+        /// read, each with the lens of the first target naming it.
+        mutating func parseAll() {
+            var lenses: [(file: String, lens: String)] = []
+            var edits: [Target] = []
+            if mode == .disable {
+                edits = [ServiceCatalog.aixRcTcpip, ServiceCatalog.hpuxMailservs]
+            }
+            for target in planner.playbooks.flatMap(\.targets) + edits
+            where facts.files[target.file] ?? nil != nil && !lenses.contains(where: { $0.file == target.file }) {
+                lenses.append((target.file, target.lens))
+            }
+            let host = self.host, facts = self.facts
+            let results = Self.concurrently(lenses) { item -> ConfigTree in
+                let snapshot = (facts.files[item.file] ?? nil)!
+                guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
+                    throw MTAGuardError(
+                        host: host, file: item.file, "is not UTF-8 text; mtaguard edits text files only",
+                        hint: "nothing was changed; look at the file by hand")
+                }
+                return try ConfigWorkspace().parse(text, lens: item.lens, file: item.file, host: host)
+            }
+            for (item, result) in zip(lenses, results) { trees[item.file] = result }
+        }
+
+        /// Runs `body` on every element on as many threads as there are cores; results in order.
+        static func concurrently<T, R>(_ items: [T], _ body: (T) throws -> R) -> [Result<R, MTAGuardError>] {
+            guard items.count > 1 else {
+                return items.map { item in Result { try body(item) }.mapError(Self.asMTAGuardError) }
+            }
+            let box = ResultBox<R>(count: items.count)
+            items.withUnsafeBufferPointer { buffer in
+                nonisolated(unsafe) let buffer = buffer
+                withoutActuallyEscaping(body) { body in
+                    nonisolated(unsafe) let body = body
+                    DispatchQueue.concurrentPerform(iterations: buffer.count) { i in
+                        box.set(i, Result { try body(buffer[i]) }.mapError(Self.asMTAGuardError))
+                    }
+                }
+            }
+            return box.results.map { $0! }
+        }
+
+        static func asMTAGuardError(_ error: any Error) -> MTAGuardError {
+            error as? MTAGuardError ?? MTAGuardError("\(error)")
         }
 
         /// The mail service is not needed: for each MTA the item names that is on the host,
@@ -272,4 +314,14 @@ public struct Planner: Sendable {
             }
         }
     }
+}
+
+/// Results written by several threads, each to its own slot.
+final class ResultBox<R>: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var results: [Result<R, MTAGuardError>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ r: Result<R, MTAGuardError>) { lock.withLock { results[i] = r } }
 }
