@@ -86,14 +86,17 @@ extension Engine {
         let recorder = RunRecorder(journal: journal, manifest: manifest)
         result.runID = manifest.id
 
-        for (index, w) in work.enumerated() {
-            let record = original.hosts[w.position]
+        // Each host in its own task, at most `forks` at once, like an apply.
+        let originalHosts = original.hosts
+        let succeeded: [Int?] = await eachHost(Array(work.enumerated())) { _, item in
+            let (index, w) = item
+            let record = originalHosts[w.position]
             let steps: [ApplyStep]
             do {
                 steps = try undoSteps(record, files: w.files, runID: runID, expect: w.expect)
             } catch {
                 await recorder.update(index) { $0.outcome = .failed; $0.message = "\(error)" }
-                continue
+                return nil
             }
             var results: [StepResult] = []
             var failure: String?
@@ -116,14 +119,17 @@ extension Engine {
                 mine.outcome = failure == nil ? .changed : (results.contains { $0.outcome == .done } ? .rollbackFailed : .failed)
                 mine.message = failure
             }
-            if failure == nil {
-                for i in original.hosts[w.position].files.indices
-                where w.files.contains(where: { $0.path == original.hosts[w.position].files[i].path }) {
-                    original.hosts[w.position].files[i].state = .restored
-                }
-                for i in original.hosts[w.position].actions.indices where original.hosts[w.position].actions[i].state == .done {
-                    original.hosts[w.position].actions[i].state = .undone
-                }
+            return failure == nil ? index : nil
+        }
+        // The run rolled back records which of its files and actions are undone.
+        for index in succeeded.compactMap({ $0 }) {
+            let w = work[index]
+            for i in original.hosts[w.position].files.indices
+            where w.files.contains(where: { $0.path == original.hosts[w.position].files[i].path }) {
+                original.hosts[w.position].files[i].state = .restored
+            }
+            for i in original.hosts[w.position].actions.indices where original.hosts[w.position].actions[i].state == .done {
+                original.hosts[w.position].actions[i].state = .undone
             }
         }
         try journal.write(original)
