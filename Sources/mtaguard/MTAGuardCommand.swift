@@ -14,7 +14,7 @@ struct MTAGuardCommand: AsyncParsableCommand {
               apply     0 done or nothing to do, 1 failed with nothing changed, 3 partly done
               rollback  0 done, 1 failed with nothing changed, 3 partly done
             """,
-        subcommands: [Check.self, Plan.self, Apply.self, Rollback.self, Runs.self, Playbooks.self])
+        subcommands: [Check.self, Plan.self, Apply.self, Rollback.self, Runs.self, Playbooks.self, KB.self])
 }
 
 /// How to reach a fleet: inventories, host selection, SSH.
@@ -92,6 +92,13 @@ extension Mode: ExpressibleByArgument {}
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
+
+/// `check`'s formats: the auditor's CSV and HTML besides text and JSON.
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, csv, html
+}
+
+extension ReportLanguage: ExpressibleByArgument {}
 
 /// Prints an error the way every command does and picks the exit code.
 func fail(_ error: any Error) -> ExitCode {

@@ -114,6 +114,24 @@ import Testing
         #expect((records.first?["files"] as? [[String: Any]])?.count == 3)
     }
 
+    @Test func checkWritesCSVAndHTMLForAuditors() throws {
+        let (root, backups) = try makeHost()
+        defer { root.remove(); backups.remove() }
+        let csv = try mtaguard(["check", "--root", root.path, "--format", "csv", "--lang", "ko"], backups: backups.path)
+        #expect(csv.status == 2)
+        #expect(csv.stdout.hasPrefix("\u{FEFF}호스트,항목"), "\(csv.stdout.prefix(80))")
+        #expect(csv.stdout.contains(",SRV-005,"))
+        #expect(csv.stdout.contains(",취약,sendmail,/etc/mail/sendmail.cf,248,"))
+        let html = try mtaguard(["check", "--root", root.path, "--format", "html", "--lang", "en"], backups: backups.path)
+        #expect(html.status == 2)
+        #expect(html.stdout.contains("<html lang=\"en\""))
+        #expect(html.stdout.contains("SRV-005"))
+        #expect(!html.stdout.contains("<script"))
+        let kb = try runCommand([Repo.binary, "kb", "show", "--playbooks", Repo.playbooks])
+        #expect(kb.status == 0)
+        #expect(kb.stdout.contains("CVE-2023-51765"))
+    }
+
     @Test func goawayPassesAndCheckSaysSo() throws {
         let (root, backups) = try makeHost()
         defer { root.remove(); backups.remove() }
