@@ -69,6 +69,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "harden: keep the MTA and restrict it; disable: the mail service is not needed, stop it and keep it off. Default: each host's mtaguard_mode, else harden.")
     var mode: Mode?
 
+    @Option(help: "Another version knowledge base for U-45 (e.g. a newer one); default: playbooks/kb/mail-versions.yaml.")
+    var kb: String?
+
     @Flag(name: .customLong("force-kill"), help: "Where no graceful stop exists (exim on AIX/HP-UX), stop with SIGKILL rather than SIGTERM.")
     var forceKill = false
 
@@ -81,6 +84,7 @@ struct CommonOptions: ParsableArguments {
             inventories: fleet.inventory, limit: fleet.limit, forks: fleet.forks, ssh: fleet.ssh, become: fleet.become)
         s.mode = mode
         s.forceKill = forceKill
+        s.knowledgeFile = kb
         s.progress = ProgressLine.shared.update
         s.stopRequested = Interrupt.shared.requested
         return s

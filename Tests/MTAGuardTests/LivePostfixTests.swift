@@ -42,6 +42,25 @@ import Testing
         #expect(try vrfy(pf, expecting: 252) == 252)
     }
 
+    @Test func u45JudgesTheRealPostfixVersionAndItsSmugglingSetting() throws {
+        let pf = try PostfixInstance.start()
+        defer { pf.stop() }
+        let backups = try TempDir("live-backups")
+        defer { backups.remove() }
+        let env = ["MTAGUARD_BACKUPS": backups.path]
+        let version = try runCommand(["postconf", "-d", "-h", "mail_version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let before = try pf.run([Repo.binary, "check", "--item", "U-45", "--playbooks", Repo.playbooks, "--format", "json"], environment: env)
+        #expect(before.status == 2, "\(before)")
+        #expect(before.stdout.contains("\"text\" : \"postfix \(version)"), "\(before.stdout)")
+        #expect(before.stdout.contains("smtpd_forbid_bare_newline = no leaves CVE-2023-51764 open"))
+        let main = pf.configDirectory + "/main.cf"
+        let text = try String(contentsOfFile: main, encoding: .utf8) + "smtpd_forbid_bare_newline = normalize\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: main))
+        let after = try pf.run([Repo.binary, "check", "--item", "U-30", "--playbooks", Repo.playbooks], environment: env)
+        #expect(!after.stdout.contains("leaves CVE-2023-51764 open"), "\(after)")
+        #expect(after.stdout.contains("U-45"))
+    }
+
     @Test func rejectedByPostfixCheckIsRolledBackAutomatically() throws {
         let pf = try PostfixInstance.start()
         defer { pf.stop() }

@@ -29,8 +29,10 @@ import Testing
         return lab
     }
 
+    /// SRV-005 only: every lab host also sees this machine's postfix binaries, which U-45 would
+    /// (rightly) judge too.
     func run(_ lab: SSHLab, _ backups: TempDir, _ args: [String]) throws -> CommandResult {
-        try mtaguard(args + ["-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath], backups: backups.path)
+        try mtaguard(args + ["--item", "SRV-005", "-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath], backups: backups.path)
     }
 
     func rollbackLast(_ lab: SSHLab, _ backups: TempDir) throws -> CommandResult {

@@ -116,3 +116,30 @@ import Testing
         }
     }
 }
+
+/// The version probe, run by sh against stand-ins for postconf, exim, dpkg-query and apt-cache
+/// first on PATH: what each prints is what the judge gets.
+@Suite struct VersionProbeTests {
+    @Test func versionsPackagesAndSettingsAreRead() throws {
+        let dir = try TempDir("ver")
+        defer { dir.remove() }
+        func shim(_ name: String, _ body: String) throws {
+            let path = try dir.write("bin/" + name, "#!/bin/sh\n" + body + "\n")
+            chmod(path, 0o755)
+        }
+        try shim("postconf", "case \"$*\" in '-d -h mail_version') echo 3.7.11;; '-h smtpd_forbid_bare_newline') echo normalize;; esac")
+        try shim("exim4", "echo 'Exim version 4.96 #2 built 26-Nov-2026 12:00:00'; echo 'Copyright (c) University of Cambridge'")
+        try shim("dpkg-query", "case \"$*\" in *exim4-daemon-light) printf 'install ok installed 4.96-15+deb12u4';; *) exit 1;; esac")
+        try shim("apt-cache", "echo 'exim4-daemon-light:'; echo '  Installed: 4.96-15+deb12u4'; echo '  Candidate: 4.96-15+deb12u5'")
+        let script = RemoteScript()
+        let out = try runCommand(["sh", "-s"], stdin: "M=\(script.marker)\n" + script.versionProbe,
+                                 environment: ["PATH": dir.path + "/bin:/usr/bin:/bin"])
+        let facts = RemoteScript.Versions(output: out.stdout, marker: script.marker).facts
+        #expect(facts["postfix"]?.version == "3.7.11")
+        #expect(facts["postfix"]?.settings == ["smtpd_forbid_bare_newline": "normalize"])
+        #expect(facts["exim"]?.version == "4.96")
+        #expect(facts["exim"]?.source == "exim4")
+        #expect(facts["exim"]?.package == PackageInfo(tool: "dpkg", name: "exim4-daemon-light", installed: "4.96-15+deb12u4", candidate: "4.96-15+deb12u5"))
+        #expect(facts["postfix"]?.package == nil)
+    }
+}

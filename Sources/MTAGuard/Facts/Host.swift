@@ -14,6 +14,8 @@ public struct HostFacts: Sendable {
     public var files: [String: FileSnapshot?]
     /// False for an offline root: nothing runs there.
     public var live = true
+    /// Per MTA: the version it reports, the package that owns it and the settings that matter.
+    public var versions: [String: MTAVersionFact] = [:]
 
     public init(
         family: OSFamily, release: String, initSystem: InitSystem, tools: Set<String> = [],
@@ -104,10 +106,19 @@ public protocol Host: Sendable {
     var mode: Mode? { get }
     /// Reads `paths` and what the host is; with `probeServices`, also whether each MTA runs and
     /// starts at boot.
-    func facts(paths: [String], probeServices: Bool) async throws -> HostFacts
+    func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts
     /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
     /// `runID` names the run to anyone who finds the host's lock taken.
     func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult]
+}
+
+/// What a host says of one MTA's version.
+public struct MTAVersionFact: Sendable, Equatable {
+    public var version: String
+    /// The command that answered (sendmail's binary path, postconf, exim).
+    public var source: String
+    public var package: PackageInfo?
+    public var settings: [String: String] = [:]
 }
 
 extension Host {

@@ -20,7 +20,7 @@ public struct LocalHost: Host {
 
     func real(_ path: String) -> String { (root ?? "") + path }
 
-    public func facts(paths: [String], probeServices: Bool) async throws -> HostFacts {
+    public func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
         if let root {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
@@ -45,11 +45,14 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(script.services(probe: probeServices).utf8))
+        let probe = script.services(probe: probeServices) + (probeVersions ? script.versionProbe : "")
+        let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)
-        return HostFacts(
+        var facts = HostFacts(
             family: family, release: release, initSystem: services.initSystem, tools: services.tools,
             services: services.states, files: files)
+        facts.versions = RemoteScript.Versions(output: out.stdout, marker: script.marker).facts
+        return facts
     }
 
     /// The live kernel's name; for an offline root, the family its files suggest.

@@ -12,6 +12,16 @@ public struct Playbook: Sendable, Equatable {
     public var targets: [Target]
     /// The "service not needed" branch (`--mode disable`): what to do to each MTA it names.
     public var whenNotNeeded: [ServiceAction]
+    /// A version item (U-45): the MTAs whose versions are judged against the knowledge base.
+    public var versionOf: [String] = []
+    /// The knowledge base, relative to the playbooks folder.
+    public var knowledge: String?
+
+    /// Every MTA the item is about.
+    public var mtas: [String] {
+        var seen = Set<String>()
+        return (targets.map(\.mta) + versionOf).filter { seen.insert($0).inserted }
+    }
     /// Where the playbook was read from, for messages.
     public var source: String
 

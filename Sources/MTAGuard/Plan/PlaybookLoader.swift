@@ -24,7 +24,7 @@ public enum PlaybookLoader {
         for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
             let path = (folder as NSString).appendingPathComponent(name)
             let value = try YAMLValue.load(file: path)
-            guard case .mapping(let m) = value.node, m.keys.contains(where: { $0.string == "targets" }) else {
+            guard case .mapping(let m) = value.node, m.keys.contains(where: { $0.string == "targets" || $0.string == "version" }) else {
                 continue
             }
             let book = try parse(value)
@@ -54,6 +54,7 @@ public enum PlaybookLoader {
     static func parse(_ root: YAMLValue) throws -> Playbook {
         let top = try root.mapping(allowed: [
             "id", "aliases", "title", "title_en", "severity", "references", "applies_to", "targets", "when_not_needed",
+            "version",
         ])
         let id = try top.required("id", in: root).string()
         guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*$"#, options: .regularExpression) != nil else {
@@ -67,9 +68,17 @@ public enum PlaybookLoader {
             throw list.indices.contains(i) ? list[i].error("unknown OS family '\(family)' (known: \(families.joined(separator: ", ")))")
                 : top["applies_to"]!.error("unknown OS family '\(family)'")
         }
-        let targetsValue = try top.required("targets", in: root)
-        let targets = try targetsValue.sequence().map(parseTarget)
-        guard !targets.isEmpty else { throw targetsValue.error("an item needs at least one target") }
+        var versionOf: [String] = []
+        var knowledge: String?
+        if let v = top["version"] {
+            let vm = try v.mapping(allowed: ["mtas", "knowledge"])
+            versionOf = try vm.required("mtas", in: v).sequence().map { try $0.oneOf(["postfix", "sendmail", "exim"]) }
+            knowledge = try vm.required("knowledge", in: v).string()
+        }
+        let targets = try top["targets"]?.sequence().map(parseTarget) ?? []
+        guard !targets.isEmpty || !versionOf.isEmpty else {
+            throw root.error("an item needs targets (files to judge) or version (MTAs whose version to judge)")
+        }
         var whenNotNeeded: [ServiceAction] = [.stop, .disable]
         if let w = top["when_not_needed"] {
             let wm = try w.mapping(allowed: ["actions"])
@@ -87,6 +96,8 @@ public enum PlaybookLoader {
             appliesTo: appliesTo,
             targets: targets,
             whenNotNeeded: whenNotNeeded,
+            versionOf: versionOf,
+            knowledge: knowledge,
             source: root.file)
     }
 

@@ -26,7 +26,7 @@ extension Engine {
             }
             do {
                 let host = try connect(record.name, record.address)
-                let facts = try await host.facts(paths: candidates.map(\.path), probeServices: false)
+                let facts = try await host.facts(paths: candidates.map(\.path), probeServices: false, probeVersions: false)
                 var files: [Manifest.FileRecord] = []
                 var expect: [String: ExpectedContent] = [:]
                 var current: [String: FileSnapshot] = [:]

@@ -47,11 +47,14 @@ public struct Planner: Sendable {
     public var mode: Mode
     /// Whether a stop may fall back to a signal where the platform has no graceful stop.
     public var forceKill: Bool
+    /// What version items are judged against.
+    public var knowledge: VersionKnowledge?
 
-    public init(playbooks: [Playbook], mode: Mode = .harden, forceKill: Bool = false) {
+    public init(playbooks: [Playbook], mode: Mode = .harden, forceKill: Bool = false, knowledge: VersionKnowledge? = nil) {
         self.playbooks = playbooks
         self.mode = mode
         self.forceKill = forceKill
+        self.knowledge = knowledge
     }
 
     /// Every file any target may touch, plus the boot files of the "not needed" branch, in a
@@ -71,7 +74,8 @@ public struct Planner: Sendable {
             let mode = host.mode ?? mode
             // Whether each MTA runs and starts at boot matters to the "not needed" branch only;
             // asking costs every host a few MTA status commands.
-            let facts = try await host.facts(paths: paths, probeServices: mode == .disable)
+            let facts = try await host.facts(
+                paths: paths, probeServices: mode == .disable, probeVersions: playbooks.contains { !$0.versionOf.isEmpty })
             plan.family = facts.family
             var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode)
             try build.run(&plan)
@@ -152,9 +156,9 @@ public struct Planner: Sendable {
             plan.actions = actions
         }
 
-        /// Keep the MTA: judge each target and fix the ones that fail.
+        /// Keep the MTA: judge each target and fix the ones that fail; judge each MTA's version.
         mutating func harden(_ book: Playbook) throws -> [Evidence] {
-            var evidence: [Evidence] = []
+            var evidence: [Evidence] = versions(book)
             for target in book.targets {
                 guard facts.files[target.file] ?? nil != nil else {
                     evidence.append(Evidence(
@@ -177,6 +181,30 @@ public struct Planner: Sendable {
                 }
             }
             return evidence
+        }
+
+        /// A version item: each MTA the host has, judged against the knowledge base (an upstream
+        /// build) or by its distribution (a package). Patching is the remedy; the note says which
+        /// version fixes what, and the rule that decided.
+        func versions(_ book: Playbook) -> [Evidence] {
+            guard !book.versionOf.isEmpty else { return [] }
+            guard let knowledge = planner.knowledge else {
+                return [Evidence(mta: "-", file: book.knowledge ?? "-", line: nil, text: "", status: .error,
+                                 note: "no version knowledge base loaded")]
+            }
+            let found = book.versionOf.compactMap { mta in facts.versions[mta].map { (mta, $0) } }
+            guard !found.isEmpty else {
+                let why = facts.live ? "no \(book.versionOf.joined(separator: ", ")) found on the host" : "an offline root runs no MTA to ask its version"
+                return [Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable, note: why)]
+            }
+            return found.map { mta, fact in
+                let verdict = VersionJudge.judge(
+                    mta: mta, version: fact.version, package: fact.package, settings: fact.settings, knowledge: knowledge)
+                var text = "\(mta) \(fact.version)"
+                if let p = fact.package { text += " (\(p.tool) \(p.name) \(p.installed))" }
+                let note = ([verdict.rule] + verdict.notes).joined(separator: "; ") + " [knowledge base as of \(knowledge.asOf)]"
+                return Evidence(mta: mta, file: fact.source, line: nil, text: text, status: verdict.status, note: note)
+            }
         }
 
         /// Judges one target on its (cached) tree; fixes it in the tree when it fails.
@@ -249,9 +277,9 @@ public struct Planner: Sendable {
         mutating func disable(_ book: Playbook) throws -> [Evidence] {
             var evidence: [Evidence] = []
             var seen = Set<String>()
-            for mta in book.targets.map(\.mta) where seen.insert(mta).inserted {
+            for mta in book.mtas where seen.insert(mta).inserted {
                 let configFiles = book.targets.filter { $0.mta == mta }.map(\.file)
-                let configured = configFiles.contains { facts.files[$0] ?? nil != nil }
+                let configured = configFiles.contains { facts.files[$0] ?? nil != nil } || facts.versions[mta] != nil
                 let state = facts.services[mta]
                 do {
                     var r = ServiceCatalog.Resolution()

@@ -72,10 +72,23 @@ public struct Session: Sendable {
 
     public var journal: Journal { Journal(folder: backupsFolder) }
 
+    /// `--kb FILE`: another version knowledge base than the playbooks' own.
+    public var knowledgeFile: String?
+
+    func planner(loadPlaybooks: Bool) throws -> Planner {
+        let books = loadPlaybooks ? try playbooks() : []
+        var knowledge: VersionKnowledge?
+        if let book = books.first(where: { !$0.versionOf.isEmpty }) {
+            let file = knowledgeFile ?? (playbooksFolder as NSString).appendingPathComponent(book.knowledge ?? "kb/mail-versions.yaml")
+            knowledge = try VersionKnowledge.load(file: file)
+        }
+        return Planner(playbooks: books, mode: mode ?? .harden, forceKill: forceKill, knowledge: knowledge)
+    }
+
     /// An engine for the selected playbooks; `rollback` needs none (the journal says it all).
     func engine(loadPlaybooks: Bool = true, transport: SSHTransport? = nil) throws -> Engine {
         var engine = Engine(
-            planner: Planner(playbooks: loadPlaybooks ? try playbooks() : [], mode: mode ?? .harden, forceKill: forceKill),
+            planner: try planner(loadPlaybooks: loadPlaybooks),
             journal: journal, forks: forks
         ) { name, address in
             switch address.kind {

@@ -97,7 +97,49 @@ struct RemoteScript {
         "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
     }
 
-    func facts(paths: [String], probeServices: Bool = true) -> String {
+    /// Each MTA's version as the MTA itself reports it, the package that owns it (dpkg, rpm)
+    /// with the newest candidate the package tool knows, and the settings the judgement needs.
+    /// Prints `version MTA VERSION SOURCE`, `package MTA TOOL NAME INSTALLED [CANDIDATE]` and
+    /// `setting MTA NAME VALUE` lines.
+    var versionProbe: String {
+        """
+        if command -v postconf >/dev/null 2>&1; then
+          v=$(postconf -d -h mail_version 2>/dev/null)
+          if [ -n "$v" ]; then
+            echo "$M version postfix $v postconf"
+            echo "$M setting postfix smtpd_forbid_bare_newline $(postconf -h smtpd_forbid_bare_newline 2>/dev/null)"
+          fi
+        fi
+        for s in /usr/sbin/sendmail /usr/lib/sendmail; do
+          [ -x "$s" ] || continue
+          v=$("$s" -d0.1 -bt </dev/null 2>/dev/null | sed -n 's/^Version \\([0-9][0-9.]*\\).*/\\1/p' | head -1)
+          if [ -n "$v" ]; then echo "$M version sendmail $v $s"; break; fi
+        done
+        for e in exim4 exim; do
+          command -v $e >/dev/null 2>&1 || continue
+          v=$($e -bV 2>/dev/null </dev/null | sed -n 's/^Exim version \\([0-9][0-9.]*\\).*/\\1/p' | head -1)
+          if [ -n "$v" ]; then echo "$M version exim $v $e"; break; fi
+        done
+        if command -v dpkg-query >/dev/null 2>&1; then
+          for p in postfix:postfix sendmail-bin:sendmail exim4-daemon-light:exim exim4-daemon-heavy:exim; do
+            n=${p%%:*}; m=${p##*:}
+            v=$(dpkg-query -W -f='${Status} ${Version}' "$n" 2>/dev/null)
+            case "$v" in "install ok installed "*)
+              c=$(apt-cache policy "$n" 2>/dev/null | sed -n 's/^ *Candidate: //p')
+              echo "$M package $m dpkg $n ${v##* } $c";;
+            esac
+          done
+        elif command -v rpm >/dev/null 2>&1; then
+          for p in postfix:postfix sendmail:sendmail exim:exim; do
+            n=${p%%:*}; m=${p##*:}
+            v=$(rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}' "$n" 2>/dev/null) && echo "$M package $m rpm $n $v"
+          done
+        fi
+
+        """
+    }
+
+    func facts(paths: [String], probeServices: Bool = true, probeVersions: Bool = false) -> String {
         var s = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
@@ -106,7 +148,7 @@ struct RemoteScript {
             echo "$M release $(uname -r 2>/dev/null)"
             MTG_PROBE=\(probeServices ? "yes" : "no")
 
-            """ + serviceProbe + """
+            """ + serviceProbe + (probeVersions ? versionProbe : "") + """
             mtg_file() {
               if [ -h "$1" ]; then echo "$M link"; return; fi
               if [ ! -e "$1" ]; then echo "$M absent"; return; fi
@@ -134,6 +176,7 @@ struct RemoteScript {
     func parseFacts(_ output: String, paths: [String], host: String) throws -> HostFacts {
         var uname = "", release = "", done = false
         var services = Self.Services()
+        var versions = Self.Versions()
         var files: [String: FileSnapshot?] = [:]
         var current: Int?
         var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
@@ -157,6 +200,7 @@ struct RemoteScript {
             case "uname": uname = arg
             case "release": release = arg
             case "init", "tool", "service": services.read(word, arg)
+            case "version", "package", "setting": versions.read(word, arg)
             case "file":
                 current = Int(arg)
                 guard let c = current, paths.indices.contains(c) else { throw MTAGuardError(host: host, "bad facts output") }
@@ -182,9 +226,47 @@ struct RemoteScript {
         }
         guard done else { throw MTAGuardError(host: host, "the facts script did not finish") }
         for p in paths where files[p] == nil { files[p] = .some(nil) }
-        return HostFacts(
+        var facts = HostFacts(
             family: OSFamily(uname: uname), release: release, initSystem: services.initSystem,
             tools: services.tools, services: services.states, files: files)
+        facts.versions = versions.facts
+        return facts
+    }
+
+    /// What `versionProbe` printed.
+    struct Versions {
+        var facts: [String: MTAVersionFact] = [:]
+        private var packages: [String: PackageInfo] = [:]
+        private var settings: [String: [String: String]] = [:]
+
+        mutating func read(_ word: String, _ arg: String) {
+            let f = arg.split(separator: " ").map(String.init)
+            switch word {
+            case "version" where f.count >= 2:
+                facts[f[0]] = MTAVersionFact(
+                    version: f[1], source: f.count > 2 ? f[2...].joined(separator: " ") : f[0],
+                    package: packages[f[0]], settings: settings[f[0]] ?? [:])
+            case "package" where f.count >= 4:
+                let p = PackageInfo(tool: f[1], name: f[2], installed: f[3], candidate: f.count > 4 ? f[4] : nil)
+                packages[f[0]] = p
+                facts[f[0]]?.package = p
+            case "setting" where f.count >= 2:
+                let value = f.count > 2 ? f[2...].joined(separator: " ") : ""
+                settings[f[0], default: [:]][f[1]] = value
+                facts[f[0]]?.settings[f[1]] = value
+            default: break
+            }
+        }
+
+        init() {}
+
+        init(output: String, marker: String) {
+            for line in output.split(separator: "\n") where line.hasPrefix(marker + " ") {
+                let rest = line.dropFirst(marker.count + 1)
+                let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
+                read(word, String(rest.dropFirst(word.count).drop(while: { $0 == " " })))
+            }
+        }
     }
 
     /// What `serviceProbe` printed.

@@ -18,9 +18,9 @@ public struct SSHHost: Host {
     public var isLive: Bool { true }
     public var address: HostAddress { HostAddress(kind: .ssh, root: nil, ssh: target) }
 
-    public func facts(paths: [String], probeServices: Bool) async throws -> HostFacts {
+    public func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
         let script = RemoteScript()
-        let out = try await transport.execute(target, script: script.facts(paths: paths, probeServices: probeServices))
+        let out = try await transport.execute(target, script: script.facts(paths: paths, probeServices: probeServices, probeVersions: probeVersions))
         try checkConnection(out)
         do {
             return try script.parseFacts(out.stdout, paths: paths, host: name)
