@@ -233,6 +233,15 @@ struct RemoteScript {
         return facts
     }
 
+    /// The script's own report lines (`MARKER WORD ARG…`) as (word, rest).
+    static func reports(_ output: String, marker: String) -> [(String, String)] {
+        output.split(separator: "\n").filter { $0.hasPrefix(marker + " ") }.map { line in
+            let rest = line.dropFirst(marker.count + 1)
+            let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
+            return (word, String(rest.dropFirst(word.count).drop(while: { $0 == " " })))
+        }
+    }
+
     /// What `versionProbe` printed.
     struct Versions {
         var facts: [String: MTAVersionFact] = [:]
@@ -261,11 +270,7 @@ struct RemoteScript {
         init() {}
 
         init(output: String, marker: String) {
-            for line in output.split(separator: "\n") where line.hasPrefix(marker + " ") {
-                let rest = line.dropFirst(marker.count + 1)
-                let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
-                read(word, String(rest.dropFirst(word.count).drop(while: { $0 == " " })))
-            }
+            for (word, arg) in RemoteScript.reports(output, marker: marker) { read(word, arg) }
         }
     }
 
@@ -292,11 +297,7 @@ struct RemoteScript {
 
         /// Parses the probe's output on its own (the live local host runs just the probe).
         init(output: String, marker: String) {
-            for line in output.split(separator: "\n") where line.hasPrefix(marker + " ") {
-                let rest = line.dropFirst(marker.count + 1)
-                let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
-                read(word, String(rest.dropFirst(word.count).drop(while: { $0 == " " })))
-            }
+            for (word, arg) in RemoteScript.reports(output, marker: marker) { read(word, arg) }
         }
     }
 
