@@ -26,7 +26,7 @@ import Testing
     }
 
     func run(_ lab: SSHLab, _ backups: TempDir, _ args: [String]) throws -> CommandResult {
-        try mtaguard(args + ["-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath], backups: backups.path)
+        try mtaguard(args + ["-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
     }
 
     /// Counts the sessions a host's sshd opened, from its log (read with grep: sshd appends to it
@@ -117,7 +117,7 @@ import Testing
         #expect(Set(list.first?["hosts"] as? [String] ?? []) == ["pf-vuln", "pf-vuln2", "sm-vuln"])
 
         let rollback = try mtaguard(
-            ["rollback", runID, "--ssh-config", lab.sshConfigPath, "--backups", backups.path], backups: backups.path)
+            ["rollback", runID, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60", "--backups", backups.path], backups: backups.path)
         #expect(rollback.status == 0, "\(rollback)")
         #expect(try read(lab, "pf-vuln", main) == Self.debianMain)
         #expect(try read(lab, "pf-vuln2", main) == Self.debianMain)
@@ -175,10 +175,10 @@ import Testing
         let inv = try TempDir("inv")
         defer { inv.remove() }
         let path = try inv.write("hosts.ini", inventory)
-        let without = try mtaguard(["check", "-i", path, "--ssh-config", lab.sshConfigPath], backups: backups.path)
+        let without = try mtaguard(["check", "-i", path, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
         #expect(without.status == 1, "\(without)")
         #expect(without.stdout.contains("cannot be read by the login user"), "\(without)")
-        let apply = try mtaguard(["apply", "--yes", "--become", "-i", path, "--ssh-config", lab.sshConfigPath], backups: backups.path)
+        let apply = try mtaguard(["apply", "--yes", "--become", "-i", path, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
         #expect(apply.status == 0, "\(apply)")
         #expect(try read(lab, "h1", "/etc/postfix/main.cf") == Self.debianMain + "disable_vrfy_command = yes\n")
     }

@@ -32,14 +32,14 @@ import Testing
     /// SRV-005 only: every lab host also sees this machine's postfix binaries, which U-45 would
     /// (rightly) judge too.
     func run(_ lab: SSHLab, _ backups: TempDir, _ args: [String]) throws -> CommandResult {
-        try mtaguard(args + ["--item", "SRV-005", "-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath], backups: backups.path)
+        try mtaguard(args + ["--item", "SRV-005", "-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
     }
 
     func rollbackLast(_ lab: SSHLab, _ backups: TempDir) throws -> CommandResult {
         let runs = try mtaguard(["runs", "--format", "json", "--backups", backups.path], backups: backups.path)
         let list = try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as! [[String: Any]]
         let id = try #require(list.first?["id"] as? String)
-        return try mtaguard(["rollback", id, "--ssh-config", lab.sshConfigPath, "--backups", backups.path], backups: backups.path)
+        return try mtaguard(["rollback", id, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60", "--backups", backups.path], backups: backups.path)
     }
 
     func clearLogs(_ lab: SSHLab) {
@@ -147,7 +147,7 @@ import Testing
         let text = try String(contentsOfFile: lab.inventoryPath, encoding: .utf8)
         let path = try inv.write("hosts.ini", "[aixhosts]\n" + text.split(separator: "\n").filter { $0.hasPrefix("aix ") }.joined(separator: "\n")
             + "\n[aixhosts:vars]\nmtaguard_mode=disable\n[linux]\n" + text.split(separator: "\n").filter { $0.hasPrefix("linux-systemd ") }.joined(separator: "\n") + "\n")
-        let apply = try mtaguard(["apply", "--yes", "-i", path, "--ssh-config", lab.sshConfigPath], backups: backups.path)
+        let apply = try mtaguard(["apply", "--yes", "-i", path, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
         #expect(apply.status == 0, "\(apply)")
         #expect(Shims.changes(lab, "aix").contains("stopsrc -s sendmail"))
         #expect(Shims.changes(lab, "linux-systemd").contains("systemctl restart sendmail"))
