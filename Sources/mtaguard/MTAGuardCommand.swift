@@ -69,6 +69,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "harden: keep the MTA and restrict it; disable: the mail service is not needed, stop it and keep it off. Default: each host's mtaguard_mode, else harden.")
     var mode: Mode?
 
+    @Option(name: .customLong("smtp-port"), help: "Also connect to each live host's SMTP port and try VRFY and EXPN (no mail is sent).")
+    var smtpPort: UInt16?
+
     @Option(help: "Another version knowledge base for U-45 (e.g. a newer one); default: playbooks/kb/mail-versions.yaml.")
     var kb: String?
 
@@ -85,6 +88,7 @@ struct CommonOptions: ParsableArguments {
         s.mode = mode
         s.forceKill = forceKill
         s.knowledgeFile = kb
+        s.smtpPort = smtpPort
         s.progress = ProgressLine.shared.update
         s.stopRequested = Interrupt.shared.requested
         return s

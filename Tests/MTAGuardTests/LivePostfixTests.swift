@@ -22,13 +22,21 @@ import Testing
         let original = try Data(contentsOf: URL(fileURLWithPath: mainCF))
 
         #expect(try vrfy(pf, expecting: 252) == 252)
-        let check = try pf.run([Repo.binary, "check", "--item", "SRV-005", "--playbooks", Repo.playbooks], environment: env)
+        let check = try pf.run([Repo.binary, "check", "--item", "SRV-005", "--playbooks", Repo.playbooks,
+                                "--smtp-port", String(pf.port)], environment: env)
         #expect(check.status == 2, "\(check)")
+        #expect(check.stdout.contains("fail  smtp 127.0.0.1:\(pf.port)  \"VRFY root → 252"), "\(check)")
 
         let apply = try pf.run([Repo.binary, "apply", "--yes", "--item", "SRV-005", "--playbooks", Repo.playbooks], environment: env)
         #expect(apply.status == 0, "\(apply)")
         #expect(apply.stdout.contains("done postfix reload"), "\(apply)")
         #expect(try vrfy(pf, expecting: 502) == 502)
+        // SRV-005's own method agrees: probe the port.
+        let probed = try pf.run([Repo.binary, "check", "--item", "SRV-005", "--playbooks", Repo.playbooks,
+                                 "--smtp-port", String(pf.port)], environment: env)
+        #expect(probed.status == 0, "\(probed)")
+        #expect(probed.stdout.contains("pass  smtp 127.0.0.1:\(pf.port)  \"VRFY root → 502"), "\(probed)")
+        #expect(probed.stdout.contains("EXPN root → 50"), "\(probed)")
         let after = try String(contentsOfFile: mainCF, encoding: .utf8)
         #expect(after == String(decoding: original, as: UTF8.self) + "disable_vrfy_command = yes\n")
         #expect(try pf.run([Repo.binary, "check", "--item", "U-48", "--playbooks", Repo.playbooks], environment: env).status == 0)

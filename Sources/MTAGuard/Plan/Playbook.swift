@@ -16,6 +16,8 @@ public struct Playbook: Sendable, Equatable {
     public var versionOf: [String] = []
     /// The knowledge base, relative to the playbooks folder.
     public var knowledge: String?
+    /// Network verification: the SMTP commands that must be refused (`vrfy`, `expn`).
+    public var smtpRefuses: [String] = []
 
     /// Every MTA the item is about.
     public var mtas: [String] {

@@ -54,7 +54,7 @@ public enum PlaybookLoader {
     static func parse(_ root: YAMLValue) throws -> Playbook {
         let top = try root.mapping(allowed: [
             "id", "aliases", "title", "title_en", "severity", "references", "applies_to", "targets", "when_not_needed",
-            "version",
+            "version", "verify",
         ])
         let id = try top.required("id", in: root).string()
         guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*$"#, options: .regularExpression) != nil else {
@@ -74,6 +74,15 @@ public enum PlaybookLoader {
             let vm = try v.mapping(allowed: ["mtas", "knowledge"])
             versionOf = try vm.required("mtas", in: v).sequence().map { try $0.oneOf(["postfix", "sendmail", "exim"]) }
             knowledge = try vm.required("knowledge", in: v).string()
+        }
+        var smtpRefuses: [String] = []
+        if let v = top["verify"] {
+            let vm = try v.mapping(allowed: ["smtp"])
+            let sm = try vm.required("smtp", in: v).mapping(allowed: ["vrfy", "expn"])
+            for (command, value) in sm.sorted(by: { $0.key < $1.key }) {
+                guard try value.oneOf(["refused", "allowed"]) == "refused" else { continue }
+                smtpRefuses.append(command)
+            }
         }
         let targets = try top["targets"]?.sequence().map(parseTarget) ?? []
         guard !targets.isEmpty || !versionOf.isEmpty else {
@@ -98,6 +107,7 @@ public enum PlaybookLoader {
             whenNotNeeded: whenNotNeeded,
             versionOf: versionOf,
             knowledge: knowledge,
+            smtpRefuses: smtpRefuses,
             source: root.file)
     }
 

@@ -49,6 +49,9 @@ public struct Planner: Sendable {
     public var forceKill: Bool
     /// What version items are judged against.
     public var knowledge: VersionKnowledge?
+    /// `--smtp-port`: also connect to each live host's SMTP port and try the commands an item
+    /// says must be refused (SRV-005's own check method).
+    public var smtpPort: UInt16?
 
     public init(playbooks: [Playbook], mode: Mode = .harden, forceKill: Bool = false, knowledge: VersionKnowledge? = nil) {
         self.playbooks = playbooks
@@ -78,6 +81,12 @@ public struct Planner: Sendable {
                 paths: paths, probeServices: mode == .disable, probeVersions: playbooks.contains { !$0.versionOf.isEmpty })
             plan.family = facts.family
             var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode)
+            if let port = smtpPort, host.isLive, playbooks.contains(where: { !$0.smtpRefuses.isEmpty }) {
+                let address = host.address.ssh?.address ?? "127.0.0.1"
+                build.smtp = await Task.detached { Result { try SMTPProbe.probe(host: address, port: port, timeout: 10) }
+                    .mapError { $0 as? MTAGuardError ?? MTAGuardError("\($0)") } }.value
+                build.smtpPlace = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+            }
             try build.run(&plan)
         } catch let error as MTAGuardError {
             plan.error = error.on(host: host.name)
@@ -107,6 +116,8 @@ public struct Planner: Sendable {
         var steps: [ServiceStep] = []
         var actions: [ResolvedAction] = []
         var validations: [String: (Validation?, Validation?)] = [:]
+        var smtp: Result<SMTPProbeResult, MTAGuardError>?
+        var smtpPlace = ""
 
         init(planner: Planner, host: String, facts: HostFacts, mode: Mode) throws {
             self.planner = planner
@@ -158,7 +169,7 @@ public struct Planner: Sendable {
 
         /// Keep the MTA: judge each target and fix the ones that fail; judge each MTA's version.
         mutating func harden(_ book: Playbook) throws -> [Evidence] {
-            var evidence: [Evidence] = versions(book)
+            var evidence: [Evidence] = versions(book) + probeEvidence(book)
             for target in book.targets {
                 guard facts.files[target.file] ?? nil != nil else {
                     evidence.append(Evidence(
@@ -181,6 +192,24 @@ public struct Planner: Sendable {
                 }
             }
             return evidence
+        }
+
+        /// What the MTA answered on the network, for the commands the item says it must refuse.
+        func probeEvidence(_ book: Playbook) -> [Evidence] {
+            guard !book.smtpRefuses.isEmpty, let smtp else { return [] }
+            switch smtp {
+            case .failure(let error):
+                return [Evidence(mta: "smtp", file: smtpPlace, line: nil, text: "", status: .error, note: error.withoutHost.description)]
+            case .success(let r):
+                return book.smtpRefuses.map { command in
+                    let reply = command == "vrfy" ? r.vrfy : r.expn
+                    let refused = command == "vrfy" ? r.vrfyRefused : r.expnRefused
+                    return Evidence(
+                        mta: "smtp", file: smtpPlace, line: nil,
+                        text: "\(command.uppercased()) root → \(reply.code) \(reply.text)", status: refused ? .pass : .fail,
+                        note: refused ? "\(command.uppercased()) is refused" : "\(command.uppercased()) answers; it must be refused")
+                }
+            }
         }
 
         /// A version item: each MTA the host has, judged against the knowledge base (an upstream

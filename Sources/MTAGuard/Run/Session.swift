@@ -74,6 +74,8 @@ public struct Session: Sendable {
 
     /// `--kb FILE`: another version knowledge base than the playbooks' own.
     public var knowledgeFile: String?
+    /// `--smtp-port`: probe each live host's SMTP port too.
+    public var smtpPort: UInt16?
 
     func planner(loadPlaybooks: Bool) throws -> Planner {
         let books = loadPlaybooks ? try playbooks() : []
@@ -82,7 +84,9 @@ public struct Session: Sendable {
             let file = knowledgeFile ?? (playbooksFolder as NSString).appendingPathComponent(book.knowledge ?? "kb/mail-versions.yaml")
             knowledge = try VersionKnowledge.load(file: file)
         }
-        return Planner(playbooks: books, mode: mode ?? .harden, forceKill: forceKill, knowledge: knowledge)
+        var planner = Planner(playbooks: books, mode: mode ?? .harden, forceKill: forceKill, knowledge: knowledge)
+        planner.smtpPort = smtpPort
+        return planner
     }
 
     /// An engine for the selected playbooks; `rollback` needs none (the journal says it all).
