@@ -27,7 +27,8 @@ import Testing
         #expect(check.status == 2, "\(check)")
         #expect(check.stdout.contains("fail  smtp 127.0.0.1:\(pf.port)  \"VRFY root → 252"), "\(check)")
 
-        let apply = try pf.run([Repo.binary, "apply", "--yes", "--item", "SRV-005", "--playbooks", Repo.playbooks], environment: env)
+        let apply = try pf.run([Repo.binary, "apply", "--yes", "--item", "SRV-005", "--playbooks", Repo.playbooks,
+                                "--smtp-port", String(pf.port)], environment: env)
         #expect(apply.status == 0, "\(apply)")
         #expect(apply.stdout.contains("done postfix reload"), "\(apply)")
         #expect(try vrfy(pf, expecting: 502) == 502)
@@ -67,6 +68,37 @@ import Testing
         let after = try pf.run([Repo.binary, "check", "--item", "U-30", "--playbooks", Repo.playbooks], environment: env)
         #expect(!after.stdout.contains("leaves CVE-2023-51764 open"), "\(after)")
         #expect(after.stdout.contains("U-45"))
+    }
+
+    @Test func aChangeTheMTADoesNotHonourFailsVerificationAndIsRolledBack() throws {
+        let pf = try PostfixInstance.start()
+        defer { pf.stop() }
+        let backups = try TempDir("live-backups")
+        defer { backups.remove() }
+        let books = try TempDir("books")
+        defer { books.remove() }
+        // A fix that changes the file but not what VRFY answers: the probe must catch it.
+        try books.write("x.yaml", """
+            id: TEST-2
+            title: a change that does not restrict VRFY
+            targets:
+              - mta: postfix
+                file: /etc/postfix/main.cf
+                lens: Postfix_Main.lns
+                check: { node: smtpd_helo_required, equals: ["yes"] }
+                fix: { set: "yes" }
+                after: { service: postfix, action: reload }
+            verify:
+              smtp: { vrfy: refused }
+            """)
+        let mainCF = pf.configDirectory + "/main.cf"
+        let original = try Data(contentsOf: URL(fileURLWithPath: mainCF))
+        let apply = try pf.run([Repo.binary, "apply", "--yes", "--playbooks", books.path, "--smtp-port", String(pf.port)],
+                               environment: ["MTAGUARD_BACKUPS": backups.path])
+        #expect(apply.status == 1, "\(apply)")
+        #expect(apply.stdout.contains("verification failed: the MTA still answers VRFY root → 252"), "\(apply)")
+        #expect(apply.stdout.contains("rolled-back"), "\(apply)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mainCF)) == original)
     }
 
     @Test func rejectedByPostfixCheckIsRolledBackAutomatically() throws {

@@ -45,6 +45,9 @@ public struct Engine: Sendable {
     /// Checked before a host starts: once true (Ctrl-C), no new host starts; hosts in flight
     /// finish or roll back.
     public var stopRequested: @Sendable () -> Bool = { false }
+    /// Checks a host after its change (an SMTP probe); a message means it failed, and the host
+    /// is rolled back like one whose validator failed.
+    public var verify: (@Sendable (any Host, HostPlan) async -> String?)?
 
     public init(
         planner: Planner, journal: Journal, forks: Int = 20,
@@ -207,6 +210,12 @@ public struct Engine: Sendable {
                 // Every step skipped (their probes said there was nothing to do): unchanged.
                 record.outcome = results.allSatisfy({ $0.outcome == .skipped }) ? .unchanged : .changed
             }
+        }
+        if failure == nil, let verify, await recorder.host(position).outcome == .changed,
+            let problem = await verify(host, plan)
+        {
+            failure = "verification failed: \(problem)"
+            await recorder.update(position) { $0.outcome = .failed; $0.message = failure }
         }
         guard let failure else { return }
         // Return the host to its pre-image: files byte for byte, then undo what ran.
