@@ -43,12 +43,16 @@ struct FleetOptions: ParsableArguments {
     @Option(name: .customLong("command-timeout"), help: "Seconds one remote execution may take.")
     var commandTimeout: Int = 300
 
+    @Flag(name: .customLong("break-stale-lock"), help: "Break a host lock whose process is gone (a run that was killed).")
+    var breakStaleLock = false
+
     var ssh: SSHTransport.Options {
         var o = SSHTransport.Options()
         o.configFile = sshConfig
         o.extraOptions = sshOption
         o.connectTimeout = connectTimeout
         o.commandTimeout = commandTimeout
+        o.breakStaleLock = breakStaleLock
         return o
     }
 }

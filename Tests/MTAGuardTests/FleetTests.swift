@@ -141,6 +141,33 @@ import Testing
         #expect(sessions(lab, "h2", expected: 3) == 3)
     }
 
+    @Test func aHeldLockRefusesAndAStaleOneIsBrokenOnlyWhenAsked() throws {
+        let lab = try SSHLab.start(hosts: ["h1"])
+        defer { lab.stop() }
+        let backups = try TempDir("fleet-backups")
+        defer { backups.remove() }
+        try write(lab, "h1", "/etc/postfix/main.cf", Self.debianMain)
+        let lock = lab.host("h1").directory + "/run/mtaguard.lock"
+        try FileManager.default.createDirectory(atPath: lock, withIntermediateDirectories: true)
+        // Held by a live process (this test's), as another run in flight would hold it.
+        try Data("run R1 from admin1 pid \(getpid())\n".utf8).write(to: URL(fileURLWithPath: lock + "/owner"))
+        let held = try run(lab, backups, ["apply", "--yes"])
+        #expect(held.status == 1, "\(held)")
+        #expect(held.stdout.contains("another mtaguard run holds this host's lock (run R1 from admin1 pid \(getpid()))"), "\(held)")
+        #expect(try read(lab, "h1", "/etc/postfix/main.cf") == Self.debianMain)
+        // Left by a run whose process is gone: stale, said so, and broken only with the flag.
+        try Data("run R0 from admin1 pid 2147483646\n".utf8).write(to: URL(fileURLWithPath: lock + "/owner"))
+        let stale = try run(lab, backups, ["apply", "--yes"])
+        #expect(stale.status == 1, "\(stale)")
+        #expect(stale.stdout.contains("lock is stale: run R0 from admin1 pid 2147483646"), "\(stale)")
+        #expect(stale.stdout.contains("--break-stale-lock"))
+        #expect(try read(lab, "h1", "/etc/postfix/main.cf") == Self.debianMain)
+        let broken = try run(lab, backups, ["apply", "--yes", "--break-stale-lock"])
+        #expect(broken.status == 0, "\(broken)")
+        #expect(try read(lab, "h1", "/etc/postfix/main.cf") == Self.debianMain + "disable_vrfy_command = yes\n")
+        #expect(!FileManager.default.fileExists(atPath: lock))
+    }
+
     @Test func hostKeyMismatchIsRefused() throws {
         let lab = try SSHLab.start(hosts: ["good", "spoofed"])
         defer { lab.stop() }

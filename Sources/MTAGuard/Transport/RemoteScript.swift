@@ -325,21 +325,32 @@ struct RemoteScript {
     /// A script that takes the host's lock, carries out `steps` in order, stops at the first
     /// failure, and reports each step. `runID` is written into the lock so that a second run
     /// can say who holds it.
-    func apply(_ steps: [ApplyStep], runID: String, controller: String) -> String {
+    func apply(_ steps: [ApplyStep], runID: String, controller: String, breakStaleLock: Bool = false) -> String {
         var s = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
             set -f
             umask 077
             if [ -d /var/run ]; then L=/var/run/mtaguard.lock; else L=/tmp/mtaguard.lock; fi
-            if mkdir "$L" 2>/dev/null; then
-              echo \(shellQuote("run \(runID) from \(controller)")) "pid $$" > "$L/owner"
-              trap 'rm -rf "$L"' 0
-              trap 'exit 129' 1; trap 'exit 130' 2; trap 'exit 143' 15
-            else
-              echo "$M locked $(cat "$L/owner" 2>/dev/null)"
-              exit 75
+            mtg_lock() { mkdir "$L" 2>/dev/null && echo \(shellQuote("run \(runID) from \(controller)")) "pid $$" > "$L/owner"; }
+            if ! mtg_lock; then
+              O=$(cat "$L/owner" 2>/dev/null); P=${O##*pid }
+              # A lock whose process is gone (a run killed mid-way) is stale: said as such, and
+              # broken only when asked.
+              if [ -n "$P" ] && [ "$P" != "$O" ] && ! kill -0 "$P" 2>/dev/null; then
+                if [ \(breakStaleLock ? "yes" : "no") = yes ]; then
+                  rm -rf "$L"
+                  mtg_lock || { echo "$M locked $(cat "$L/owner" 2>/dev/null)"; exit 75; }
+                  echo "$M brokelock $O"
+                else
+                  echo "$M stale $O"; exit 75
+                fi
+              else
+                echo "$M locked $O"; exit 75
+              fi
             fi
+            trap 'rm -rf "$L"' 0
+            trap 'exit 129' 1; trap 'exit 130' 2; trap 'exit 143' 15
             mtg_report() { echo "$M step $1 $2"; if [ -n "$3" ]; then printf '%s\\n' "$3"; fi; echo "$M endstep"; }
 
             """
@@ -472,6 +483,11 @@ struct RemoteScript {
                     throw MTAGuardError(
                         host: host, "another mtaguard run holds this host's lock (\(owner.isEmpty ? "owner unknown" : owner))",
                         hint: "wait for it to finish; nothing was changed")
+                case "stale":
+                    let owner = line.dropFirst(marker.count + 1 + "stale".count).trimmingCharacters(in: .whitespaces)
+                    throw MTAGuardError(
+                        host: host, "this host's lock is stale: \(owner), and that process is gone",
+                        hint: "a run was interrupted; see mtaguard runs, then pass --break-stale-lock; nothing was changed")
                 case "done": finished = true
                 default: break
                 }

@@ -35,7 +35,7 @@ public struct SSHHost: Host {
     public func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult] {
         let script = RemoteScript()
         let controller = ProcessInfo.processInfo.hostName
-        let out = try await transport.execute(target, script: script.apply(steps, runID: runID, controller: controller))
+        let out = try await transport.execute(target, script: script.apply(steps, runID: runID, controller: controller, breakStaleLock: transport.options.breakStaleLock))
         let (results, finished) = try script.parseApply(out.stdout, host: name)
         if !finished, results.last.map({ $0.outcome == .failed || $0.outcome == .failedAfterReplace }) != true {
             // The connection dropped or the script died mid-way: report the step in flight.

@@ -17,6 +17,8 @@ public final class SSHTransport: Sendable {
         /// Seconds one remote execution may take before it is killed.
         public var commandTimeout: Int = 300
         public var sshProgram: String = "ssh"
+        /// Break a host lock whose process is gone (`--break-stale-lock`).
+        public var breakStaleLock = false
 
         public init() {}
     }
