@@ -127,6 +127,13 @@ import Testing
         #expect(html.stdout.contains("<html lang=\"en\""))
         #expect(html.stdout.contains("SRV-005"))
         #expect(!html.stdout.contains("<script"))
+        let out = try TempDir("reports")
+        defer { out.remove() }
+        let all = try mtaguard(["check", "--root", root.path, "--output", out.path + "/r"], backups: backups.path)
+        #expect(all.status == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path + "/r").sorted()
+            == ["report.csv", "report.html", "report.json", "report.txt"])
+        #expect(String(decoding: try out.read("r/report.txt"), as: UTF8.self) == all.stdout)
         let kb = try runCommand([Repo.binary, "kb", "show", "--playbooks", Repo.playbooks])
         #expect(kb.status == 0)
         #expect(kb.stdout.contains("CVE-2023-51765"))
