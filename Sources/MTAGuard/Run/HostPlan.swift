@@ -311,13 +311,7 @@ public struct Planner: Sendable {
                 let configured = configFiles.contains { facts.files[$0] ?? nil != nil } || facts.versions[mta] != nil
                 let state = facts.services[mta]
                 do {
-                    var r = ServiceCatalog.Resolution()
-                    for a in book.whenNotNeeded {
-                        let one = try ServiceCatalog.resolve(a, mta: mta, facts: facts, forceKill: planner.forceKill)
-                        for c in one.commands where !r.commands.contains(c) { r.commands.append(c) }
-                        r.edits += one.edits
-                        r.caveat = r.caveat ?? one.caveat
-                    }
+                    let r = try ServiceCatalog.resolve(book.whenNotNeeded, mta: mta, facts: facts, forceKill: planner.forceKill)
                     // Present: configured here, running, known to start at boot, or named by a
                     // boot file (AIX rc.tcpip, HP-UX mailservs).
                     let bootFile = r.edits.contains { facts.files[$0.file] ?? nil != nil }

@@ -119,14 +119,16 @@ public enum ServiceCatalog {
     static let aixRunning = ["sh", "-c", "lssrc -s sendmail | grep -w active"]
     static let hpuxRunning = ["sh", "-c", "ps -e | grep -w sendmail"]
 
-    /// The "service not needed" branch: stop it now, and keep it from starting again.
-    public static func disable(_ mta: String, facts: HostFacts, forceKill: Bool) throws -> Resolution {
-        var r = try resolve(.stop, mta: mta, facts: facts, forceKill: forceKill)
-        let d = try resolve(.disable, mta: mta, facts: facts, forceKill: forceKill)
-        // SMF's `svcadm disable` stops and disables in one; say it once.
-        for c in d.commands where !r.commands.contains(where: { $0.command == c.command }) { r.commands.append(c) }
-        r.edits += d.edits
-        r.caveat = r.caveat ?? d.caveat
+    /// Several actions for one MTA (the "service not needed" branch: stop, disable), merged: a
+    /// command two actions share is said once (SMF's `svcadm disable` both stops and disables).
+    public static func resolve(_ actions: [ServiceAction], mta: String, facts: HostFacts, forceKill: Bool) throws -> Resolution {
+        var r = Resolution()
+        for a in actions {
+            let one = try resolve(a, mta: mta, facts: facts, forceKill: forceKill)
+            for c in one.commands where !r.commands.contains(c) { r.commands.append(c) }
+            r.edits += one.edits
+            r.caveat = r.caveat ?? one.caveat
+        }
         return r
     }
 
