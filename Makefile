@@ -1,9 +1,9 @@
 # mtaguard: every target installs what it needs on a fresh Debian 12 machine (as root).
 SWIFT        ?= swift
-APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf
+APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium
 BIN          := .build/debug/mtaguard
 
-.PHONY: deps build test demo lenses bench lab lab-stop clean
+.PHONY: deps build test demo lenses mtas faults bench lab lab-stop clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -20,9 +20,26 @@ build: deps
 lenses: deps
 	bash Tests/lenses/run.sh
 
-test: deps lenses
+# sendmail and exim conflict with postfix as packages: their .debs are downloaded and
+# unpacked under .build/mtas, never installed (Tests/mta/fetch.sh).
+MTAS_DIR   := $(CURDIR)/.build/mtas
+FAULTS_DIR := $(CURDIR)/.build/faults
+mtas: deps
+	bash Tests/mta/fetch.sh $(MTAS_DIR)
+
+# Every suite, then the fault-injection table (Tests/faults/table.sh fails on a lost byte).
+test: deps lenses mtas
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	rm -rf $(FAULTS_DIR)
+	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) $(SWIFT) test --skip-build
+	bash Tests/faults/table.sh $(FAULTS_DIR)
+
+# Only the fault-injection suites, and their table.
+faults: deps mtas
+	$(SWIFT) build --build-tests
+	rm -rf $(FAULTS_DIR)
+	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) $(SWIFT) test --skip-build --filter 'Fault|Crash|Hostile|Property'
+	bash Tests/faults/table.sh $(FAULTS_DIR)
 
 demo: build
 	bash examples/demo/run.sh

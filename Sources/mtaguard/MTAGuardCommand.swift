@@ -82,6 +82,9 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: .customLong("force-kill"), help: "Where no graceful stop exists (exim on AIX/HP-UX), stop with SIGKILL rather than SIGTERM.")
     var forceKill = false
 
+    @Flag(name: .customLong("allow-upgrade"), help: "Where a version item fails on a packaged MTA and the package tool has a newer one, upgrade that package (apt, dnf, yum, zypper, Solaris pkg); journaled, and rollback reinstalls the previous version where the tool still can.")
+    var allowUpgrade = false
+
     @Option(name: .long, help: "Folder of run journals and backups (default ./backups, or $MTAGUARD_BACKUPS).")
     var backups: String?
 
@@ -91,6 +94,7 @@ struct CommonOptions: ParsableArguments {
             inventories: fleet.inventory, limit: fleet.limit, forks: fleet.forks, ssh: fleet.ssh, become: fleet.become)
         s.mode = mode
         s.forceKill = forceKill
+        s.allowUpgrade = allowUpgrade
         s.knowledgeFile = kb
         s.smtpPort = smtpPort
         s.progress = ProgressLine.shared.update

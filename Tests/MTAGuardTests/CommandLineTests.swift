@@ -202,6 +202,8 @@ import Testing
         #expect(refused.stdout.contains("drift"))
         #expect(refused.stdout.contains("+relayhost = [smtp.example]"))
         #expect(String(decoding: try root.read("etc/postfix/main.cf"), as: UTF8.self) == edited)
+        let driftLost = FaultLedger.bytesLost(expected: Data(edited.utf8), actual: try root.read("etc/postfix/main.cf"))
+        FaultLedger.record(.fault, "rollback refuses a file that drifted", hosts: 1, survived: driftLost == 0 ? 1 : 0, bytesLost: driftLost)
         let forced = try mtaguard(["rollback", runID, "--force", "--backups", backups.path], backups: backups.path)
         #expect(forced.status == 0, "\(forced)")
         #expect(try root.read("etc/postfix/main.cf") == original)
@@ -232,6 +234,8 @@ import Testing
         #expect(try root.read("etc/postfix/main.cf") == before)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root.path + "/etc/postfix")
         #expect(leftovers == ["main.cf"])
+        let readOnlyLost = FaultLedger.bytesLost(expected: before, actual: try root.read("etc/postfix/main.cf"))
+        FaultLedger.record(.fault, "read-only file system (local root)", hosts: 1, survived: readOnlyLost == 0 ? 1 : 0, bytesLost: readOnlyLost)
     }
 
     @Test func fixedMcStillRestrictsAfterM4Rebuild() throws {

@@ -162,6 +162,8 @@ import Testing
         #expect(stale.stdout.contains("lock is stale: run R0 from admin1 pid 2147483646"), "\(stale)")
         #expect(stale.stdout.contains("--break-stale-lock"))
         #expect(try read(lab, "h1", "/etc/postfix/main.cf") == Self.debianMain)
+        let lockLost = FaultLedger.bytesLost(expected: Data(Self.debianMain.utf8), actual: Data(try read(lab, "h1", "/etc/postfix/main.cf").utf8))
+        FaultLedger.record(.fault, "host lock held by another run, then stale", hosts: 1, survived: lockLost == 0 ? 1 : 0, bytesLost: lockLost)
         let broken = try run(lab, backups, ["apply", "--yes", "--break-stale-lock"])
         #expect(broken.status == 0, "\(broken)")
         #expect(try read(lab, "h1", "/etc/postfix/main.cf") == Self.debianMain + "disable_vrfy_command = yes\n")

@@ -73,6 +73,8 @@ import Testing
         #expect(results.map(\.outcome) == [.failed])
         #expect(results.first?.message.contains("changed since it was read") == true)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "changed by someone\n")
+        let driftLost = FaultLedger.bytesLost(expected: Data("changed by someone\n".utf8), actual: try Data(contentsOf: URL(fileURLWithPath: path)))
+        FaultLedger.record(.fault, "apply refuses a file that changed since the plan", hosts: 1, survived: driftLost == 0 ? 1 : 0, bytesLost: driftLost)
     }
 
     @Test func validatorRejectionLeavesTheOriginal() throws {
@@ -92,6 +94,8 @@ import Testing
         #expect(results.first?.message.contains("validator rejected") == true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == old)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["sendmail.cf"])
+        let rejectedLost = FaultLedger.bytesLost(expected: old, actual: try Data(contentsOf: URL(fileURLWithPath: path)))
+        FaultLedger.record(.fault, "validator rejects the new file before the replace", hosts: 1, survived: rejectedLost == 0 ? 1 : 0, bytesLost: rejectedLost)
     }
 
     @Test func cksumMatchesThePOSIXTool() throws {
@@ -141,5 +145,82 @@ import Testing
         #expect(facts["exim"]?.source == "exim4")
         #expect(facts["exim"]?.package == PackageInfo(tool: "dpkg", name: "exim4-daemon-light", installed: "4.96-15+deb12u4", candidate: "4.96-15+deb12u5"))
         #expect(facts["postfix"]?.package == nil)
+    }
+
+    @Test func ownerLinesAreRead() {
+        let m = "@@0123456789abcdef"
+        let out = """
+            \(m) owner /usr/sbin/sendmail postfix dpkg:postfix
+            \(m) owner /usr/lib/sendmail exim link:/usr/sbin/exim4 dpkg:exim4-daemon-light
+            \(m) owner /usr/sbin/sendmail
+
+            """
+        #expect(RemoteScript.Versions(output: out, marker: m).owners == [
+            CommandOwner(path: "/usr/sbin/sendmail", mta: "postfix", evidence: ["dpkg:postfix"]),
+            CommandOwner(path: "/usr/lib/sendmail", mta: "exim", evidence: ["link:/usr/sbin/exim4", "dpkg:exim4-daemon-light"]),
+        ])
+    }
+
+    /// Runs the version probe with `sbin` (files and links) as /usr/sbin, in a private mount
+    /// namespace, and a `dpkg` that answers `dpkg -S` from `owners` (path → package).
+    func probe(sbin: [String: String], links: [String: String] = [:], owners: [String: String] = [:])
+        throws -> (versions: RemoteScript.Versions, calls: String)
+    {
+        let dir = try TempDir("owner")
+        defer { dir.remove() }
+        for (name, body) in sbin {
+            chmod(try dir.write("sbin/" + name, "#!/bin/sh\necho \"\(name) $*\" >> \(dir.path)/calls\n" + body + "\n"), 0o755)
+        }
+        for (name, target) in links {
+            try FileManager.default.createSymbolicLink(atPath: dir.path + "/sbin/" + name, withDestinationPath: target)
+        }
+        let answers = owners.map { "\($0.key)) echo '\($0.value): \($0.key)';;" }.joined(separator: " ")
+        chmod(try dir.write("bin/dpkg", "#!/bin/sh\n[ \"$1\" = -S ] || exit 2\ncase \"$2\" in \(answers) *) exit 1;; esac\n"), 0o755)
+        let script = RemoteScript()
+        let out = try runCommand(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", "mount --bind \"$1\" /usr/sbin && exec sh -s", "sh",
+             dir.path + "/sbin"],
+            stdin: "M=\(script.marker)\n" + script.versionProbe, environment: ["PATH": dir.path + "/bin:/usr/bin:/bin"])
+        #expect(out.status == 0, "\(out)")
+        let calls = (try? String(contentsOfFile: dir.path + "/calls", encoding: .utf8)) ?? ""
+        return (RemoteScript.Versions(output: out.stdout, marker: script.marker), calls)
+    }
+
+    @Test func postfixsWrapperIsPostfixsAndHasNoSendmailVersion() throws {
+        let (v, calls) = try probe(
+            sbin: ["sendmail": "echo 'sendmail: fatal: usage: sendmail [options]' >&2; exit 75"],
+            owners: ["/usr/sbin/sendmail": "postfix"])
+        #expect(v.owners == [CommandOwner(path: "/usr/sbin/sendmail", mta: "postfix", evidence: ["dpkg:postfix"])])
+        #expect(v.facts["sendmail"] == nil)
+        #expect(calls == "sendmail -d0.1 -bt\n")  // asked once: /usr/lib/sendmail is the same file
+    }
+
+    @Test func aLinkToEximIsEximsAndAnswersWithEximsVersion() throws {
+        let (v, calls) = try probe(
+            sbin: ["exim4": "echo 'Exim version 4.97.1 #2 built 01-Jan-2026 00:00:00'"], links: ["sendmail": "exim4"],
+            owners: ["/usr/sbin/exim4": "exim4-daemon-heavy"])
+        #expect(v.owners == [
+            CommandOwner(path: "/usr/sbin/sendmail", mta: "exim", evidence: ["link:/usr/sbin/exim4", "dpkg:exim4-daemon-heavy"])
+        ])
+        #expect(v.facts["exim"]?.version == "4.97.1")
+        #expect(v.facts["exim"]?.source == "/usr/sbin/sendmail")  // exim4 is not on this PATH
+        #expect(v.facts["sendmail"] == nil)
+        #expect(!calls.contains("-d0.1"))
+    }
+
+    @Test func aLinkChainToPostfixIsFollowedWithoutAskingIt() throws {
+        let (v, calls) = try probe(
+            sbin: ["sendmail.postfix": "exit 75"], links: ["sendmail": "mta", "mta": "/usr/sbin/sendmail.postfix"])
+        #expect(v.owners == [CommandOwner(path: "/usr/sbin/sendmail", mta: "postfix", evidence: ["link:/usr/sbin/sendmail.postfix"])])
+        #expect(calls.isEmpty)
+    }
+
+    @Test func sendmailsOwnAnswerOutweighsThePackageDatabase() throws {
+        let (v, _) = try probe(
+            sbin: ["sendmail": "[ \"$1\" = -d0.1 ] && printf 'Version 8.18.1\\n Compiled with: LDAPMAP\\n'"],
+            owners: ["/usr/sbin/sendmail": "postfix"])
+        #expect(v.owners == [CommandOwner(path: "/usr/sbin/sendmail", mta: "sendmail", evidence: ["answer:-d0.1", "dpkg:postfix"])])
+        #expect(v.facts["sendmail"]?.version == "8.18.1")
+        #expect(v.facts["sendmail"]?.source == "/usr/sbin/sendmail")
     }
 }

@@ -10,6 +10,8 @@
 #   lab.sh status DIR     one line per host: NAME PORT PID up|down|unreachable
 #                         (exit 0 if every reachable host is up, else 1)
 #   lab.sh kill DIR NAME  stop one host's sshd (fault tests); DIR stays
+#   lab.sh restart DIR NAME  start that host's sshd again on its own port, in a new
+#                         namespace set up the same way (same folders); prints its pid
 #
 # Each host's sshd runs in its own mount + UTS namespace
 # (unshare -m -u --propagation private) with:
@@ -62,7 +64,7 @@ SSHD=/usr/sbin/sshd
 die() { echo "lab.sh: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,14p' "$0" >&2
+    sed -n '2,16p' "$0" >&2
     exit 2
 }
 
@@ -236,7 +238,20 @@ start_host() {
 
     for ((attempt = 1; attempt <= 5; attempt++)); do
         port=$(free_port)
-        cat >"$hd/sshd_config" <<EOF
+        launch_sshd "$dir" "$name" "$port" && return 0
+        (($? == 2)) || return 1
+        # Lost the race for the port: try another.
+    done
+    echo "lab.sh: $name: no port after 5 attempts" >&2
+    return 1
+}
+
+# launch_sshd DIR NAME PORT: write HOSTDIR/sshd_config for PORT and start the host's sshd in a
+# new mount + UTS namespace set up as described in the header; writes HOSTDIR/port.
+# Returns 0 when it listens, 2 when the port was taken, 1 on any other failure.
+launch_sshd() {
+    local dir=$1 name=$2 port=$3 hd=$1/hosts/$2 i ok
+    cat >"$hd/sshd_config" <<EOF
 ListenAddress 127.0.0.1
 Port $port
 HostKey $hd/ssh_host_ed25519_key
@@ -255,54 +270,51 @@ PrintMotd no
 X11Forwarding no
 Subsystem sftp internal-sftp
 EOF
-        rm -f "$hd/sshd.pid"
-        : >"$hd/sshd.log"
-        unshare -m -u --propagation private /bin/sh -c '
-            set -e
-            hostname "$1"
-            mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/overlay/etc,workdir=$2/overlay/.work-etc" /etc
-            mount -t overlay overlay -o "lowerdir=/usr/sbin,upperdir=$2/overlay/usr/sbin,workdir=$2/overlay/.work-sbin" /usr/sbin
-            mount --bind "$2/root/etc/postfix" /etc/postfix
-            mount --bind "$2/root/etc/mail" /etc/mail
-            mount --bind "$2/root/etc/rc.config.d" /etc/rc.config.d
-            mount --bind "$2/shims" /usr/local/bin
-            mount --bind "$2/shims" /usr/local/sbin
-            # A /run (= /var/run) of its own: where a host keeps its lock, as a real host would.
-            mount --bind "$2/run" /run
-            # A plain root home: this machine'"'"'s /root/.bashrc sets up pyenv, which would cost every
-            # session of every tool half a second that no real Unix host spends.
-            mount --bind "$2/home" /root
-            exec "$3" -f "$2/sshd_config" -E "$2/sshd.log"
-        ' sh "$name" "$hd" "$SSHD" </dev/null >/dev/null 2>>"$hd/sshd.log" ||
-            { echo "lab.sh: $name: sshd did not start:" >&2; cat "$hd/sshd.log" >&2; return 1; }
+    rm -f "$hd/sshd.pid"
+    : >"$hd/sshd.log"
+    unshare -m -u --propagation private /bin/sh -c '
+        set -e
+        hostname "$1"
+        mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/overlay/etc,workdir=$2/overlay/.work-etc" /etc
+        mount -t overlay overlay -o "lowerdir=/usr/sbin,upperdir=$2/overlay/usr/sbin,workdir=$2/overlay/.work-sbin" /usr/sbin
+        mount --bind "$2/root/etc/postfix" /etc/postfix
+        mount --bind "$2/root/etc/mail" /etc/mail
+        mount --bind "$2/root/etc/rc.config.d" /etc/rc.config.d
+        mount --bind "$2/shims" /usr/local/bin
+        mount --bind "$2/shims" /usr/local/sbin
+        # A /run (= /var/run) of its own: where a host keeps its lock, as a real host would.
+        mount --bind "$2/run" /run
+        # A plain root home: this machine'"'"'s /root/.bashrc sets up pyenv, which would cost every
+        # session of every tool half a second that no real Unix host spends.
+        mount --bind "$2/home" /root
+        exec "$3" -f "$2/sshd_config" -E "$2/sshd.log"
+    ' sh "$name" "$hd" "$SSHD" </dev/null >/dev/null 2>>"$hd/sshd.log" ||
+        { echo "lab.sh: $name: sshd did not start:" >&2; cat "$hd/sshd.log" >&2; return 1; }
 
-        # sshd daemonizes before it binds; the pid file is written after the
-        # listening socket is up, so: pid file + live process + port accepts.
-        ok=0
-        for ((i = 0; i < 200; i++)); do
-            if [[ -s $hd/sshd.pid ]] && alive "$(cat "$hd/sshd.pid")" && port_open "$port"; then
-                ok=1
-                break
-            fi
-            if grep -q -e 'Cannot bind' -e 'Bind to port' -e 'fatal' "$hd/sshd.log" 2>/dev/null; then
-                break
-            fi
-            sleep 0.05
-        done
-        if ((ok)); then
-            echo "$port" >"$hd/port"
-            return 0
+    # sshd daemonizes before it binds; the pid file is written after the
+    # listening socket is up, so: pid file + live process + port accepts.
+    ok=0
+    for ((i = 0; i < 200; i++)); do
+        if [[ -s $hd/sshd.pid ]] && alive "$(cat "$hd/sshd.pid")" && port_open "$port"; then
+            ok=1
+            break
         fi
-        stop_sshd "$hd"
-        if ! grep -q -e 'Cannot bind' -e 'Bind to port' -e 'Address already in use' "$hd/sshd.log"; then
-            echo "lab.sh: $name: sshd did not come up on port $port:" >&2
-            cat "$hd/sshd.log" >&2
-            return 1
+        if grep -q -e 'Cannot bind' -e 'Bind to port' -e 'fatal' "$hd/sshd.log" 2>/dev/null; then
+            break
         fi
-        # Lost the race for the port: try another.
+        sleep 0.05
     done
-    echo "lab.sh: $name: no port after 5 attempts" >&2
-    return 1
+    if ((ok)); then
+        echo "$port" >"$hd/port"
+        return 0
+    fi
+    stop_sshd "$hd"
+    if ! grep -q -e 'Cannot bind' -e 'Bind to port' -e 'Address already in use' "$hd/sshd.log"; then
+        echo "lab.sh: $name: sshd did not come up on port $port:" >&2
+        cat "$hd/sshd.log" >&2
+        return 1
+    fi
+    return 2
 }
 
 # ---------------------------------------------------------------- commands
@@ -460,10 +472,34 @@ cmd_kill() {
     stop_sshd "$dir/hosts/$name"
 }
 
+# The connection a fault test cut is back: the same port and host key, so known_hosts and the
+# inventory stay right; hosts.tsv gets the new pid.
+cmd_restart() {
+    local dir=${1:-} name=${2:-} hd port pid i rc=1
+    [[ -n $dir && -n $name ]] || usage
+    hd=$dir/hosts/$name
+    [[ -f $hd/port ]] || die "no host $name in $dir"
+    stop_sshd "$hd"
+    port=$(cat "$hd/port")
+    # The port was just freed: wait while something else holds it a moment.
+    for ((i = 0; i < 100; i++)); do
+        rc=0
+        launch_sshd "$dir" "$name" "$port" || rc=$?
+        ((rc == 2)) || break
+        sleep 0.1
+    done
+    ((rc == 0)) || die "$name: sshd did not start again on port $port"
+    pid=$(cat "$hd/sshd.pid")
+    awk -F'\t' -v OFS='\t' -v n="$name" -v p="$pid" '$1 == n { $3 = p } 1' "$dir/hosts.tsv" >"$dir/hosts.tsv.new"
+    mv -f "$dir/hosts.tsv.new" "$dir/hosts.tsv"
+    echo "$pid"
+}
+
 case ${1:-} in
     start) shift; cmd_start "$@" ;;
     stop) shift; cmd_stop "$@" ;;
     status) shift; cmd_status "$@" ;;
     kill) shift; cmd_kill "$@" ;;
+    restart) shift; cmd_restart "$@" ;;
     *) usage ;;
 esac

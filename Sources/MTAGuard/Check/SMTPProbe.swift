@@ -36,7 +36,17 @@ public struct SMTPProbeResult: Sendable, Codable, Equatable {
         }
     }
 
-    public init(greeting: String, bannerVersion: String?, ehloKeywords: [String], vrfy: Reply, expn: Reply) {
+    /// What VRFY and EXPN were asked about: `root`, or `root@DOMAIN` where the server refused
+    /// the bare name as an argument (501).
+    public var vrfyAsked = SMTPProbeResult.probedUser
+    public var expnAsked = SMTPProbeResult.probedUser
+
+    public init(
+        greeting: String, bannerVersion: String?, ehloKeywords: [String], vrfy: Reply, expn: Reply,
+        vrfyAsked: String = SMTPProbeResult.probedUser, expnAsked: String = SMTPProbeResult.probedUser
+    ) {
+        self.vrfyAsked = vrfyAsked
+        self.expnAsked = expnAsked
         self.greeting = greeting
         self.bannerVersion = bannerVersion
         self.ehloKeywords = ehloKeywords
@@ -209,8 +219,22 @@ public enum SMTPProbe {
                 throw session.error("the server refuses both EHLO (\(ehlo.oneLine)) and HELO (\(helo.oneLine))")
             }
         }
-        let vrfy = try session.command("VRFY \(SMTPProbeResult.probedUser)")
-        let expn = try session.command("EXPN \(SMTPProbeResult.probedUser)")
+        // A 501 is about the argument, not the command: exim wants a domain before its VRFY
+        // rule is even asked (`501 root: recipient address must contain a domain`). Ask again
+        // with the domain the server greets with.
+        let user = SMTPProbeResult.probedUser
+        let qualified = greeting.lines.first?.split(separator: " ").first.map { "\(user)@\($0)" }
+        var vrfyAsked = user, expnAsked = user
+        var vrfy = try session.command("VRFY \(user)")
+        if vrfy.code == 501, let qualified {
+            vrfy = try session.command("VRFY \(qualified)")
+            vrfyAsked = qualified
+        }
+        var expn = try session.command("EXPN \(user)")
+        if expn.code == 501, let qualified {
+            expn = try session.command("EXPN \(qualified)")
+            expnAsked = qualified
+        }
         session.quit()
 
         return SMTPProbeResult(
@@ -218,7 +242,8 @@ public enum SMTPProbe {
             bannerVersion: SMTPProbeResult.bannerVersion(in: greetingText),
             ehloKeywords: keywords,
             vrfy: .init(code: vrfy.code, text: vrfy.lines.joined(separator: "\n")),
-            expn: .init(code: expn.code, text: expn.lines.joined(separator: "\n")))
+            expn: .init(code: expn.code, text: expn.lines.joined(separator: "\n")),
+            vrfyAsked: vrfyAsked, expnAsked: expnAsked)
     }
 
     /// "127.0.0.1:25", "[::1]:25", "mail.example:25".

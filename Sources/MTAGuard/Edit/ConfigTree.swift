@@ -23,11 +23,28 @@ final class ConfigWorkspace {
     /// Parses `text` with `lens`; the tree lives under the returned path.
     /// A last line without its newline is normal for the MTAs but many lenses reject it: such a
     /// text is parsed with the newline added, and `render` takes it off again.
+    /// A CRLF line end is read as LF, as postfix and sendmail read it, and written back as CRLF.
     func parse(_ original: String, lens: String, file: String, host: String) throws -> ConfigTree {
         count += 1
         let path = "/mtaguard/tree/f\(count)"
-        let addedNewline = !original.isEmpty && !original.hasSuffix("\n")
-        let text = addedNewline ? original + "\n" : original
+        let bytes = Data(original.utf8)
+        guard bytes.count <= Self.maximumBytes else {
+            throw MTAGuardError(
+                host: host, file: file,
+                "is \(bytes.count) bytes; mtaguard edits configuration files of at most \(Self.maximumBytes) bytes",
+                hint: "nothing was changed; edit this file by hand")
+        }
+        if let nul = bytes.firstIndex(of: 0) {
+            // Augeas reads text up to a NUL only: the rest of the file would be lost.
+            let (line, column) = TextPosition.lineAndColumn(of: nul, in: bytes)
+            throw MTAGuardError(
+                host: host, file: file, line: line, column: column, "holds a NUL byte; mtaguard edits text files only",
+                hint: "nothing was changed; look at the file by hand")
+        }
+        let endings = LineEndings(bytes)
+        let unix = endings == .lf ? original : String(decoding: LineEndings.toLF(bytes), as: UTF8.self)
+        let addedNewline = !unix.isEmpty && !unix.hasSuffix("\n")
+        let text = addedNewline ? unix + "\n" : unix
         do {
             try augeas.parse(text: text, lens: lens, into: path)
         } catch let error as AugeasError {
@@ -40,8 +57,13 @@ final class ConfigWorkspace {
             throw MTAGuardError(host: host, file: file, "Augeas: \(error)")
         }
         return ConfigTree(
-            workspace: self, path: path, lens: lens, text: text, addedNewline: addedNewline, file: file, host: host)
+            workspace: self, path: path, lens: lens, text: text, addedNewline: addedNewline, endings: endings,
+            file: file, host: host)
     }
+
+    /// Largest configuration file mtaguard parses: Augeas takes seconds per MiB and more than
+    /// linearly; real main.cf and sendmail.cf files are tens of KiB.
+    static let maximumBytes = 1 << 20
 
     private func lineExcerpt(_ text: String, _ line: Int?) -> String {
         guard let line, line >= 1 else { return "" }
@@ -60,6 +82,8 @@ struct ConfigTree {
     let text: String
     /// The original had no final newline (see `ConfigWorkspace.parse`).
     let addedNewline: Bool
+    /// How the original's lines end; `text` ends them all in LF.
+    let endings: LineEndings
     let file: String
     let host: String
 
@@ -104,11 +128,77 @@ struct ConfigTree {
     }
 
     /// The tree as text. When the original lacked a final newline and its last line is still
-    /// last, the newline is taken off again; after a line appended at the end it stays.
-    func render() throws -> String {
-        let out = try wrap { try augeas.render(lens: lens, from: path) }
-        guard addedNewline, out.hasSuffix("\n") else { return out }
-        let lastLine = text.dropLast().split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
-        return out.hasSuffix("\n" + lastLine + "\n") || out == lastLine + "\n" ? String(out.dropLast()) : out
+    /// last, the newline is taken off again; after a line appended at the end it stays. Lines end
+    /// as the original's did (CRLF for a CRLF file); a file that mixes both is not rewritten,
+    /// since nothing says which ending a new line takes.
+    func render(restoringLineEndings: Bool = true) throws -> String {
+        var out = try wrap { try augeas.render(lens: lens, from: path) }
+        if addedNewline, out.hasSuffix("\n") {
+            let body = text.dropLast()
+            let lastStart = body.lastIndex(of: "\n").map { body.index(after: $0) } ?? body.startIndex
+            let earlier = text[..<lastStart], lastLine = body[lastStart...]
+            // The last line is still last, as it was or edited in place: it keeps having no newline.
+            let stillLast = out.hasSuffix("\n" + lastLine + "\n") || out == lastLine + "\n"
+            let editedInPlace = out.hasPrefix(earlier) && !out.dropFirst(earlier.count).dropLast().contains("\n")
+            if stillLast || editedInPlace { out = String(out.dropLast()) }
+        }
+        guard restoringLineEndings else { return out }
+        switch endings {
+        case .lf:
+            return out
+        case .crlf:
+            return String(decoding: LineEndings.toCRLF(Data(out.utf8)), as: UTF8.self)
+        case .mixed(let crlfLine, let lfLine):
+            throw MTAGuardError(
+                host: host, file: file, line: lfLine,
+                "mixes line endings (line \(crlfLine) ends in CRLF, line \(lfLine) in LF); mtaguard will not guess which a changed line takes",
+                hint: "nothing was changed; convert the file to one kind (dos2unix or unix2dos) and run again")
+        }
+    }
+}
+
+/// How a file's lines end. postfix and sendmail both read CRLF as LF.
+enum LineEndings: Equatable {
+    case lf, crlf
+    /// The first line ending in each kind.
+    case mixed(crlfLine: Int, lfLine: Int)
+
+    init(_ bytes: Data) {
+        var line = 1
+        var firstCRLF: Int?, firstLF: Int?
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 0x0A {
+                if previous == 0x0D { firstCRLF = firstCRLF ?? line } else { firstLF = firstLF ?? line }
+                if let c = firstCRLF, let l = firstLF {
+                    self = .mixed(crlfLine: c, lfLine: l)
+                    return
+                }
+                line += 1
+            }
+            previous = byte
+        }
+        self = firstCRLF != nil ? .crlf : .lf
+    }
+
+    static func toLF(_ bytes: Data) -> Data {
+        var out = Data(capacity: bytes.count)
+        var pendingCR = false
+        for byte in bytes {
+            if pendingCR, byte != 0x0A { out.append(0x0D) }
+            pendingCR = byte == 0x0D
+            if !pendingCR { out.append(byte) }
+        }
+        if pendingCR { out.append(0x0D) }
+        return out
+    }
+
+    static func toCRLF(_ bytes: Data) -> Data {
+        var out = Data(capacity: bytes.count + bytes.count / 16)
+        for byte in bytes {
+            if byte == 0x0A { out.append(0x0D) }
+            out.append(byte)
+        }
+        return out
     }
 }

@@ -14,7 +14,7 @@ struct Remediator {
         let all = try tree.match(check.node)
         if case .rename(let label) = fix.operation {
             // Every matching node: with union semantics one left active would still count.
-            let before = try tree.render()
+            let before = try tree.render(restoringLineEndings: false)
             try tree.wrap { for node in all.reversed() { try tree.augeas.rename(node, to: label) } }
             guard judge.passes(try judge.read(tree)) else {
                 throw MTAGuardError(host: tree.host, file: tree.file, "renaming \(check.node) did not make the check pass")
@@ -22,7 +22,7 @@ struct Remediator {
             // Augeas gives a renamed node the spacing of the next line under its new label: where
             // spacing differs between lines, others would change too. Refuse rather than do that.
             let old = before.split(separator: "\n", omittingEmptySubsequences: false)
-            let new = try tree.render().split(separator: "\n", omittingEmptySubsequences: false)
+            let new = try tree.render(restoringLineEndings: false).split(separator: "\n", omittingEmptySubsequences: false)
             let changed = zip(old, new).filter { $0 != $1 }.count
             guard old.count == new.count, changed == all.count else {
                 throw MTAGuardError(

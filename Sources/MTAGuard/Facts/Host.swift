@@ -16,6 +16,8 @@ public struct HostFacts: Sendable {
     public var live = true
     /// Per MTA: the version it reports, the package that owns it and the settings that matter.
     public var versions: [String: MTAVersionFact] = [:]
+    /// Whose `/usr/sbin/sendmail` and `/usr/lib/sendmail` are (often postfix's or exim's).
+    public var owners: [CommandOwner] = []
 
     public init(
         family: OSFamily, release: String, initSystem: InitSystem, tools: Set<String> = [],
@@ -84,6 +86,12 @@ public struct StepResult: Sendable, Equatable, Codable {
         case done, skipped, failed
         /// The step failed after the file was renamed into place (a validator rejected it).
         case failedAfterReplace = "failed-after-replace"
+        /// The connection ended while the step ran: it may or may not have taken effect.
+        /// Whoever undoes it reads the host first.
+        case inDoubt = "in-doubt"
+
+        /// The step did not end well: the run stops at it.
+        public var isFailure: Bool { self == .failed || self == .failedAfterReplace || self == .inDoubt }
     }
     public var outcome: Outcome
     public var message: String
@@ -119,6 +127,22 @@ public struct MTAVersionFact: Sendable, Equatable {
     public var source: String
     public var package: PackageInfo?
     public var settings: [String: String] = [:]
+}
+
+/// Which MTA a sendmail-compatible command belongs to: postfix and exim install their own
+/// `/usr/sbin/sendmail`, which is not sendmail and has no sendmail version.
+public struct CommandOwner: Sendable, Equatable {
+    public var path: String
+    /// postfix, sendmail, exim, or the name of the package that provides the command.
+    public var mta: String
+    /// What told, e.g. `link:/usr/sbin/exim4`, `answer:-d0.1`, `dpkg:postfix`, `rpm:postfix`.
+    public var evidence: [String]
+
+    public init(path: String, mta: String, evidence: [String]) {
+        self.path = path
+        self.mta = mta
+        self.evidence = evidence
+    }
 }
 
 extension Host {

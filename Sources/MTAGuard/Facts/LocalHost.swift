@@ -20,6 +20,27 @@ public struct LocalHost: Host {
 
     func real(_ path: String) -> String { (root ?? "") + path }
 
+    /// `real(path)`, refusing a folder on the way that is a symbolic link inside an offline
+    /// root: followed from here, an absolute link leads out of the image onto this machine.
+    func resolved(_ path: String) throws -> String {
+        guard let root else { return path }
+        var folder = root
+        for component in path.split(separator: "/").dropLast() {
+            folder += "/" + component
+            var st = stat()
+            guard lstat(folder, &st) == 0 else { break }
+            if (st.st_mode & S_IFMT) == S_IFLNK {
+                let shown = String(folder.dropFirst(root.count))
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: folder)) ?? "?"
+                throw MTAGuardError(
+                    host: name, file: path,
+                    "the folder \(shown) is a symbolic link (to \(target)) in the --root image; mtaguard does not follow links",
+                    hint: "nothing was changed; replace the link by the folder it points to inside the image")
+            }
+        }
+        return real(path)
+    }
+
     public func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
         if let root {
             var isDir: ObjCBool = false
@@ -29,7 +50,7 @@ public struct LocalHost: Host {
         }
         var files: [String: FileSnapshot?] = [:]
         for path in paths {
-            files[path] = try LocalFiles.read(real(path), displayPath: path)
+            files[path] = try LocalFiles.read(resolved(path), displayPath: path)
         }
         let (family, release) = identify()
         guard root == nil else {
@@ -45,13 +66,15 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let probe = script.services(probe: probeServices) + (probeVersions ? script.versionProbe : "")
+        let probe = script.services(probe: probeServices) + (probeVersions ? script.versionProbe + script.packageTools : "")
         let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)
         var facts = HostFacts(
             family: family, release: release, initSystem: services.initSystem, tools: services.tools,
             services: services.states, files: files)
-        facts.versions = RemoteScript.Versions(output: out.stdout, marker: script.marker).facts
+        let versions = RemoteScript.Versions(output: out.stdout, marker: script.marker)
+        facts.versions = versions.facts
+        facts.owners = versions.owners
         return facts
     }
 
@@ -76,7 +99,8 @@ public struct LocalHost: Host {
         for step in steps {
             let result = perform(step)
             results.append(result)
-            if result.outcome == .failed || result.outcome == .failedAfterReplace { break }
+            FailPoint.reach("host.step")
+            if result.outcome.isFailure { break }
         }
         return results
     }
@@ -106,7 +130,12 @@ public struct LocalHost: Host {
     }
 
     private func replace(_ r: FileReplacement) -> StepResult {
-        let path = real(r.path)
+        let path: String
+        do {
+            path = try resolved(r.path)
+        } catch {
+            return StepResult(.failed, "\(error)")
+        }
         do {
             let current = try LocalFiles.read(path, displayPath: r.path)
             let currentSHA = current?.sha256 ?? ""

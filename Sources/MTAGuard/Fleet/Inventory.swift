@@ -103,7 +103,7 @@ public struct Inventory: Sendable {
             throw MTAGuardError(file: file, "cannot be read")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw MTAGuardError(file: file, "is not UTF-8 text")
+            throw TextPosition.notUTF8(file: file, bytes: data, what: "an inventory must be")
         }
         return text
     }

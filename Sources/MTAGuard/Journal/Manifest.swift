@@ -15,6 +15,20 @@ public struct Manifest: Codable, Sendable {
     /// For a rollback run: the run it undid.
     public var rollbackOf: String?
     public var hosts: [HostRecord]
+    /// The mtaguard process that wrote it, so that a run left `running` by a process that is
+    /// gone (killed, crashed, a power cut) can be told from one still going.
+    public var pid: Int32? = getpid()
+
+    /// Left `running` by a process that no longer exists: its hosts may be part-way; rolling
+    /// it back returns each to its pre-images.
+    public var interrupted: Bool {
+        guard outcome == .running else { return false }
+        guard let pid else { return true }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    /// The outcome as `runs` shows it.
+    public var state: String { interrupted ? "interrupted" : outcome.rawValue }
 
     public enum Outcome: String, Codable, Sendable {
         /// Written before the first change; a run still in this state was interrupted.
@@ -58,6 +72,8 @@ public struct Manifest: Codable, Sendable {
 
     public enum FileState: String, Codable, Sendable {
         case planned, replaced, restored, failed
+        /// Its step was in flight when the connection ended: pre- or post-image, to be read.
+        case inDoubt = "in-doubt"
     }
 
     public struct ActionRecord: Codable, Sendable {
@@ -72,5 +88,7 @@ public struct Manifest: Codable, Sendable {
 
     public enum ActionState: String, Codable, Sendable {
         case planned, done, skipped, failed, undone
+        /// It was in flight when the connection ended: it may have run.
+        case inDoubt = "in-doubt"
     }
 }

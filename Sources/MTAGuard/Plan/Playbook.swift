@@ -146,4 +146,7 @@ public struct ServiceStep: Sendable, Equatable, Hashable, Codable {
 
 public enum ServiceAction: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
     case stop, start, disable, enable, reload, restart
+    /// Only from `--allow-upgrade`, never from a playbook: the MTA's package, upgraded with
+    /// the platform's tool; its inverse reinstalls the version it replaced.
+    case upgrade
 }

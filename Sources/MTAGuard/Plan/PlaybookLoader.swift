@@ -188,10 +188,10 @@ public enum PlaybookLoader {
         switch (m["set"], m["add_flags"]) {
         case (let s?, nil):
             guard !check.isFlags else { throw s.error("a flag check is fixed with 'add_flags'") }
-            operation = .set(try s.string())
+            operation = .set(try oneLine(s))
         case (nil, let f?):
             guard check.isFlags else { throw f.error("a value check is fixed with 'set'") }
-            operation = .addFlags(try f.strings())
+            operation = .addFlags(try oneLineEach(f))
         default:
             throw value.error("say exactly one of 'set' or 'add_flags'")
         }
@@ -207,6 +207,21 @@ public enum PlaybookLoader {
         guard creation.label.range(of: #"^[^/\[\]()=\s]+$"#, options: .regularExpression) != nil else {
             throw value.error("cannot create a node from '\(creation.label)': give fix.create.label")
         }
-        return Fix(operation: operation, initial: try m["initial"]?.strings() ?? [], create: creation)
+        return Fix(operation: operation, initial: try m["initial"].map(oneLineEach) ?? [], create: creation)
+    }
+
+    /// A value the fix writes into a file: one line of printable text, so that it cannot add
+    /// lines of its own to the configuration.
+    private static func oneLine(_ value: YAMLValue) throws -> String {
+        let text = try value.string()
+        if let bad = text.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw value.error("a value to write must be one line of text; this one holds U+\(String(format: "%04X", bad.value))")
+        }
+        return text
+    }
+
+    private static func oneLineEach(_ value: YAMLValue) throws -> [String] {
+        if case .scalar = value.node { return [try oneLine(value)] }
+        return try value.sequence().map(oneLine)
     }
 }

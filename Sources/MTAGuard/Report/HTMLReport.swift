@@ -149,7 +149,7 @@ public enum HTMLReport {
             if let of = run.rollbackOf { out += "<br>\(escape(t.rollbackOf)): <code>\(escape(of))</code>" }
             out += "</td><td>\(escape(run.command))</td><td>\(escape(local(run.started)))</td>"
             out += "<td>\(escape(run.finished.map(local) ?? "-"))</td>"
-            out += "<td class=\"outcome outcome-\(escape(run.outcome.rawValue))\">\(escape(run.outcome.rawValue))</td>"
+            out += "<td class=\"outcome outcome-\(escape(run.state))\">\(escape(run.state))</td>"
             out += "<td>" + run.hosts.map { h in
                 var s = "\(escape(h.name)): <span class=\"outcome-\(escape(h.outcome.rawValue))\">\(escape(h.outcome.rawValue))</span>"
                 if let m = h.message, !m.isEmpty { s += " <span class=\"note\">\(escape(m))</span>" }

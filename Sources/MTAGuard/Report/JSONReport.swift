@@ -85,7 +85,7 @@ public enum JSONReport {
         encode(manifests.map {
             RunEntry(
                 id: $0.id, started: $0.started, finished: $0.finished, command: $0.command,
-                outcome: $0.outcome.rawValue, rollbackOf: $0.rollbackOf, hosts: $0.hosts.map(\.name))
+                outcome: $0.state, rollbackOf: $0.rollbackOf, hosts: $0.hosts.map(\.name))
         })
     }
 

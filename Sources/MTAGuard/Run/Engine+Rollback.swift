@@ -7,6 +7,7 @@ extension Engine {
     /// `force`. The rollback is a run of its own, with the bytes it replaces backed up first.
     public func rollback(_ runID: String, force: Bool, hosts selected: ((String) -> Bool)? = nil) async throws -> RunResult {
         var original = try journal.read(runID)
+        let interrupted = original.outcome == .running
         var result = RunResult(runID: nil, plans: [], hosts: [], errors: [], messages: [])
 
         struct Work {
@@ -18,38 +19,16 @@ extension Engine {
         }
         var work: [Work] = []
         for (position, record) in original.hosts.enumerated() where selected?(record.name) ?? true {
-            let candidates = record.files.filter { $0.state == .replaced || $0.state == .planned }
-            let actions = record.actions.filter { $0.state == .done || ($0.state == .planned && original.outcome == .running) }
+            let candidates = record.files.filter { [.replaced, .planned, .inDoubt].contains($0.state) }
+            let actions = record.actions.filter { Self.undoable(interrupted: interrupted).contains($0.state) }
             if candidates.isEmpty && actions.isEmpty {
                 result.messages.append("\(record.name): nothing of run \(runID) to undo")
                 continue
             }
             do {
                 let host = try connect(record.name, record.address)
-                let facts = try await host.facts(paths: candidates.map(\.path), probeServices: false, probeVersions: false)
-                var files: [Manifest.FileRecord] = []
-                var expect: [String: ExpectedContent] = [:]
-                var current: [String: FileSnapshot] = [:]
-                for file in candidates {
-                    let now = facts.files[file.path] ?? nil
-                    let sha = now?.sha256 ?? ""
-                    if sha == file.preSHA256 { continue }  // never written, or already back
-                    if sha != file.postSHA256 && !force {
-                        let diff = now.flatMap { n in
-                            (try? journal.backup(runID, file.backup)).flatMap { pre in
-                                UnifiedDiff.make(path: file.path, old: pre, new: n.bytes)
-                            }
-                        } ?? ""
-                        throw MTAGuardError(
-                            host: record.name, file: file.path,
-                            "changed since run \(runID) wrote it (drift); not rolled back\n" + diff,
-                            hint: "check the change above; --force restores the backup anyway")
-                    }
-                    expect[file.path] = ExpectedContent(now?.bytes)
-                    if let now { current[file.path] = now }
-                    files.append(file)
-                }
-                work.append(Work(position: position, host: host, files: files, expect: expect, current: current))
+                let r = try await restorable(candidates, of: record, on: host, runID: runID, force: force)
+                work.append(Work(position: position, host: host, files: r.files, expect: r.expect, current: r.current))
             } catch let error as MTAGuardError {
                 result.errors.append(error.on(host: record.name))
             }
@@ -74,7 +53,7 @@ extension Engine {
                     mode: now.mode, uid: now.uid, gid: now.gid, backup: backup, items: file.items, state: .planned))
             }
             mine.actions = record.actions.reversed()
-                .filter { ($0.state == .done || $0.state == .planned) && $0.inverse != nil }
+                .filter { Self.undoable(interrupted: original.outcome == .running).contains($0.state) && $0.inverse != nil }
                 .map {
                     Manifest.ActionRecord(
                         service: $0.service, action: $0.action, command: $0.inverse!, probe: $0.probe,
@@ -83,6 +62,7 @@ extension Engine {
             manifest.hosts.append(mine)
         }
         try journal.begin(manifest, preImages: preImages)
+        FailPoint.reach("rollback.begun")
         let recorder = RunRecorder(journal: journal, manifest: manifest)
         result.runID = manifest.id
 
@@ -93,7 +73,7 @@ extension Engine {
             let record = originalHosts[w.position]
             let steps: [ApplyStep]
             do {
-                steps = try undoSteps(record, files: w.files, runID: runID, expect: w.expect)
+                steps = try undoSteps(record, files: w.files, runID: runID, expect: w.expect, interrupted: interrupted)
             } catch {
                 await recorder.update(index) { $0.outcome = .failed; $0.message = "\(error)" }
                 return nil
@@ -102,7 +82,10 @@ extension Engine {
             var failure: String?
             do {
                 results = try await w.host.apply(steps, runID: recorder.id)
-                failure = results.first { $0.outcome == .failed || $0.outcome == .failedAfterReplace }?.message
+                FailPoint.reach("rollback.applied")
+                if let i = results.firstIndex(where: { $0.outcome.isFailure }) {
+                    failure = Self.explain(results[i].message, step: i, files: w.files.count, record: record, interrupted: interrupted)
+                }
             } catch {
                 failure = "\(error)"
             }
@@ -128,7 +111,8 @@ extension Engine {
             where w.files.contains(where: { $0.path == original.hosts[w.position].files[i].path }) {
                 original.hosts[w.position].files[i].state = .restored
             }
-            for i in original.hosts[w.position].actions.indices where original.hosts[w.position].actions[i].state == .done {
+            for i in original.hosts[w.position].actions.indices
+            where Self.undoable(interrupted: interrupted).contains(original.hosts[w.position].actions[i].state) {
                 original.hosts[w.position].actions[i].state = .undone
             }
         }
@@ -136,5 +120,50 @@ extension Engine {
         let final = await recorder.finish()
         result.hosts = final.hosts
         return result
+    }
+
+    /// Reads `candidates` on `host` and keeps the files to put back: one at its pre-image needs
+    /// nothing (never written, or already back); one at its post-image is restored; anything
+    /// else changed since run `runID` and is refused, with the diff, unless `force`. Also gives
+    /// what each kept file holds now, which its restore must find there.
+    func restorable(
+        _ candidates: [Manifest.FileRecord], of record: Manifest.HostRecord, on host: any Host, runID: String, force: Bool
+    ) async throws -> (files: [Manifest.FileRecord], expect: [String: ExpectedContent], current: [String: FileSnapshot]) {
+        guard !candidates.isEmpty else { return ([], [:], [:]) }
+        let facts = try await host.facts(paths: candidates.map(\.path), probeServices: false, probeVersions: false)
+        var files: [Manifest.FileRecord] = []
+        var expect: [String: ExpectedContent] = [:]
+        var current: [String: FileSnapshot] = [:]
+        for file in candidates {
+            let now = facts.files[file.path] ?? nil
+            let sha = now?.sha256 ?? ""
+            if sha == file.preSHA256 { continue }
+            if sha != file.postSHA256 && !force {
+                let diff = now.flatMap { n in
+                    (try? journal.backup(runID, file.backup)).flatMap { pre in
+                        UnifiedDiff.make(path: file.path, old: pre, new: n.bytes)
+                    }
+                } ?? ""
+                throw MTAGuardError(
+                    host: record.name, file: file.path,
+                    "changed since run \(runID) wrote it (drift); not rolled back\n" + diff,
+                    hint: "check the change above; --force restores the backup anyway")
+            }
+            expect[file.path] = ExpectedContent(now?.bytes)
+            if let now { current[file.path] = now }
+            files.append(file)
+        }
+        return (files, expect, current)
+    }
+
+    /// A failed undo step, said plainly where it is a package that cannot go back.
+    static func explain(_ message: String, step: Int, files: Int, record: Manifest.HostRecord, interrupted: Bool) -> String {
+        let undone = record.actions.reversed().filter { undoable(interrupted: interrupted).contains($0.state) && $0.inverse != nil }
+        guard step >= files, step - files < undone.count, undone[step - files].action == .upgrade,
+            let target = undone[step - files].inverse?.last
+        else { return message }
+        let package = target.replacingOccurrences(of: "=", with: " ").replacingOccurrences(of: "@", with: " ")
+        return "cannot reinstall \(package), the version before the upgrade: \(message)\n"
+            + "the package tool no longer offers it; reinstall it by hand from a saved package, or keep the upgrade"
     }
 }

@@ -106,6 +106,7 @@ public struct Engine: Sendable {
             id: Journal.newRunID(), command: command, started: Date(), finished: nil, outcome: .running,
             rollbackOf: nil, hosts: [])
         try journal.begin(manifest, preImages: [:])
+        FailPoint.reach("apply.begun")
         let recorder = RunRecorder(journal: journal, manifest: manifest)
         let counter = ProgressCounter(total: hosts.count, report: progress)
 
@@ -115,6 +116,7 @@ public struct Engine: Sendable {
             if plan.hasChanges && plan.error == nil {
                 do {
                     let position = try await recorder.add(record(plan, index: index), preImages: preImages(plan, index: index))
+                    FailPoint.reach("apply.journaled")
                     await applyHost(plan, host: host, position: position, recorder: recorder)
                     await counter.finished(await recorder.host(position))
                 } catch {
@@ -182,6 +184,7 @@ public struct Engine: Sendable {
         let results: [StepResult]
         do {
             results = try await host.apply(steps, runID: recorder.id)
+            FailPoint.reach("apply.applied")
         } catch {
             await recorder.update(position) { $0.outcome = .failed; $0.message = "\(error)" }
             return
@@ -195,6 +198,7 @@ public struct Engine: Sendable {
                     case .skipped: record.files[i].state = .planned
                     case .failedAfterReplace: record.files[i].state = .replaced; failure = r.message
                     case .failed: record.files[i].state = .failed; failure = r.message
+                    case .inDoubt: record.files[i].state = .inDoubt; failure = r.message
                     }
                 } else {
                     let a = i - record.files.count
@@ -203,6 +207,7 @@ public struct Engine: Sendable {
                     case .done: record.actions[a].state = .done
                     case .skipped: record.actions[a].state = .skipped
                     case .failed, .failedAfterReplace: record.actions[a].state = .failed; failure = r.message
+                    case .inDoubt: record.actions[a].state = .inDoubt; failure = r.message
                     }
                 }
             }
@@ -218,24 +223,35 @@ public struct Engine: Sendable {
             await recorder.update(position) { $0.outcome = .failed; $0.message = failure }
         }
         guard let failure else { return }
-        // Return the host to its pre-image: files byte for byte, then undo what ran.
+        // Return the host to its pre-image: files byte for byte, then undo what ran. The files
+        // are read again first: one whose step was in flight when a connection ended may hold
+        // either image.
+        FailPoint.reach("apply.undo")
         let record = await recorder.host(position)
         var rollbackError: String?
         do {
-            let posts = Dictionary(plan.files.map { ($0.path, ExpectedContent($0.after)) }, uniquingKeysWith: { a, _ in a })
+            let touched = record.files.filter { $0.state == .replaced || $0.state == .inDoubt }
+            let restore = try await restorable(touched, of: record, on: host, runID: recorder.id, force: false)
             let undo = try undoSteps(
-                record, files: record.files.filter { $0.state == .replaced }, runID: recorder.id, expect: posts)
-            let r = try await host.apply(undo, runID: recorder.id)
-            if let bad = r.first(where: { $0.outcome == .failed || $0.outcome == .failedAfterReplace }) {
-                rollbackError = bad.message
+                record, files: restore.files, runID: recorder.id, expect: restore.expect, interrupted: false)
+            if undo.isEmpty {
+                // Nothing was written and nothing ran: the host is as it was.
+                await recorder.update(position) { $0.outcome = .failed; $0.message = failure + "; nothing was changed" }
+                return
             }
+            let r = try await host.apply(undo, runID: recorder.id)
+            if let bad = r.first(where: { $0.outcome.isFailure }) { rollbackError = bad.message }
         } catch {
             rollbackError = "\(error)"
         }
         await recorder.update(position) { record in
             if rollbackError == nil {
-                for i in record.files.indices where record.files[i].state == .replaced { record.files[i].state = .restored }
-                for i in record.actions.indices where record.actions[i].state == .done { record.actions[i].state = .undone }
+                for i in record.files.indices where [.replaced, .inDoubt].contains(record.files[i].state) {
+                    record.files[i].state = .restored
+                }
+                for i in record.actions.indices where [.done, .inDoubt, .failed].contains(record.actions[i].state) {
+                    record.actions[i].state = .undone
+                }
                 record.outcome = .rolledBack
                 record.message = failure + "; the host was rolled back"
             } else {
@@ -245,11 +261,31 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Action states whose inverse a rollback runs (guarded by `undoGuard`).
+    /// A failed action is among them: a failed reload or restart may have left the service
+    /// down or on the new file, and a failed stop may have stopped it. A planned one is only
+    /// where the run was cut short: a finished run stops at its first failure, so what it left
+    /// planned never ran.
+    static func undoable(interrupted: Bool) -> Set<Manifest.ActionState> {
+        interrupted ? [.done, .planned, .inDoubt, .failed] : [.done, .inDoubt, .failed]
+    }
+
+    /// When an inverse runs. A reload or restart is undone (by another) only where the service
+    /// runs. A stop, start, disable or enable that is known done is undone outright; one that
+    /// may not have happened (a run cut short) only if it took effect: its probe, which said
+    /// "there is work to do", no longer says so.
+    static func undoGuard(_ action: Manifest.ActionRecord) -> [String]? {
+        if [.reload, .restart].contains(action.action) { return action.probe }
+        if action.state == .done { return nil }
+        return action.probe.map { ["sh", "-c", "! " + shellWords($0)] }
+    }
+
     /// Steps that put `files` back to their pre-images (kept in run `runID`) and run the
     /// inverses of the actions that ran, in reverse order. `expect` gives what each file must
     /// hold now (its post-image, or what drifted there when forced).
     func undoSteps(
-        _ record: Manifest.HostRecord, files: [Manifest.FileRecord], runID: String, expect: [String: ExpectedContent]
+        _ record: Manifest.HostRecord, files: [Manifest.FileRecord], runID: String, expect: [String: ExpectedContent],
+        interrupted: Bool
     ) throws -> [ApplyStep] {
         var steps: [ApplyStep] = []
         for file in files {
@@ -265,10 +301,9 @@ public struct Engine: Sendable {
                 bytes: bytes, mode: file.mode, uid: file.uid, gid: file.gid,
                 validateBefore: nil, validateAfter: nil)))
         }
-        for action in record.actions.reversed() where action.state == .done || action.state == .planned {
+        for action in record.actions.reversed() where Self.undoable(interrupted: interrupted).contains(action.state) {
             guard let inverse = action.inverse else { continue }
-            let needsProbe = action.state == .planned || [.reload, .restart].contains(action.action)
-            steps.append(.run(argv: inverse, probe: needsProbe ? action.probe : nil))
+            steps.append(.run(argv: inverse, probe: Self.undoGuard(action)))
         }
         return steps
     }

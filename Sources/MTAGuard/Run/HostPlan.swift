@@ -52,6 +52,8 @@ public struct Planner: Sendable {
     /// `--smtp-port`: also connect to each live host's SMTP port and try the commands an item
     /// says must be refused (SRV-005's own check method).
     public var smtpPort: UInt16?
+    /// `--allow-upgrade`: a version item that fails on a packaged MTA upgrades that package.
+    public var allowUpgrade = false
 
     public init(playbooks: [Playbook], mode: Mode = .harden, forceKill: Bool = false, knowledge: VersionKnowledge? = nil) {
         self.playbooks = playbooks
@@ -118,6 +120,8 @@ public struct Planner: Sendable {
         var validations: [String: (Validation?, Validation?)] = [:]
         var smtp: Result<SMTPProbeResult, MTAGuardError>?
         var smtpPlace = ""
+        /// Package upgrades (`--allow-upgrade`), after any other action.
+        var upgrades: [ResolvedAction] = []
 
         init(planner: Planner, host: String, facts: HostFacts, mode: Mode) throws {
             self.planner = planner
@@ -164,12 +168,13 @@ public struct Planner: Sendable {
                     for a in try ServiceCatalog.resolve(step, facts: facts) where !actions.contains(a) { actions.append(a) }
                 }
             }
-            plan.actions = actions
+            plan.actions = actions + upgrades.filter { !actions.contains($0) }
         }
 
         /// Keep the MTA: judge each target and fix the ones that fail; judge each MTA's version.
         mutating func harden(_ book: Playbook) throws -> [Evidence] {
             var evidence: [Evidence] = versions(book) + probeEvidence(book)
+            planUpgrades(book)
             for target in book.targets {
                 guard facts.files[target.file] ?? nil != nil else {
                     evidence.append(Evidence(
@@ -204,9 +209,10 @@ public struct Planner: Sendable {
                 return book.smtpRefuses.map { command in
                     let reply = command == "vrfy" ? r.vrfy : r.expn
                     let refused = command == "vrfy" ? r.vrfyRefused : r.expnRefused
+                    let asked = command == "vrfy" ? r.vrfyAsked : r.expnAsked
                     return Evidence(
                         mta: "smtp", file: smtpPlace, line: nil,
-                        text: "\(command.uppercased()) root → \(reply.code) \(reply.text)", status: refused ? .pass : .fail,
+                        text: "\(command.uppercased()) \(asked) → \(reply.code) \(reply.text)", status: refused ? .pass : .fail,
                         note: refused ? "\(command.uppercased()) is refused" : "\(command.uppercased()) answers; it must be refused")
                 }
             }
@@ -224,15 +230,62 @@ public struct Planner: Sendable {
             let found = book.versionOf.compactMap { mta in facts.versions[mta].map { (mta, $0) } }
             guard !found.isEmpty else {
                 let why = facts.live ? "no \(book.versionOf.joined(separator: ", ")) found on the host" : "an offline root runs no MTA to ask its version"
-                return [Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable, note: why)]
+                return [Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable, note: why)] + wrappers(book)
             }
             return found.map { mta, fact in
                 let verdict = VersionJudge.judge(
                     mta: mta, version: fact.version, package: fact.package, settings: fact.settings, knowledge: knowledge)
                 var text = "\(mta) \(fact.version)"
                 if let p = fact.package { text += " (\(p.tool) \(p.name) \(p.installed))" }
-                let note = ([verdict.rule] + verdict.notes).joined(separator: "; ") + " [knowledge base as of \(knowledge.asOf)]"
+                var notes = [verdict.rule] + verdict.notes
+                if verdict.status == .fail, let remedy = remedy(mta, fact.package) { notes.append(remedy) }
+                let note = notes.joined(separator: "; ") + " [knowledge base as of \(knowledge.asOf)]"
                 return Evidence(mta: mta, file: fact.source, line: nil, text: text, status: verdict.status, note: note)
+            } + wrappers(book)
+        }
+
+        /// What patches a failing MTA: its package's upgrade where the package tool has a newer
+        /// one (carried out under `--allow-upgrade`), else the maintained release to build.
+        func remedy(_ mta: String, _ package: PackageInfo?) -> String? {
+            guard let package, VersionJudge.packageDecision(package).newer else {
+                guard let line = planner.knowledge?.mtas.first(where: { $0.name == mta })?.releaseLines
+                    .filter({ !$0.endOfLife }).max(by: { $0.latest < $1.latest })
+                else { return nil }
+                return "to patch: install \(mta) \(line.latest) or a later maintained release (\(line.source)), or stop it with --mode disable"
+            }
+            guard let upgrade = ServiceCatalog.upgrade(mta, package: package, facts: facts) else {
+                return "to patch: upgrade the \(package.name) package to \(package.candidate ?? "its newest version") with the platform's package tool, or stop it with --mode disable"
+            }
+            let how = shellWords(upgrade.command)
+            return planner.allowUpgrade
+                ? "upgrade: \(how) (--allow-upgrade; rollback reinstalls \(package.installed))"
+                : "to patch: \(how) (mtaguard apply --allow-upgrade does it, journaled), or stop it with --mode disable"
+        }
+
+        /// The package upgrades `--allow-upgrade` carries out for the version item's failures.
+        mutating func planUpgrades(_ book: Playbook) {
+            guard planner.allowUpgrade, let knowledge = planner.knowledge else { return }
+            for mta in book.versionOf {
+                guard let fact = facts.versions[mta], let package = fact.package,
+                    VersionJudge.judge(mta: mta, version: fact.version, package: package, settings: fact.settings,
+                                       knowledge: knowledge).status == .fail,
+                    VersionJudge.packageDecision(package).newer,
+                    let upgrade = ServiceCatalog.upgrade(mta, package: package, facts: facts),
+                    !upgrades.contains(upgrade)
+                else { continue }
+                upgrades.append(upgrade)
+            }
+        }
+
+        /// `/usr/sbin/sendmail` and `/usr/lib/sendmail` where another MTA owns them: shown, so
+        /// that nobody takes postfix's or exim's wrapper for sendmail; they decide nothing.
+        func wrappers(_ book: Playbook) -> [Evidence] {
+            guard book.versionOf.contains("sendmail") else { return [] }
+            return facts.owners.filter { $0.mta != "sendmail" }.map { owner in
+                Evidence(
+                    mta: "sendmail", file: owner.path, line: nil,
+                    text: "\(owner.path) → \(owner.mta) (\(owner.evidence.joined(separator: ", ")))", status: .notApplicable,
+                    note: "\(owner.path) is \(owner.mta)'s sendmail-compatible command, not sendmail; no sendmail version is claimed for it")
             }
         }
 
@@ -270,8 +323,8 @@ public struct Planner: Sendable {
             let results = Self.concurrently(lenses) { item -> ConfigTree in
                 let snapshot = (facts.files[item.file] ?? nil)!
                 guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
-                    throw MTAGuardError(
-                        host: host, file: item.file, "is not UTF-8 text; mtaguard edits text files only",
+                    throw TextPosition.notUTF8(
+                        file: item.file, bytes: snapshot.bytes, host: host, what: "mtaguard edits text files only",
                         hint: "nothing was changed; look at the file by hand")
                 }
                 return try ConfigWorkspace().parse(text, lens: item.lens, file: item.file, host: host)

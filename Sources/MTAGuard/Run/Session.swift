@@ -17,6 +17,8 @@ public struct Session: Sendable {
     /// `--mode`; when nil, each host's `mtaguard_mode`, else harden.
     public var mode: Mode?
     public var forceKill = false
+    /// `--allow-upgrade`: see `Planner.allowUpgrade`.
+    public var allowUpgrade = false
     public var progress: (@Sendable (Progress) -> Void)?
     public var stopRequested: @Sendable () -> Bool = { false }
 
@@ -86,6 +88,7 @@ public struct Session: Sendable {
         }
         var planner = Planner(playbooks: books, mode: mode ?? .harden, forceKill: forceKill, knowledge: knowledge)
         planner.smtpPort = smtpPort
+        planner.allowUpgrade = allowUpgrade
         return planner
     }
 

@@ -135,6 +135,7 @@ public enum ServiceCatalog {
     /// One abstract action for one MTA, as the host's service manager does it.
     public static func resolve(_ a: ServiceAction, mta: String, facts: HostFacts, forceKill: Bool) throws -> Resolution {
         var r = Resolution()
+        if a == .upgrade { throw MTAGuardError("'upgrade' is not a service step: mtaguard upgrades a package under --allow-upgrade") }
         switch facts.initSystem {
         case .systemd:
             let u = unit(mta, facts: facts)
@@ -143,7 +144,7 @@ public enum ServiceCatalog {
             case .start: .stop
             case .disable: .enable
             case .enable: .disable
-            case .reload, .restart: a
+            case .reload, .restart, .upgrade: a
             }
             let probe: [String]? = switch a {
             case .stop: ["systemctl", "is-active", "--quiet", u]
@@ -164,7 +165,7 @@ public enum ServiceCatalog {
                 } else {
                     r.commands = [action(mta, a, ["update-rc.d", u, a.rawValue], inverse: ["update-rc.d", u, on ? "disable" : "enable"])]
                 }
-            case .reload, .restart:
+            case .reload, .restart, .upgrade:
                 r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
             }
         case .smf:
@@ -175,7 +176,7 @@ public enum ServiceCatalog {
                 r.commands = [action(mta, .disable, ["svcadm", "disable", f], probe: ["sh", "-c", "svcs -H -o state \(shellQuote(f)) | grep -v disabled"], inverse: ["svcadm", "enable", f])]
             case .start, .enable:
                 r.commands = [action(mta, .enable, ["svcadm", "enable", f], inverse: ["svcadm", "disable", f])]
-            case .reload, .restart:
+            case .reload, .restart, .upgrade:
                 r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
             }
         case .solarisRC:
@@ -185,7 +186,7 @@ public enum ServiceCatalog {
             case .start: r.commands = [action(mta, a, ["/etc/init.d/\(mta)", "start"], inverse: ["/etc/init.d/\(mta)", "stop"])]
             case .disable: r.commands = [action(mta, a, ["mv", link, off], probe: ["test", "-f", link], inverse: ["mv", off, link])]
             case .enable: r.commands = [action(mta, a, ["mv", off, link], probe: ["test", "-f", off], inverse: ["mv", link, off])]
-            case .reload, .restart: r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
+            case .reload, .restart, .upgrade: r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
             }
         case .src, .hpuxRC:
             if mta == "sendmail" {
@@ -212,7 +213,7 @@ public enum ServiceCatalog {
             r.edits = [aix ? aixRcTcpip : hpuxMailservs]
         case .enable:
             throw MTAGuardError("enabling sendmail at boot on \(aix ? "AIX" : "HP-UX") is done by rolling back the run that disabled it")
-        case .reload, .restart:
+        case .reload, .restart, .upgrade:
             r.commands = try resolve(ServiceStep(service: "sendmail", action: a), facts: facts)
         }
     }
@@ -258,4 +259,44 @@ public enum ServiceCatalog {
                      equals: ["0", "\"0\""], require: [], orAny: [], defaultValue: nil, unparsed: nil, absent: false),
         fix: Fix(operation: .set("0"), initial: [], create: Creation(label: "SENDMAIL_SERVER", value: nil, after: nil, before: nil)),
         validateBeforeReplace: nil, validateAfterReplace: nil, after: nil)
+}
+
+// MARK: Package upgrades
+
+extension ServiceCatalog {
+    /// The upgrade of `package` with the host's package tool, and its inverse: reinstalling
+    /// the installed version. Nil where the host has no tool mtaguard knows for that package
+    /// format. The inverse works only while that version can still be fetched (a repository
+    /// or the tool's cache keeps it); where not, the rollback step fails and says so.
+    public static func upgrade(_ mta: String, package p: PackageInfo, facts: HostFacts) -> ResolvedAction? {
+        let tools = facts.tools
+        let (command, inverse): ([String], [String])
+        switch VersionJudge.packageLabel(p.tool) {
+        case "debian":
+            let apt = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-o", "Dpkg::Options::=--force-confold"]
+            command = apt + ["install", "--only-upgrade", p.name]
+            inverse = apt + ["install", "--allow-downgrades", "\(p.name)=\(p.installed)"]
+        case "rpm":
+            // rpm prints EPOCH:VERSION-RELEASE; the tools take NAME-VERSION-RELEASE.
+            let bare = p.installed.hasPrefix("0:") ? String(p.installed.dropFirst(2)) : p.installed
+            if tools.contains("dnf") {
+                command = ["dnf", "-y", "upgrade", p.name]
+                inverse = ["dnf", "-y", "downgrade", "\(p.name)-\(bare)"]
+            } else if tools.contains("zypper") {
+                command = ["zypper", "--non-interactive", "update", p.name]
+                inverse = ["zypper", "--non-interactive", "install", "--oldpackage", "\(p.name)-\(bare)"]
+            } else if tools.contains("yum") {
+                command = ["yum", "-y", "update", p.name]
+                inverse = ["yum", "-y", "downgrade", "\(p.name)-\(bare)"]
+            } else {
+                return nil
+            }
+        case "pkg" where facts.family == .solaris:
+            command = ["pkg", "update", p.name]
+            inverse = ["pkg", "update", "\(p.name)@\(p.installed)"]
+        default:
+            return nil
+        }
+        return ResolvedAction(service: mta, action: .upgrade, command: command, probe: nil, inverse: inverse)
+    }
 }

@@ -1,3 +1,4 @@
+import CYaml
 import Foundation
 import Yams
 
@@ -23,6 +24,7 @@ struct YAMLValue {
                 file: file, "is \(text.utf8.count) bytes; a YAML document here is at most \(maximumBytes) bytes")
         }
         do {
+            try refuseAliasExpansion(text, file: file)
             guard let node = try Yams.compose(yaml: text) else {
                 throw MTAGuardError(file: file, line: 1, "is empty")
             }
@@ -32,8 +34,13 @@ struct YAMLValue {
             case .scanner(let context, let problem, let mark, _),
                 .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
-                let text = [context?.description, problem].compactMap { $0 }.joined(separator: ": ")
-                throw MTAGuardError(file: file, line: mark.line, column: mark.column, "invalid YAML: \(text)")
+                let message = [context?.description, problem]
+                    .compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ": ")
+                let lines = text.unicodeScalars.split(separator: "\n", maxSplits: mark.line, omittingEmptySubsequences: false)
+                let tabbed = mark.line >= 1 && mark.line <= lines.count && lines[mark.line - 1].first == "\t"
+                throw MTAGuardError(
+                    file: file, line: mark.line, column: mark.column, "invalid YAML: \(message)",
+                    hint: tabbed ? "this line starts with a tab; YAML indents with spaces only" : nil)
             case .duplicatedKeysInMapping(let duplicates, let context) where locatingDuplicateKeys:
                 let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
                 throw MTAGuardError(
@@ -52,9 +59,65 @@ struct YAMLValue {
             throw MTAGuardError(file: file, "cannot be read")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw MTAGuardError(file: file, "is not UTF-8 text")
+            throw TextPosition.notUTF8(file: file, bytes: data, what: "a YAML document must be")
         }
         return try load(file: file, text: text)
+    }
+
+    /// Most values a document may hold once its aliases are expanded. Without aliases a 1 MiB
+    /// document holds far fewer; aliases of aliases ("billion laughs") would hold billions, and
+    /// composing it (duplicate keys are found by hashing each key, aliases and all) or walking it
+    /// would never finish.
+    static let maximumExpandedValues = 1_000_000
+
+    /// Counts the values of `text` with every alias expanded, from libyaml's events, before
+    /// anything composes it. A syntax error is left to the composer, which reports it.
+    private static func refuseAliasExpansion(_ text: String, file: String) throws {
+        var parser = yaml_parser_t()
+        guard !text.isEmpty, yaml_parser_initialize(&parser) == 1 else { return }
+        defer { yaml_parser_delete(&parser) }
+        var bytes = Array(text.utf8)
+        try bytes.withUnsafeMutableBufferPointer { buffer in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var sizes: [String: Int] = [:]
+            var open: [(count: Int, anchor: String?)] = []
+            var event = yaml_event_t()
+            func name(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+                pointer.map { String(cString: $0) }
+            }
+            func finished(_ size: Int, anchor: String?, line: Int) throws {
+                if let anchor { sizes[anchor] = size }
+                let total = open.isEmpty ? size : open[open.count - 1].count + size
+                guard total <= maximumExpandedValues else {
+                    throw MTAGuardError(
+                        file: file, line: line,
+                        "expands to more than \(maximumExpandedValues) values through aliases (*name); mtaguard refuses it",
+                        hint: "write the values out, or use fewer aliases of aliases")
+                }
+                if !open.isEmpty { open[open.count - 1].count = total }
+            }
+            while yaml_parser_parse(&parser, &event) == 1 {
+                defer { yaml_event_delete(&event) }
+                let line = Int(event.start_mark.line) + 1
+                switch event.type {
+                case YAML_SCALAR_EVENT:
+                    try finished(1, anchor: name(event.data.scalar.anchor), line: line)
+                case YAML_ALIAS_EVENT:
+                    try finished(name(event.data.alias.anchor).flatMap { sizes[$0] } ?? 1, anchor: nil, line: line)
+                case YAML_SEQUENCE_START_EVENT:
+                    open.append((1, name(event.data.sequence_start.anchor)))
+                case YAML_MAPPING_START_EVENT:
+                    open.append((1, name(event.data.mapping_start.anchor)))
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    guard let done = open.popLast() else { return }
+                    try finished(done.count, anchor: done.anchor, line: line)
+                case YAML_STREAM_END_EVENT:
+                    return
+                default:
+                    break
+                }
+            }
+        }
     }
 
     var line: Int? { node.mark?.line }

@@ -20,6 +20,11 @@ struct RemoteScript {
 
     // MARK: Facts
 
+    /// The package tools a version item's upgrade may use (`tool` lines).
+    var packageTools: String {
+        "for t in apt-get dnf yum zypper pkg; do command -v $t >/dev/null 2>&1 && echo \"$M tool $t\"; done\n"
+    }
+
     /// The service manager in charge and, per MTA, whether it runs and starts at boot (when
     /// `MTG_PROBE=yes`; else `unknown`, and no status command runs). Runs on
     /// the host (remote, or this machine when it is the live host); prints `init`, `tool` and
@@ -100,7 +105,12 @@ struct RemoteScript {
     /// Each MTA's version as the MTA itself reports it, the package that owns it (dpkg, rpm)
     /// with the newest candidate the package tool knows, and the settings the judgement needs.
     /// Prints `version MTA VERSION SOURCE`, `package MTA TOOL NAME INSTALLED [CANDIDATE]` and
-    /// `setting MTA NAME VALUE` lines.
+    /// `setting MTA NAME VALUE` lines, and an `owner PATH MTA HOW…` line for each of
+    /// `/usr/sbin/sendmail` and `/usr/lib/sendmail`, which are postfix's or exim's wrapper on
+    /// many hosts. HOW names what told: `link:TARGET` (followed with `ls -l`; there is no
+    /// `readlink -f` on AIX, HP-UX or Solaris 10), `answer:-d0.1` (only sendmail's own prints
+    /// its `Version`), `dpkg:PACKAGE` or `rpm:PACKAGE`. A link to postfix or exim is not asked
+    /// `-d0.1`; an answer outweighs a package database that says otherwise.
     var versionProbe: String {
         """
         if command -v postconf >/dev/null 2>&1; then
@@ -110,15 +120,61 @@ struct RemoteScript {
             echo "$M setting postfix smtpd_forbid_bare_newline $(postconf -h smtpd_forbid_bare_newline 2>/dev/null)"
           fi
         fi
-        for s in /usr/sbin/sendmail /usr/lib/sendmail; do
-          [ -x "$s" ] || continue
-          v=$("$s" -d0.1 -bt </dev/null 2>/dev/null | sed -n 's/^Version \\([0-9][0-9.]*\\).*/\\1/p' | head -1)
-          if [ -n "$v" ]; then echo "$M version sendmail $v $s"; break; fi
-        done
+        mtg_exim() { "$1" -bV 2>/dev/null </dev/null | sed -n 's/^Exim version \\([0-9][0-9.]*\\).*/\\1/p' | head -1; }
+        mtg_ev=
         for e in exim4 exim; do
           command -v $e >/dev/null 2>&1 || continue
-          v=$($e -bV 2>/dev/null </dev/null | sed -n 's/^Exim version \\([0-9][0-9.]*\\).*/\\1/p' | head -1)
-          if [ -n "$v" ]; then echo "$M version exim $v $e"; break; fi
+          v=$(mtg_exim $e)
+          if [ -n "$v" ]; then echo "$M version exim $v $e"; mtg_ev=yes; break; fi
+        done
+        # The package owning $1, as dpkg:NAME or rpm:NAME, where a package tool knows it.
+        mtg_pkg() {
+          if command -v dpkg >/dev/null 2>&1; then
+            mtg_p=$(dpkg -S "$1" 2>/dev/null | grep -v '^diversion' | sed -n 's/^\\([^:, ]*\\)[^ ]*: .*/\\1/p' | head -1)
+            if [ -n "$mtg_p" ]; then echo "dpkg:$mtg_p"; fi
+          elif command -v rpm >/dev/null 2>&1; then
+            if mtg_p=$(rpm -qf --qf '%{NAME}\\n' "$1" 2>/dev/null); then echo "rpm:$(echo "$mtg_p" | head -1)"; fi
+          fi
+        }
+        # $1 with its symbolic links followed (eight at most) and its folder made physical.
+        mtg_resolve() {
+          mtg_r=$1
+          for mtg_i in 1 2 3 4 5 6 7 8; do
+            [ -h "$mtg_r" ] || break
+            mtg_l=$(ls -l "$mtg_r" 2>/dev/null | sed 's/^.* -> //')
+            case $mtg_l in /*) mtg_r=$mtg_l;; *) mtg_r=$(dirname "$mtg_r")/$mtg_l;; esac
+          done
+          mtg_d=$(cd "$(dirname "$mtg_r")" 2>/dev/null && pwd -P) && mtg_r=$mtg_d/$(basename "$mtg_r")
+          echo "$mtg_r"
+        }
+        mtg_sv= mtg_seen=
+        for s in /usr/sbin/sendmail /usr/lib/sendmail; do
+          [ -x "$s" ] || continue
+          r=$(mtg_resolve "$s")
+          case "$mtg_seen " in *" $r "*) continue;; esac
+          mtg_seen="$mtg_seen $r"
+          o= how=
+          if [ -h "$s" ]; then
+            how="link:$r"
+            case $(basename "$r") in *postfix*) o=postfix;; *exim*) o=exim;; esac
+          fi
+          if [ -z "$o" ]; then
+            v=$("$s" -d0.1 -bt </dev/null 2>/dev/null | sed -n 's/^Version \\([0-9][0-9.]*\\).*/\\1/p' | head -1)
+            if [ -n "$v" ]; then
+              o=sendmail; how="answer:-d0.1${how:+ $how}"
+              if [ -z "$mtg_sv" ]; then echo "$M version sendmail $v $s"; mtg_sv=yes; fi
+            fi
+          fi
+          pk=$(mtg_pkg "$r")
+          if [ -z "$o" ] && [ -n "$pk" ]; then
+            case ${pk#*:} in postfix*) o=postfix;; sendmail*) o=sendmail;; exim*) o=exim;; *) o=${pk#*:};; esac
+          fi
+          [ -n "$o" ] || continue
+          echo "$M owner $s $o ${how:+$how }$pk"
+          if [ "$o" = exim ] && [ -z "$mtg_ev" ]; then
+            v=$(mtg_exim "$s")
+            if [ -n "$v" ]; then echo "$M version exim $v $s"; mtg_ev=yes; fi
+          fi
         done
         if command -v dpkg-query >/dev/null 2>&1; then
           for p in postfix:postfix sendmail-bin:sendmail exim4-daemon-light:exim exim4-daemon-heavy:exim; do
@@ -148,7 +204,7 @@ struct RemoteScript {
             echo "$M release $(uname -r 2>/dev/null)"
             MTG_PROBE=\(probeServices ? "yes" : "no")
 
-            """ + serviceProbe + (probeVersions ? versionProbe : "") + """
+            """ + serviceProbe + (probeVersions ? versionProbe + packageTools : "") + """
             mtg_file() {
               if [ -h "$1" ]; then echo "$M link"; return; fi
               if [ ! -e "$1" ]; then echo "$M absent"; return; fi
@@ -200,7 +256,7 @@ struct RemoteScript {
             case "uname": uname = arg
             case "release": release = arg
             case "init", "tool", "service": services.read(word, arg)
-            case "version", "package", "setting": versions.read(word, arg)
+            case "version", "package", "setting", "owner": versions.read(word, arg)
             case "file":
                 current = Int(arg)
                 guard let c = current, paths.indices.contains(c) else { throw MTAGuardError(host: host, "bad facts output") }
@@ -230,6 +286,7 @@ struct RemoteScript {
             family: OSFamily(uname: uname), release: release, initSystem: services.initSystem,
             tools: services.tools, services: services.states, files: files)
         facts.versions = versions.facts
+        facts.owners = versions.owners
         return facts
     }
 
@@ -245,6 +302,8 @@ struct RemoteScript {
     /// What `versionProbe` printed.
     struct Versions {
         var facts: [String: MTAVersionFact] = [:]
+        /// Whose `/usr/sbin/sendmail` and `/usr/lib/sendmail` are, in the order reported.
+        var owners: [CommandOwner] = []
         private var packages: [String: PackageInfo] = [:]
         private var settings: [String: [String: String]] = [:]
 
@@ -263,6 +322,8 @@ struct RemoteScript {
                 let value = f.count > 2 ? f[2...].joined(separator: " ") : ""
                 settings[f[0], default: [:]][f[1]] = value
                 facts[f[0]]?.settings[f[1]] = value
+            case "owner" where f.count >= 2:
+                owners.append(CommandOwner(path: f[0], mta: f[1], evidence: Array(f.dropFirst(2))))
             default: break
             }
         }
@@ -334,6 +395,9 @@ struct RemoteScript {
             if [ -d /var/run ]; then L=/var/run/mtaguard.lock; else L=/tmp/mtaguard.lock; fi
             mtg_lock() { mkdir "$L" 2>/dev/null && echo \(shellQuote("run \(runID) from \(controller)")) "pid $$" > "$L/owner"; }
             if ! mtg_lock; then
+              # No lock folder after a failed mkdir: not another run, but a folder this login
+              # cannot write (or a read-only /var/run).
+              if [ ! -d "$L" ]; then echo "$M lockerror $(mkdir "$L" 2>&1)"; exit 75; fi
               O=$(cat "$L/owner" 2>/dev/null); P=${O##*pid }
               # A lock whose process is gone (a run killed mid-way) is stale: said as such, and
               # broken only when asked.
@@ -349,8 +413,11 @@ struct RemoteScript {
                 echo "$M locked $O"; exit 75
               fi
             fi
-            trap 'rm -rf "$L"' 0
-            trap 'exit 129' 1; trap 'exit 130' 2; trap 'exit 143' 15
+            # However the script ends (a dropped connection shows as HUP or PIPE), the lock goes
+            # and so does a half-written temporary file ($T); the target is only ever renamed.
+            T=
+            trap 'if [ -n "$T" ]; then rm -f "$T"; fi; rm -rf "$L"' 0
+            trap 'exit 129' 1; trap 'exit 130' 2; trap 'exit 141' 13; trap 'exit 143' 15
             mtg_report() { echo "$M step $1 $2"; if [ -n "$3" ]; then printf '%s\\n' "$3"; fi; echo "$M endstep"; }
 
             """
@@ -380,8 +447,8 @@ struct RemoteScript {
               mtg_report \(i) failed \(shellQuote("\(r.path) changed since it was read; nothing written, run again")); exit 1
             fi
             if [ "$C" = \(shellQuote(POSIXChecksum.line(r.bytes))) ]; then mtg_report \(i) skipped 'already as wanted'; else
-            rm -f \(temp)
-            if ! { : > \(temp); } 2>/dev/null; then mtg_report \(i) failed "cannot create a temporary file in \(folder.replacingOccurrences(of: "\"", with: "")): $( { : > \(temp); } 2>&1 )"; rm -f \(temp); exit 1; fi
+            rm -f \(temp); T=\(temp)
+            if ! ( : > \(temp) ) 2>/dev/null; then mtg_report \(i) failed "cannot create a temporary file in \(folder.replacingOccurrences(of: "\"", with: "")): $( { : > \(temp); } 2>&1 )"; rm -f \(temp); exit 1; fi
 
             """
         for chunk in Self.printfChunks(r.bytes) {
@@ -401,6 +468,7 @@ struct RemoteScript {
         }
         s += """
             if ! E=$(mv -f \(temp) \(target) 2>&1); then rm -f \(temp); mtg_report \(i) failed "cannot replace \(r.path.replacingOccurrences(of: "\"", with: "")): $E"; exit 1; fi
+            T=
             sync
 
             """
@@ -488,6 +556,11 @@ struct RemoteScript {
                     throw MTAGuardError(
                         host: host, "this host's lock is stale: \(owner), and that process is gone",
                         hint: "a run was interrupted; see mtaguard runs, then pass --break-stale-lock; nothing was changed")
+                case "lockerror":
+                    let why = line.dropFirst(marker.count + 1 + "lockerror".count).trimmingCharacters(in: .whitespaces)
+                    throw MTAGuardError(
+                        host: host, "cannot take the host lock: \(why.isEmpty ? "mkdir failed" : why)",
+                        hint: why.contains("ermission") ? "use --become or log in as root; nothing was changed" : "nothing was changed")
                 case "done": finished = true
                 default: break
                 }

@@ -37,10 +37,11 @@ public struct SSHHost: Host {
         let controller = ProcessInfo.processInfo.hostName
         let out = try await transport.execute(target, script: script.apply(steps, runID: runID, controller: controller, breakStaleLock: transport.options.breakStaleLock))
         let (results, finished) = try script.parseApply(out.stdout, host: name)
-        if !finished, results.last.map({ $0.outcome == .failed || $0.outcome == .failedAfterReplace }) != true {
-            // The connection dropped or the script died mid-way: report the step in flight.
+        if !finished, results.last.map({ $0.outcome.isFailure }) != true {
+            // The connection dropped or the script died mid-way: the step in flight may or may
+            // not have happened.
             var partial = results
-            partial.append(StepResult(.failed, "the connection ended during step \(results.count + 1): \(connectionText(out))"))
+            partial.append(StepResult(.inDoubt, "the connection ended during step \(results.count + 1): \(connectionText(out))"))
             return partial
         }
         return results

@@ -35,7 +35,11 @@
 //
 // `unreachable:` names get inventory lines with a port nothing listens on
 // (connection refused). `killSSHD(name)` stops one host's sshd (and its
-// sessions) for fault tests. `stop()` stops every sshd by its pid (and their
+// sessions) for fault tests; `restartSSHD(name)` starts it again on the same
+// port (same key, files and shims, a new namespace set up the same way).
+// `inNamespace(name, script)` runs a shell script inside the host's mount
+// namespace (nsenter into its sshd): to mount a full or read-only file system
+// over /etc/postfix there, or to look at what a session there sees. `stop()` stops every sshd by its pid (and their
 // session processes) and removes the folder; idempotent, never throws.
 
 import Foundation
@@ -174,6 +178,31 @@ final class SSHLab: Sendable {
     /// Stop that host's sshd and its sessions (fault tests). The lab stays.
     func killSSHD(_ name: String) {
         _ = try? runCommand(["bash", Self.script, "kill", directory, host(name).name])
+    }
+
+    /// Start that host's sshd again (after `killSSHD` or a fault that killed it) on the same
+    /// port, in a new namespace set up the same way. Returns the new listener's pid.
+    @discardableResult
+    func restartSSHD(_ name: String) throws -> Int32 {
+        let r = try runCommand(["bash", Self.script, "restart", directory, host(name).name])
+        guard r.status == 0, let pid = Int32(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw SSHLabError(description: "lab.sh restart \(name) failed: \(r)")
+        }
+        return pid
+    }
+
+    /// The pid of that host's sshd listener now (0 when it has none): `sshdPID` until a restart.
+    func currentSSHDPID(_ name: String) -> Int32 {
+        let text = try? String(contentsOfFile: host(name).directory + "/sshd.pid", encoding: .utf8)
+        return Int32(text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+    }
+
+    /// Runs `script` with /bin/sh in the host's mount and UTS namespaces, as root, without SSH.
+    /// Mounts made there are seen by that host's sessions only.
+    func inNamespace(_ name: String, _ script: String) throws -> CommandResult {
+        let pid = currentSSHDPID(name)
+        guard pid > 0 else { throw SSHLabError(description: "\(name): no sshd, so no namespace to enter") }
+        return try runCommand(["nsenter", "-t", String(pid), "-m", "-u", "--", "/bin/sh", "-c", script])
     }
 
     /// `lab.sh status`: one line per host, "NAME PORT PID up|down|unreachable".

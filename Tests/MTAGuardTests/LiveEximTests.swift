@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// mtaguard against a real exim, unpacked from Debian's packages (`make mtas`) and run with
+/// Debian's stock configuration template behind a loopback bridge to `exim4 -C FILE -bs`.
+/// playbooks/srv-005.yaml has no exim file target: SRV-005 is decided by the probe here.
+///
+/// Over TCP, exim answers an unqualified `VRFY root` with `501 root: recipient address must
+/// contain a domain` before its VRFY ACL is consulted, whatever that ACL says; only
+/// `VRFY root@DOMAIN` reaches it. The probe asks again with the greeting's domain after a 501,
+/// so that an exim that allows VRFY does not pass SRV-005 on a syntax error.
+@Suite struct LiveEximTests {
+    func check(_ exim: ExtractedMTA, _ args: [String]) throws -> CommandResult {
+        let backups = try TempDir("exim-backups")
+        defer { backups.remove() }
+        return try exim.run([Repo.binary, "check", "--playbooks", Repo.playbooks] + args,
+                            environment: ["MTAGUARD_BACKUPS": backups.path])
+    }
+
+    @Test func stockConfigurationRefusesVRFYAndEXPN() throws {
+        let exim = try ExtractedMTA.exim()
+        defer { exim.stop() }
+        let port = String(exim.port)
+        let replies = try exim.smtp(["EHLO client.example", "VRFY root@\(ExtractedMTA.hostName)", "VRFY root"])
+        #expect(replies.map(\.description) == [replies[0].description, "252 Administrative prohibition",
+                                               "501 root: recipient address must contain a domain"])
+
+        let r = try check(exim, ["--item", "SRV-005", "--smtp-port", port])
+        #expect(r.status == 0, "\(r)\n\(exim.logs())")
+        #expect(r.stdout.contains("pass  smtp 127.0.0.1:\(port)  \"EXPN root → 550 Administrative prohibition\""), "\(r)")
+        #expect(r.stdout.contains("pass  smtp 127.0.0.1:\(port)  \"VRFY root@\(ExtractedMTA.hostName) → 252 Administrative prohibition\""), "\(r)")
+    }
+
+    @Test func acceptingVRFYAndEXPNFails() throws {
+        let exim = try ExtractedMTA.exim(accepting: ["vrfy", "expn"])
+        defer { exim.stop() }
+        let port = String(exim.port)
+        let vrfy = try exim.smtp(["EHLO client.example", "VRFY root@\(ExtractedMTA.hostName)"]).last
+        #expect(vrfy?.description == "250 <root@\(ExtractedMTA.hostName)> is deliverable")
+
+        let r = try check(exim, ["--item", "SRV-005", "--smtp-port", port])
+        #expect(r.status == 2, "\(r)\n\(exim.logs())")
+        #expect(r.stdout.contains("fail  smtp 127.0.0.1:\(port)  \"EXPN root → 250 "), "\(r)")
+        #expect(r.stdout.contains("fail  smtp 127.0.0.1:\(port)  \"VRFY root@\(ExtractedMTA.hostName) → 250 <root@\(ExtractedMTA.hostName)> is deliverable\""), "\(r)")
+    }
+
+    /// VRFY allowed, EXPN refused: exim verifies addresses for anyone who qualifies them, and
+    /// the probe, asking again with the domain, sees it.
+    @Test func acceptingOnlyVRFYFails() throws {
+        let exim = try ExtractedMTA.exim(accepting: ["vrfy"])
+        defer { exim.stop() }
+        let port = String(exim.port)
+        let vrfy = try exim.smtp(["EHLO client.example", "VRFY root@\(ExtractedMTA.hostName)"]).last
+        #expect(vrfy?.description == "250 <root@\(ExtractedMTA.hostName)> is deliverable")
+
+        let r = try check(exim, ["--item", "SRV-005", "--smtp-port", port])
+        #expect(r.stdout.contains("pass  smtp 127.0.0.1:\(port)  \"EXPN root → 550 Administrative prohibition\""), "\(r)")
+        #expect(r.status == 2, "\(r)")
+        #expect(r.stdout.contains("fail  smtp 127.0.0.1:\(port)  \"VRFY root@\(ExtractedMTA.hostName) → 250 "), "\(r)")
+    }
+
+    /// exim4 on PATH answers `-bV`; /usr/sbin/sendmail is a link to it, as Debian's exim
+    /// packages make it: it is reported as exim's, not as a sendmail.
+    @Test func u45ReportsTheRealEximVersionAndSendmailAsItsLink() throws {
+        let exim = try ExtractedMTA.exim()
+        defer { exim.stop() }
+        let version = try exim.packages.upstreamVersion(of: "exim4-daemon-light")
+        let r = try check(exim, ["--item", "U-45", "--format", "json"])
+        let evidence = try checkEvidence(r.stdout)
+        let found = evidence.filter { $0["mta"] as? String == "exim" }
+        #expect(found.count == 1, "\(r)")
+        #expect(found.first?["text"] as? String == "exim \(version)", "\(r)")
+        #expect(found.first?["file"] as? String == "exim4", "\(r)")
+        let sendmail = evidence.filter { $0["mta"] as? String == "sendmail" }
+        #expect(sendmail.count == 1, "\(r)")
+        #expect(sendmail.first?["text"] as? String == "/usr/sbin/sendmail → exim (link:/usr/sbin/exim4)", "\(r)")
+        #expect(sendmail.first?["status"] as? String == "not-applicable", "\(r)")
+    }
+}
