@@ -6,6 +6,25 @@ import Glibc
 import Darwin
 #endif
 
+/// libaugeas is not safe across threads even with a handle each: it compiles lens regexps
+/// lazily, after setting glibc's process-wide `re_syntax_options` (regexp.c), so two handles
+/// compiling at once can get each other's syntax (case-insensitive, or `|` taken literally) and
+/// fail, e.g. "None of the alternatives in the union match". Every call into the library that
+/// may compile one holds this lock.
+enum AugeasSerial {
+    nonisolated(unsafe) static let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
+
+    static func run<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
 /// One Augeas handle: the only owner of the C pointer, closed when this object goes away.
 ///
 /// Every call reads `aug_error` afterwards and turns a failure into an ``AugeasError``;
@@ -42,25 +61,25 @@ public final class Augeas {
     public init(root: String? = nil, loadPath: [String] = [], flags: Flags = [.noModuleAutoload]) throws {
         let joined = loadPath.isEmpty ? nil : loadPath.joined(separator: ":")
         let raw = UInt32(AUG_NO_ERR_CLOSE.rawValue) | flags.rawValue
-        guard let h = aug_init(root, joined, raw) else {
+        guard let h = AugeasSerial.run({ aug_init(root, joined, raw) }) else {
             throw AugeasError(code: .noMemory, message: "aug_init failed")
         }
         handle = h
         if aug_error(h) != Int32(AUG_NOERROR.rawValue) {
             let error = currentError()
-            aug_close(h)
+            AugeasSerial.run { aug_close(h) }
             throw error
         }
     }
 
-    deinit { aug_close(handle) }
+    deinit { AugeasSerial.run { aug_close(handle) } }
 
     // MARK: Reading
 
     /// The value of the single node at `path`; `nil` when there is no such node or it has no value.
     public func get(_ path: String) throws -> String? {
         var value: UnsafePointer<CChar>?
-        let r = aug_get(handle, path, &value)
+        let r = AugeasSerial.run { aug_get(handle, path, &value) }
         try check(r < 0)
         guard r == 1, let value else { return nil }
         return String(cString: value)
@@ -69,7 +88,7 @@ public final class Augeas {
     /// Whether exactly one node matches `path`.
     public func exists(_ path: String) throws -> Bool {
         var value: UnsafePointer<CChar>?
-        let r = aug_get(handle, path, &value)
+        let r = AugeasSerial.run { aug_get(handle, path, &value) }
         try check(r < 0)
         return r == 1
     }
@@ -77,7 +96,7 @@ public final class Augeas {
     /// The label of the single node at `path`.
     public func label(_ path: String) throws -> String? {
         var value: UnsafePointer<CChar>?
-        let r = aug_label(handle, path, &value)
+        let r = AugeasSerial.run { aug_label(handle, path, &value) }
         try check(r < 0)
         guard r == 1, let value else { return nil }
         return String(cString: value)
@@ -86,7 +105,7 @@ public final class Augeas {
     /// Every node matching `path`, as full paths, in document order.
     public func match(_ path: String) throws -> [String] {
         var matches: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-        let n = aug_match(handle, path, &matches)
+        let n = AugeasSerial.run { aug_match(handle, path, &matches) }
         try check(n < 0)
         guard let matches else { return [] }
         defer { free(matches) }
@@ -105,7 +124,7 @@ public final class Augeas {
     public func span(_ path: String) throws -> Span {
         var filename: UnsafeMutablePointer<CChar>?
         var ls: UInt32 = 0, le: UInt32 = 0, vs: UInt32 = 0, ve: UInt32 = 0, s: UInt32 = 0, e: UInt32 = 0
-        let r = aug_span(handle, path, &filename, &ls, &le, &vs, &ve, &s, &e)
+        let r = AugeasSerial.run { aug_span(handle, path, &filename, &ls, &le, &vs, &ve, &s, &e) }
         defer { free(filename) }
         try check(r < 0)
         return Span(
@@ -117,18 +136,18 @@ public final class Augeas {
 
     /// Sets the value of the node at `path`, creating it (and its parents) if needed.
     public func set(_ path: String, _ value: String?) throws {
-        try check(aug_set(handle, path, value) < 0)
+        try check(AugeasSerial.run { aug_set(handle, path, value) } < 0)
     }
 
     /// Inserts a new node labelled `label` before or after the single node at `path`.
     public func insert(_ label: String, at path: String, before: Bool) throws {
-        try check(aug_insert(handle, path, label, before ? 1 : 0) < 0)
+        try check(AugeasSerial.run { aug_insert(handle, path, label, before ? 1 : 0) } < 0)
     }
 
     /// Removes every node matching `path` and their children; returns how many went.
     @discardableResult
     public func remove(_ path: String) throws -> Int {
-        let r = aug_rm(handle, path)
+        let r = AugeasSerial.run { aug_rm(handle, path) }
         try check(r < 0)
         return Int(r)
     }
@@ -136,32 +155,32 @@ public final class Augeas {
     /// Relabels every node matching `path`; returns how many.
     @discardableResult
     public func rename(_ path: String, to label: String) throws -> Int {
-        let r = aug_rename(handle, path, label)
+        let r = AugeasSerial.run { aug_rename(handle, path, label) }
         try check(r < 0)
         return Int(r)
     }
 
     /// Moves the node at `source` to `destination`.
     public func move(_ source: String, to destination: String) throws {
-        try check(aug_mv(handle, source, destination) < 0)
+        try check(AugeasSerial.run { aug_mv(handle, source, destination) } < 0)
     }
 
     // MARK: Files
 
     /// Adds a transform: `file` (relative to the root, a glob allowed) is read with `lens`.
     public func addTransform(lens: String, file: String) throws {
-        try check(aug_transform(handle, lens, file, 0) < 0)
+        try check(AugeasSerial.run { aug_transform(handle, lens, file, 0) } < 0)
     }
 
     /// Loads every file of the transforms; a file a lens cannot parse is an error.
     public func load() throws {
-        try check(aug_load(handle) < 0)
+        try check(AugeasSerial.run { aug_load(handle) } < 0)
         try throwTreeError(under: "/augeas/files")
     }
 
     /// Writes back every changed file.
     public func save() throws {
-        let r = aug_save(handle)
+        let r = AugeasSerial.run { aug_save(handle) }
         try throwTreeError(under: "/augeas/files")
         try check(r < 0)
     }
@@ -173,7 +192,7 @@ public final class Augeas {
     public func parse(text: String, lens: String, into path: String) throws {
         let source = "/mtaguard/text" + path
         try set(source, text)
-        try check(aug_text_store(handle, lens, source, path) < 0, textError: path)
+        try check(AugeasSerial.run { aug_text_store(handle, lens, source, path) } < 0, textError: path)
         try throwTreeError(under: "/augeas/text" + path)
     }
 
@@ -182,7 +201,7 @@ public final class Augeas {
     public func render(lens: String, from path: String) throws -> String {
         let source = "/mtaguard/text" + path
         let output = "/mtaguard/out" + path
-        try check(aug_text_retrieve(handle, lens, source, path, output) < 0, textError: path)
+        try check(AugeasSerial.run { aug_text_retrieve(handle, lens, source, path, output) } < 0, textError: path)
         try throwTreeError(under: "/augeas/text" + path)
         return try get(output) ?? ""
     }
@@ -209,7 +228,7 @@ public final class Augeas {
     /// turn the first one under `base` into an error with its file, line and position.
     private func throwTreeError(under base: String) throws {
         var matches: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-        let n = aug_match(handle, base + "//error", &matches)
+        let n = AugeasSerial.run { aug_match(handle, base + "//error", &matches) }
         guard n > 0, let matches else {
             if let matches { free(matches) }
             return
@@ -222,7 +241,7 @@ public final class Augeas {
         guard let errorPath = paths.first else { return }
         func value(_ sub: String) -> String? {
             var v: UnsafePointer<CChar>?
-            return aug_get(handle, errorPath + sub, &v) == 1 ? v.map { String(cString: $0) } : nil
+            return AugeasSerial.run { aug_get(handle, errorPath + sub, &v) } == 1 ? v.map { String(cString: $0) } : nil
         }
         let nodePath = String(errorPath.dropLast("/error".count))
         var file: String? = nil

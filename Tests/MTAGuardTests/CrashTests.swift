@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import MTAGuard
+
 /// mtaguard killed with SIGKILL at every step of `apply` and of `rollback` (the fail points
 /// are listed in Sources/MTAGuard/Support/FailPoint.swift; over SSH a recording shim kills it
 /// while the host runs its service command). After each kill: every file is its pre-image or
@@ -206,5 +208,56 @@ import Testing
             FaultLedger.record(.fault, "SIGKILL of apply over SSH at \(point)", hosts: 2,
                                survived: rollback.status == 0 && lost == 0 ? 2 : 0, bytesLost: lost)
         }
+    }
+}
+
+/// A file that someone changes between the facts mtaguard read and its write: refused, with
+/// the change shown, and the someone's bytes kept.
+@Suite struct DriftFaultTests {
+    /// An offline root whose main.cf is edited by "someone else" right after mtaguard reads it.
+    struct EditedAfterRead: MTAGuard.Host {
+        let inner: LocalHost
+        let root: String
+        let edit: String
+        var name: String { inner.name }
+        var isLive: Bool { inner.isLive }
+        var address: HostAddress { inner.address }
+        var mode: Mode? { nil }
+        func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
+            let facts = try await inner.facts(paths: paths, probeServices: probeServices, probeVersions: probeVersions)
+            let path = root + "/etc/postfix/main.cf"
+            let now = try String(contentsOfFile: path, encoding: .utf8)
+            if !now.contains(edit) { try (now + edit).write(toFile: path, atomically: false, encoding: .utf8) }
+            return facts
+        }
+        func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult] {
+            try await inner.apply(steps, runID: runID)
+        }
+    }
+
+    @Test func applyRefusesAFileChangedSinceItWasReadAndShowsTheChange() async throws {
+        let root = try TempDir("drift-root"), backups = try TempDir("drift-backups")
+        defer { root.remove(); backups.remove() }
+        try root.write("etc/postfix/main.cf", try Repo.fixtureData("postfix/main.cf.debian"))
+        let edit = "relayhost = [smtp.example.net]:587\n"
+        let expected = String(decoding: try Repo.fixtureData("postfix/main.cf.debian"), as: UTF8.self) + edit
+
+        let books = try PlaybookLoader.loadAll(folder: Repo.playbooks).filter { $0.id == "SRV-005" }
+        let engine = Engine(planner: Planner(playbooks: books), journal: Journal(folder: backups.path)) { _, _ in
+            LocalHost(root: root.path)
+        }
+        let host = EditedAfterRead(inner: LocalHost(root: root.path), root: root.path, edit: edit)
+        let result = try await engine.apply([host], command: "apply")
+        #expect(result.exitCode == 1)
+        let record = try #require(result.hosts.first)
+        #expect(record.outcome == .failed)
+        let message = record.message ?? ""
+        #expect(message.contains("/etc/postfix/main.cf changed since it was read"), "\(message)")
+        #expect(message.contains("+relayhost = [smtp.example.net]:587"), "the change is not shown: \(message)")
+        #expect(message.contains("nothing was changed"), "\(message)")
+        let now = try root.read("etc/postfix/main.cf")
+        #expect(String(decoding: now, as: UTF8.self) == expected)
+        let lost = FaultLedger.bytesLost(expected: Data(expected.utf8), actual: now)
+        FaultLedger.record(.fault, "file changed between facts and apply", survived: lost == 0 ? 1 : 0, bytesLost: lost)
     }
 }

@@ -108,6 +108,11 @@ private enum Property {
             restored = try root.read(relative)
         }
         expect(restored == original, "rollback did not give the original bytes")
+        if !ok {
+            let keep = NSTemporaryDirectory() + "mtaguard-property-\(kind)-\(seed)-\(index)"
+            try? original.write(to: URL(fileURLWithPath: keep))
+            Issue.record("the generated file is kept in \(keep): \(replay)")
+        }
         let lost = FaultLedger.bytesLost(expected: original, actual: restored)
         FaultLedger.record(.property, "\(kind) apply/rollback case \(index)", hosts: 1, survived: ok && lost == 0 ? 1 : 0, bytesLost: lost)
     }
@@ -173,6 +178,9 @@ private enum MainCfGenerator {
         defer { folder.remove() }
         _ = try? folder.write("main.cf", text)
         _ = try? folder.write("master.cf", "")
+        // postconf waits up to 2 s for a main.cf written in the last second to "cool down".
+        try? FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: folder.path + "/main.cf")
         guard let r = try? runCommand(["postconf", "-c", folder.path, "-h", "disable_vrfy_command"]), r.status == 0 else {
             return nil
         }

@@ -70,7 +70,7 @@ import Testing
             mode: 0o644, uid: 0, gid: 0, validateBefore: nil, validateAfter: nil))
         let out = try sh(script.apply([step], runID: "r", controller: "c"), in: dir)
         let (results, _) = try script.parseApply(out.stdout, host: "h")
-        #expect(results.map(\.outcome) == [.failed])
+        #expect(results.map(\.outcome) == [.drifted])
         #expect(results.first?.message.contains("changed since it was read") == true)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "changed by someone\n")
         let driftLost = FaultLedger.bytesLost(expected: Data("changed by someone\n".utf8), actual: try Data(contentsOf: URL(fileURLWithPath: path)))

@@ -40,7 +40,9 @@ public struct VersionVerdict: Sendable, Equatable {
 ///
 /// 1. A distribution package is judged by its distribution, which backports fixes without
 ///    changing the upstream number: 취약 when the package tool knows a newer candidate, else
-///    양호; the upstream comparison and CVEs are notes, for information.
+///    양호; the upstream comparison and CVEs are notes, for information. AIX's lslpp, HP-UX's
+///    swlist and Solaris 10's pkginfo know only what is installed, not whether anything newer
+///    exists: for their packages rule 2 decides, and the rule says so.
 /// 2. An upstream build is judged against the knowledge base: 취약 when its release line is end
 ///    of life, it is below its line's latest release, or a known CVE's range covers it. A line
 ///    newer than every known line passes with a note that the knowledge base is older.
@@ -69,18 +71,29 @@ public enum VersionJudge {
         let settingProblems = setting.compactMap(\.problem)
         let settingNotes = setting.map(\.note)
 
-        guard let package else {
-            // Rule 2 (and 3): the knowledge base decides.
+        guard let package, !upstreamDecides(package) else {
+            // Rule 2 (and 3): the knowledge base decides, for an upstream build or a package
+            // whose tool cannot tell whether a newer one exists (the rule says so first).
+            var lead = "", vendor: [String] = []
+            if let package, let blind = candidateBlind[package.tool.lowercased()] {
+                guard parsed != nil else {
+                    return VersionVerdict(
+                        status: .error,
+                        rule: "cannot read '\(version)' as a version number of \(known.name), and \(blind.platform)'s \(package.tool) knows no candidate for \(package.name): nothing decides")
+                }
+                lead = packageDecision(package).rule + ": "
+                vendor = ["information: \(blind.platform) ships fixes as \(blind.fixes), which may keep \(known.name)'s own version number; the vendor's advisories say which fix covers what"]
+            }
             let problems = upstream.problems + settingProblems
             guard let first = problems.first else {
                 return VersionVerdict(
-                    status: .pass, rule: upstream.standing,
-                    notes: upstream.cveNotes + upstream.info + settingNotes)
+                    status: .pass, rule: lead + upstream.standing,
+                    notes: upstream.cveNotes + upstream.info + settingNotes + vendor)
             }
             let rest = Array(problems.dropFirst())
             return VersionVerdict(
-                status: .fail, rule: first,
-                notes: rest + upstream.cveNotes + upstream.info + settingNotes)
+                status: .fail, rule: lead + first,
+                notes: rest + upstream.cveNotes + upstream.info + settingNotes + vendor)
         }
 
         // Rule 1 (and 3): the distribution decides; upstream facts are information.
@@ -111,6 +124,8 @@ public enum VersionJudge {
 
     // MARK: Package rule
 
+    /// The name a package tool's rules use: "debian" for the dpkg family, "rpm" for the rpm
+    /// family, the tool's own name for the rest (pkg, pkginfo, lslpp, swlist).
     static func packageLabel(_ tool: String) -> String {
         switch tool.lowercased() {
         case "dpkg", "apt", "apt-get", "apt-cache", "debian", "ubuntu": "debian"
@@ -119,8 +134,25 @@ public enum VersionJudge {
         }
     }
 
+    /// Package tools that list what is installed but cannot tell whether the vendor has a newer
+    /// package, with their platform and the form that platform's fixes take.
+    static let candidateBlind: [String: (platform: String, fixes: String)] = [
+        "lslpp": ("AIX", "service packs and interim fixes (instfix -i, emgr -l)"),
+        "swlist": ("HP-UX", "patches (swlist -l patch)"),
+        "pkginfo": ("Solaris 10", "patches (showrev -p)"),
+    ]
+
+    /// True when `p` comes from such a tool and names no candidate: the package cannot say
+    /// whether it is current, so the upstream comparison decides.
+    static func upstreamDecides(_ p: PackageInfo) -> Bool {
+        candidateBlind[p.tool.lowercased()] != nil && (p.candidate ?? "").trimmingCharacters(in: .whitespaces).isEmpty
+    }
+
     static func packageDecision(_ p: PackageInfo) -> (newer: Bool, rule: String, note: String?) {
         let label = packageLabel(p.tool)
+        if upstreamDecides(p), let blind = candidateBlind[p.tool.lowercased()] {
+            return (false, "package: \(p.tool) reports \(p.name) \(p.installed) and knows no candidate on \(blind.platform), so the upstream comparison decides", nil)
+        }
         let none = "package: \(label) knows no newer candidate for \(p.name) than installed \(p.installed)"
         guard let candidate = p.candidate?.trimmingCharacters(in: .whitespaces), !candidate.isEmpty,
               candidate != p.installed

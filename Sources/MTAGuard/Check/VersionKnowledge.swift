@@ -68,13 +68,40 @@ public struct MailVersion: Comparable, Sendable, CustomStringConvertible {
 public enum PackageVersion {
     /// Negative, zero or positive as `a` sorts before, with or after `b` for `tool`:
     /// dpkg/apt order for "dpkg", "apt", "apt-get"; rpmvercmp for "rpm", "dnf", "yum", "zypper";
-    /// for other tools nil (their order is not known here).
+    /// IPS order for Solaris 11's "pkg"; for other tools nil (their order is not known here).
     public static func compare(_ a: String, _ b: String, tool: String) -> Int? {
         switch tool.lowercased() {
         case "dpkg", "apt", "apt-get", "apt-cache", "debian", "ubuntu": dpkg(a, b)
         case "rpm", "dnf", "yum", "zypper", "rhel": rpm(a, b)
+        case "pkg": ips(a, b)
         default: nil
         }
+    }
+
+    /// IPS's ordering (Solaris 11 pkg(7)) of `RELEASE[,BUILD][-BRANCH][:TIMESTAMP]` as `pkg list`
+    /// prints it ("8.15.2-11.4.42.0.0.111.0"): the release, then the branch, each compared as
+    /// dot-separated numbers; the build release and the timestamp are left out. Nil when a part
+    /// is not numbers.
+    public static func ips(_ a: String, _ b: String) -> Int? {
+        func parts(_ v: String) -> (release: [Int], branch: [Int])? {
+            let bare = v.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1).first ?? ""
+            let halves = bare.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+            func numbers(_ s: Substring) -> [Int]? {
+                guard !s.isEmpty else { return [] }
+                let fields = s.split(separator: ".", omittingEmptySubsequences: false)
+                let n = fields.compactMap { Int($0) }
+                return n.count == fields.count ? n : nil
+            }
+            guard let first = halves.first, let release = numbers(first.split(separator: ",").first ?? ""),
+                  !release.isEmpty, let branch = numbers(halves.count > 1 ? halves[1] : "")
+            else { return nil }
+            return (release, branch)
+        }
+        guard let x = parts(a), let y = parts(b) else { return nil }
+        for (p, q) in [(x.release, y.release), (x.branch, y.branch)] where p != q {
+            return p.lexicographicallyPrecedes(q) ? -1 : 1
+        }
+        return 0
     }
 
     /// dpkg's ordering (deb-version(7)): epoch, then upstream version, then Debian revision

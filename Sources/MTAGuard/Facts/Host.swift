@@ -89,9 +89,11 @@ public struct StepResult: Sendable, Equatable, Codable {
         /// The connection ended while the step ran: it may or may not have taken effect.
         /// Whoever undoes it reads the host first.
         case inDoubt = "in-doubt"
+        /// The file is not what the plan read (someone changed it since): nothing was written.
+        case drifted
 
         /// The step did not end well: the run stops at it.
-        public var isFailure: Bool { self == .failed || self == .failedAfterReplace || self == .inDoubt }
+        public var isFailure: Bool { self != .done && self != .skipped }
     }
     public var outcome: Outcome
     public var message: String

@@ -141,8 +141,8 @@ public struct LocalHost: Host {
             let currentSHA = current?.sha256 ?? ""
             guard currentSHA == r.expected.sha256 else {
                 return StepResult(
-                    .failed,
-                    "\(r.path) changed since it was read (SHA-256 \(currentSHA.prefix(12)), expected \(r.expected.sha256.prefix(12))); nothing written, run again")
+                    .drifted,
+                    "\(r.path) changed since it was read (SHA-256 \(currentSHA.prefix(12)), expected \(r.expected.sha256.prefix(12))); nothing written")
             }
             if r.bytes == current?.bytes { return StepResult(.skipped, "already as wanted") }
             try LocalFiles.replace(

@@ -200,7 +200,7 @@ public enum PlaybookLoader {
             let cm = try c.mapping(allowed: ["label", "value", "after", "before"])
             creation = Creation(
                 label: try cm["label"]?.string() ?? check.node,
-                value: try cm["value"]?.string(),
+                value: try cm["value"].map(oneLine),
                 after: try cm["after"]?.string(),
                 before: try cm["before"]?.string())
         }

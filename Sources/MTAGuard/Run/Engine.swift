@@ -197,7 +197,7 @@ public struct Engine: Sendable {
                     case .done: record.files[i].state = .replaced
                     case .skipped: record.files[i].state = .planned
                     case .failedAfterReplace: record.files[i].state = .replaced; failure = r.message
-                    case .failed: record.files[i].state = .failed; failure = r.message
+                    case .failed, .drifted: record.files[i].state = .failed; failure = r.message
                     case .inDoubt: record.files[i].state = .inDoubt; failure = r.message
                     }
                 } else {
@@ -206,7 +206,7 @@ public struct Engine: Sendable {
                     switch r.outcome {
                     case .done: record.actions[a].state = .done
                     case .skipped: record.actions[a].state = .skipped
-                    case .failed, .failedAfterReplace: record.actions[a].state = .failed; failure = r.message
+                    case .failed, .failedAfterReplace, .drifted: record.actions[a].state = .failed; failure = r.message
                     case .inDoubt: record.actions[a].state = .inDoubt; failure = r.message
                     }
                 }
@@ -215,6 +215,11 @@ public struct Engine: Sendable {
                 // Every step skipped (their probes said there was nothing to do): unchanged.
                 record.outcome = results.allSatisfy({ $0.outcome == .skipped }) ? .unchanged : .changed
             }
+        }
+        if let i = results.firstIndex(where: { $0.outcome == .drifted }), i < plan.files.count {
+            // Show what changed under us, so that the rerun's plan is no surprise.
+            failure = (failure ?? "") + "\n" + (await driftDiff(plan.files[i], on: host))
+                + "\nreview that change; a new run plans from what is there now"
         }
         if failure == nil, let verify, await recorder.host(position).outcome == .changed,
             let problem = await verify(host, plan)
@@ -259,6 +264,15 @@ public struct Engine: Sendable {
                 record.message = failure + "; rolling back failed too: " + (rollbackError ?? "")
             }
         }
+    }
+
+    /// The difference between what the plan read and what `file` holds now.
+    func driftDiff(_ file: PlannedFile, on host: any Host) async -> String {
+        guard let facts = try? await host.facts(paths: [file.path], probeServices: false, probeVersions: false) else {
+            return "(the file could not be read again to show the change)"
+        }
+        let now = (facts.files[file.path] ?? nil)?.bytes ?? Data()
+        return UnifiedDiff.make(path: file.path, old: file.before.bytes, new: now) ?? "(no difference in the bytes)"
     }
 
     /// Action states whose inverse a rollback runs (guarded by `undoGuard`).

@@ -251,7 +251,11 @@ public struct Planner: Sendable {
                 guard let line = planner.knowledge?.mtas.first(where: { $0.name == mta })?.releaseLines
                     .filter({ !$0.endOfLife }).max(by: { $0.latest < $1.latest })
                 else { return nil }
-                return "to patch: install \(mta) \(line.latest) or a later maintained release (\(line.source)), or stop it with --mode disable"
+                // A vendor package whose tool knows no candidate: the vendor's fixes come first.
+                let vendor = package.flatMap { p in
+                    VersionJudge.candidateBlind[p.tool.lowercased()].map { "apply \($0.platform)'s fixes for \(p.name), or " }
+                } ?? ""
+                return "to patch: \(vendor)install \(mta) \(line.latest) or a later maintained release (\(line.source)), or stop it with --mode disable"
             }
             guard let upgrade = ServiceCatalog.upgrade(mta, package: package, facts: facts) else {
                 return "to patch: upgrade the \(package.name) package to \(package.candidate ?? "its newest version") with the platform's package tool, or stop it with --mode disable"

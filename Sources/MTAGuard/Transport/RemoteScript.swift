@@ -102,8 +102,9 @@ struct RemoteScript {
         "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
     }
 
-    /// Each MTA's version as the MTA itself reports it, the package that owns it (dpkg, rpm)
-    /// with the newest candidate the package tool knows, and the settings the judgement needs.
+    /// Each MTA's version as the MTA itself reports it, the package that owns it (dpkg, rpm;
+    /// Solaris 11 pkg, Solaris 10 pkginfo, AIX lslpp, HP-UX swlist) with the newest candidate
+    /// the package tool knows (dpkg and pkg only), and the settings the judgement needs.
     /// Prints `version MTA VERSION SOURCE`, `package MTA TOOL NAME INSTALLED [CANDIDATE]` and
     /// `setting MTA NAME VALUE` lines, and an `owner PATH MTA HOW…` line for each of
     /// `/usr/sbin/sendmail` and `/usr/lib/sendmail`, which are postfix's or exim's wrapper on
@@ -191,6 +192,46 @@ struct RemoteScript {
             v=$(rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}' "$n" 2>/dev/null) && echo "$M package $m rpm $n $v"
           done
         fi
+        # The word after $1 on the first line of stdin that starts with it; pkg list puts the
+        # publisher in parentheses between them when it is not the first one.
+        mtg_after() {
+          while read mtg_a mtg_b mtg_c mtg_d; do
+            [ "$mtg_a" = "$1" ] || continue
+            case $mtg_b in "("*) mtg_b=$mtg_c;; esac
+            echo "$mtg_b"; return 0
+          done
+        }
+        case "$(uname -s 2>/dev/null)" in
+        SunOS)
+          if command -v pkg >/dev/null 2>&1; then
+            for p in service/network/smtp/sendmail:sendmail service/network/smtp/postfix:postfix; do
+              n=${p%%:*}; m=${p##*:}
+              v=$(pkg list -H "$n" 2>/dev/null | mtg_after "$n")
+              [ -n "$v" ] || continue
+              # pkg list -u names the package only when a newer one can be installed; -n, its version.
+              c=
+              if [ -n "$(pkg list -u -H "$n" 2>/dev/null)" ]; then c=$(pkg list -n -H "$n" 2>/dev/null | mtg_after "$n"); fi
+              [ "$c" != "$v" ] || c=
+              echo "$M package $m pkg $n $v${c:+ $c}"
+            done
+          elif command -v pkginfo >/dev/null 2>&1; then
+            v=$(pkginfo -l SUNWsndmu 2>/dev/null | sed -n 's/^ *VERSION: *//p' | head -1)
+            if [ -n "$v" ]; then echo "$M package sendmail pkginfo SUNWsndmu $v"; fi
+          fi;;
+        AIX)
+          # sendmail is bos.net.tcp.sendmail from AIX 7.2, part of bos.net.tcp.client before;
+          # lslpp -Lc prints PACKAGE:FILESET:LEVEL:...
+          for n in bos.net.tcp.sendmail bos.net.tcp.client; do
+            v=$(lslpp -Lc "$n" 2>/dev/null | sed 's/^[^:]*://' | tr ':' ' ' | mtg_after "$n")
+            if [ -n "$v" ]; then echo "$M package sendmail lslpp $n $v"; break; fi
+          done;;
+        HP-UX)
+          # sendmail(1M) is in InternetSrvcs: the INETSVCS2-RUN fileset from 11i v2, INETSVCS-RUN before.
+          for n in InternetSrvcs.INETSVCS2-RUN InternetSrvcs.INETSVCS-RUN; do
+            v=$(swlist -l fileset -a revision "$n" 2>/dev/null | mtg_after "$n")
+            if [ -n "$v" ]; then echo "$M package sendmail swlist $n $v"; break; fi
+          done;;
+        esac
 
         """
     }
@@ -444,7 +485,7 @@ struct RemoteScript {
             if [ -f \(target) ]; then C=$(cksum < \(target)); else C=absent; fi
             C=$(echo $C)
             if [ "$C" != \(shellQuote(expect)) ]; then
-              mtg_report \(i) failed \(shellQuote("\(r.path) changed since it was read; nothing written, run again")); exit 1
+              mtg_report \(i) drifted \(shellQuote("\(r.path) changed since it was read; nothing written")); exit 1
             fi
             if [ "$C" = \(shellQuote(POSIXChecksum.line(r.bytes))) ]; then mtg_report \(i) skipped 'already as wanted'; else
             rm -f \(temp); T=\(temp)
