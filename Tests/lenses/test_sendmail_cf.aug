@@ -62,12 +62,20 @@ test lns get "O PrivacyOptions=authwarnings\n" =
  * Group: odd spellings
  ************************************************************************)
 
-(* Test: blanks around "=", blanks after "O", trailing blanks *)
-test lns get "O  AliasFile = /etc/mail/aliases\nO\tLogLevel=9   \nO ForwardPath=\nO ForwardPath=  \n" =
+(* Test: spaces around "=", trailing blanks *)
+test lns get "O AliasFile = /etc/mail/aliases\nO LogLevel=9   \nO ForwardPath=\nO ForwardPath=  \n" =
   { "AliasFile" = "/etc/mail/aliases" }
   { "LogLevel" = "9" }
   { "ForwardPath" }
   { "ForwardPath" }
+
+(* Test: what sendmail ignores as unknown options stays opaque: two spaces or
+   a tab after "O", a tab before "=" *)
+test lns get "O  AliasFile=/etc/aliases\nO\tPrivacyOptions=goaway\nO  PrivacyOptions=goaway\nO LogLevel\t=9\n" =
+  { "@line" = "O  AliasFile=/etc/aliases" }
+  { "@line" = "O\tPrivacyOptions=goaway" }
+  { "@line" = "O  PrivacyOptions=goaway" }
+  { "@line" = "O LogLevel\t=9" }
 
 (* Test: option names with a dash (Timeout.queuereturn.non-urgent) *)
 test lns get "O Timeout.queuereturn.non-urgent=7d\n" =
@@ -172,9 +180,9 @@ test lns put "O LogLevel=9\n" after
   = "O LogLevel=9\nO PrivacyOptions=noexpn\nO MaxHopCount=25\n"
 
 (* Test: change an option value; trailing blanks and spacing kept *)
-test lns put "O  LogLevel = 9   \nO AliasFile=/etc/mail/aliases\n" after
+test lns put "O LogLevel = 9   \nO AliasFile=/etc/mail/aliases\n" after
   set "LogLevel" "14"
-  = "O  LogLevel = 14   \nO AliasFile=/etc/mail/aliases\n"
+  = "O LogLevel = 14   \nO AliasFile=/etc/mail/aliases\n"
 
 (* Test: an edit keeps opaque, comment (form feed) and continuation lines *)
 test lns put "#\nMlocal,\tP=/bin/x,\n\t\tA=x $u\n  \nO PrivacyOptions=authwarnings\nR$*\t$@ $1\n" after

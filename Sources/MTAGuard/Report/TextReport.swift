@@ -19,7 +19,7 @@ public enum TextReport {
                 }
             }
             if let error = plan.error, plan.findings.isEmpty {
-                out += "\(plan.host)  error: \(error)\n"
+                out += "\(plan.host)  error: \(error.withoutHost)\n"
             }
         }
         return out
@@ -33,7 +33,7 @@ public enum TextReport {
         var nothing: [String] = []
         for plan in plans {
             if let error = plan.error {
-                out += "== \(plan.host): error: \(error)\n"
+                out += "== \(plan.host): error: \(error.withoutHost)\n"
                 continue
             }
             let errors = plan.findings.flatMap(\.evidence).filter { $0.status == .error }

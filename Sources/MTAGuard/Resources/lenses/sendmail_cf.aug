@@ -49,8 +49,12 @@ let name_re = /[A-Za-z][A-Za-z0-9._-]*/
 (* Variable: privacy_re  PrivacyOptions, in any letter case *)
 let privacy_re = /privacyoptions/i
 
-(* Variable: option_line_re  every line handled by <option> or <privacy> *)
-let option_line_re = /O[ \t]+[A-Za-z][A-Za-z0-9._-]*[ \t]*=[^\n]*/
+(* Variable: option_line_re  every line handled by <option> or <privacy>.
+   Exactly one space after "O" and only spaces before "=": sendmail (readcf.c,
+   setoption) takes "O" plus a tab as a one-letter option and a second space
+   as part of the name, and ignores such a line as an unknown option; so does
+   this lens, which keeps it as an opaque line. *)
+let option_line_re = /O [A-Za-z][A-Za-z0-9._-]* *=[^\n]*/
 
 (* Variable: comment_line_re  every line handled by <comment> *)
 let comment_line_re = /#[^\n]*/
@@ -72,8 +76,8 @@ let comment = [ label "#comment" . del "#" "#" . store /[^\n]*/ ]
 (* View: blank  an empty line or a line of blanks *)
 let blank = [ del blank_line_re "" ]
 
-(* Variable: opt_start  "O" and the blanks before the option name *)
-let opt_start = del /O[ \t]+/ "O "
+(* Variable: opt_start  "O" and the one space before the option name *)
+let opt_start = del "O " "O "
 
 (* View: option  "O Name=Value"; the value runs from its first to its last
    non-blank character; trailing blanks are kept in a del of their own. *)
@@ -81,7 +85,7 @@ let option =
   let value = store /[^ \t\n]([^\n]*[^ \t\n])?/ in
   let trailing = del /[ \t]*/ "" in
   [ opt_start . key (name_re - privacy_re)
-  . del /[ \t]*=[ \t]*/ "=" . (value . trailing)? ]
+  . del / *=[ \t]*/ "=" . (value . trailing)? ]
 
 (* View: privacy  "O PrivacyOptions=flag,flag ..."
    A flag is a run of characters other than blanks and commas; separators
@@ -93,7 +97,7 @@ let privacy =
   let sep  = del /[ \t,]+/ "," in
   let lead = del /[ \t,]*/ "" in
   let trail = del /[ \t,]*/ "" in
-  [ opt_start . key privacy_re . del /[ \t]*=/ "="
+  [ opt_start . key privacy_re . del / *=/ "="
   . (lead . flag . (sep . flag)*)? . trail ]
 
 (* View: other  any other line (rules, D/C/F/K/M/H/S/V lines, old-style
