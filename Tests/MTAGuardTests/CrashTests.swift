@@ -135,6 +135,17 @@ import Testing
         try Data(contentsOf: URL(fileURLWithPath: lab.host(name).root + "/etc/mail/sendmail.cf"))
     }
 
+    /// The lock and temporary files of a cut connection are gone once the host's shell ends
+    /// (told by SIGPIPE or SIGHUP): waits for that, up to 5 s.
+    func settled(_ lab: SSHLab, _ name: String) throws -> Bool {
+        for _ in 0..<50 {
+            let r = try lab.ssh(name, "test ! -e /var/run/mtaguard.lock && ls -A /etc/mail")
+            if r.status == 0, r.stdout == "sendmail.cf\n" { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
     func options(_ lab: SSHLab) -> [String] {
         ["--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"]
     }
@@ -185,16 +196,8 @@ import Testing
             #expect(list.first?["outcome"] as? String == "interrupted", "\(point): \(runs.stdout)")
             let runID = try #require(list.first?["id"] as? String)
 
-            // The lock and temporary files of a cut connection are gone once the host's shell
-            // ends (it is told by SIGPIPE or SIGHUP): wait for that, briefly.
             for name in Self.hosts {
-                var clean = false
-                for _ in 0..<50 {
-                    let r = try lab.ssh(name, "test ! -e /var/run/mtaguard.lock && ls -A /etc/mail")
-                    if r.status == 0, r.stdout == "sendmail.cf\n" { clean = true; break }
-                    usleep(100_000)
-                }
-                #expect(clean, "\(point): \(name) kept its lock or a temporary file")
+                #expect(try settled(lab, name), "\(point): \(name) kept its lock or a temporary file")
             }
 
             let rollback = try mtaguard(["rollback", runID] + options(lab), backups: backups.path)
@@ -207,6 +210,28 @@ import Testing
             }
             FaultLedger.record(.fault, "SIGKILL of apply over SSH at \(point)", hosts: 2,
                                survived: rollback.status == 0 && lost == 0 ? 2 : 0, bytesLost: lost)
+        }
+
+        // A rollback killed mid-way over SSH is finished by running it again.
+        for point in ["rollback.begun", "rollback.applied#1"] {
+            let apply = try mtaguard(["apply", "--yes", "--item", "SRV-005", "-i", lab.inventoryPath] + options(lab), backups: backups.path)
+            #expect(apply.status == 0, "\(apply)")
+            let runs = try mtaguard(["runs", "--format", "json"], backups: backups.path)
+            let runID = try #require((try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])?.first?["id"] as? String)
+            let cut = try runCommand([Repo.binary, "rollback", runID] + options(lab),
+                                     environment: ["MTAGUARD_BACKUPS": backups.path, "MTAGUARD_FAILPOINT": point])
+            #expect(cut.status == 128 + 9, "\(point): \(cut)")
+            for name in Self.hosts { #expect(try settled(lab, name), "\(point): \(name)") }
+            let again = try mtaguard(["rollback", runID] + options(lab), backups: backups.path)
+            #expect(again.status == 0, "\(point): \(again)")
+            var lost = 0
+            for name in Self.hosts {
+                let now = try cf(lab, name)
+                #expect(now == Self.sendmailCF, "\(point): \(name) was not returned to its pre-image")
+                lost += FaultLedger.bytesLost(expected: Self.sendmailCF, actual: now)
+            }
+            FaultLedger.record(.fault, "SIGKILL of rollback over SSH at \(point)", hosts: 2,
+                               survived: again.status == 0 && lost == 0 ? 2 : 0, bytesLost: lost)
         }
     }
 }

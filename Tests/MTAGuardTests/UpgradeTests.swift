@@ -120,7 +120,7 @@ import Testing
         let apply = try run(lab, backups, ["apply", "--yes", "--allow-upgrade"])
         #expect(apply.status == 0, "\(apply)")
         #expect(try installed(lab) == Self.new)
-        FileManager.default.createFile(atPath: lab.host("pkg-host").directory + "/state/gone", contents: nil)
+        _ = FileManager.default.createFile(atPath: lab.host("pkg-host").directory + "/state/gone", contents: nil)
         let runs = try mtaguard(["runs", "--format", "json"], backups: backups.path)
         let runID = try #require((try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])?.first?["id"] as? String)
         let rollback = try run(lab, backups, ["rollback", runID])
