@@ -146,6 +146,17 @@ import Testing
         return false
     }
 
+    /// Bytes by which the hosts' sendmail.cf differ from their pre-image (expected: 0).
+    func bytesOffPreImage(_ lab: SSHLab, _ point: String) throws -> Int {
+        var lost = 0
+        for name in Self.hosts {
+            let now = try cf(lab, name)
+            #expect(now == Self.sendmailCF, "\(point): \(name) was not returned to its pre-image")
+            lost += FaultLedger.bytesLost(expected: Self.sendmailCF, actual: now)
+        }
+        return lost
+    }
+
     func options(_ lab: SSHLab) -> [String] {
         ["--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"]
     }
@@ -202,12 +213,7 @@ import Testing
 
             let rollback = try mtaguard(["rollback", runID] + options(lab), backups: backups.path)
             #expect(rollback.status == 0, "\(point): \(rollback)")
-            var lost = tornBytes
-            for name in Self.hosts {
-                let now = try cf(lab, name)
-                #expect(now == Self.sendmailCF, "\(point): \(name) was not returned to its pre-image")
-                lost += FaultLedger.bytesLost(expected: Self.sendmailCF, actual: now)
-            }
+            let lost = try tornBytes + bytesOffPreImage(lab, point)
             FaultLedger.record(.fault, "SIGKILL of apply over SSH at \(point)", hosts: 2,
                                survived: rollback.status == 0 && lost == 0 ? 2 : 0, bytesLost: lost)
         }
@@ -224,12 +230,7 @@ import Testing
             for name in Self.hosts { #expect(try settled(lab, name), "\(point): \(name)") }
             let again = try mtaguard(["rollback", runID] + options(lab), backups: backups.path)
             #expect(again.status == 0, "\(point): \(again)")
-            var lost = 0
-            for name in Self.hosts {
-                let now = try cf(lab, name)
-                #expect(now == Self.sendmailCF, "\(point): \(name) was not returned to its pre-image")
-                lost += FaultLedger.bytesLost(expected: Self.sendmailCF, actual: now)
-            }
+            let lost = try bytesOffPreImage(lab, point)
             FaultLedger.record(.fault, "SIGKILL of rollback over SSH at \(point)", hosts: 2,
                                survived: again.status == 0 && lost == 0 ? 2 : 0, bytesLost: lost)
         }
