@@ -28,6 +28,12 @@ extension Engine {
             do {
                 let host = try connect(record.name, record.address)
                 let r = try await restorable(candidates, of: record, on: host, runID: runID, force: force)
+                if r.files.isEmpty && actions.allSatisfy({ [.reload, .restart].contains($0.action) }) {
+                    // Its files are their pre-images (never written, or already back): a reload
+                    // would only repeat what the MTA already runs with.
+                    result.messages.append("\(record.name): its files are as before run \(runID); nothing to undo")
+                    continue
+                }
                 work.append(Work(position: position, host: host, files: r.files, expect: r.expect, current: r.current))
             } catch let error as MTAGuardError {
                 result.errors.append(error.on(host: record.name))
