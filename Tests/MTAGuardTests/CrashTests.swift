@@ -186,7 +186,7 @@ import Testing
         let points = ["apply.journaled#1", "apply.journaled#2", "apply.applied#1", "apply.applied#2", "service restart on crash-a"]
         for point in points {
             let armed = point.hasPrefix("service")
-            if armed { FileManager.default.createFile(atPath: trigger, contents: nil) }
+            if armed { _ = FileManager.default.createFile(atPath: trigger, contents: nil) }
             let apply = try runCommand(
                 ["sh", "-c", "echo $$ > \(victim); exec \"$0\" \"$@\"", Repo.binary, "apply", "--yes", "--item", "SRV-005",
                  "-i", lab.inventoryPath, "--playbooks", Repo.playbooks] + options(lab),

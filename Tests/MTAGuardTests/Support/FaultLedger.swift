@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// What the fault-injection tests prove, for `make faults` / `make test` to add up into the
 /// README's table. Each record is one line in its own file under `$MTAGUARD_FAULTS_DIR`
@@ -23,7 +24,10 @@ enum FaultLedger {
         let line = "\(kind.rawValue)\t\(clean)\t\(hosts)\t\(survived)\t\(bytesLost)\n"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let file = dir + "/" + UUID().uuidString + ".tsv"
-        FileManager.default.createFile(atPath: file, contents: Data(line.utf8))
+        // A record that cannot be written must not quietly drop out of the table.
+        if !FileManager.default.createFile(atPath: file, contents: Data(line.utf8)) {
+            Issue.record("cannot write the fault record \(file)")
+        }
     }
 
     /// Bytes that differ between what a file must hold and what it holds: mismatched

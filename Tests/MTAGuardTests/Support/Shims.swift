@@ -10,8 +10,8 @@ enum Shims {
         let host = lab.host(name)
         let state = host.directory + "/state"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        if running { FileManager.default.createFile(atPath: state + "/running", contents: nil) }
-        if enabled { FileManager.default.createFile(atPath: state + "/enabled", contents: nil) }
+        if running { _ = FileManager.default.createFile(atPath: state + "/running", contents: nil) }
+        if enabled { _ = FileManager.default.createFile(atPath: state + "/enabled", contents: nil) }
         let log = host.commandsLog
         func shim(_ path: String, _ body: String) throws {
             let full = path.hasPrefix("/") ? path : host.shims + "/" + path
