@@ -174,7 +174,6 @@ public struct Planner: Sendable {
         /// Keep the MTA: judge each target and fix the ones that fail; judge each MTA's version.
         mutating func harden(_ book: Playbook) throws -> [Evidence] {
             var evidence: [Evidence] = versions(book) + probeEvidence(book)
-            planUpgrades(book)
             for target in book.targets {
                 guard facts.files[target.file] ?? nil != nil else {
                     evidence.append(Evidence(
@@ -221,7 +220,8 @@ public struct Planner: Sendable {
         /// A version item: each MTA the host has, judged against the knowledge base (an upstream
         /// build) or by its distribution (a package). Patching is the remedy; the note says which
         /// version fixes what, and the rule that decided.
-        func versions(_ book: Playbook) -> [Evidence] {
+        /// Under `--allow-upgrade`, a failing packaged MTA's upgrade joins `upgrades`.
+        mutating func versions(_ book: Playbook) -> [Evidence] {
             guard !book.versionOf.isEmpty else { return [] }
             guard let knowledge = planner.knowledge else {
                 return [Evidence(mta: "-", file: book.knowledge ?? "-", line: nil, text: "", status: .error,
@@ -232,21 +232,30 @@ public struct Planner: Sendable {
                 let why = facts.live ? "no \(book.versionOf.joined(separator: ", ")) found on the host" : "an offline root runs no MTA to ask its version"
                 return [Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable, note: why)] + wrappers(book)
             }
-            return found.map { mta, fact in
+            var evidence: [Evidence] = []
+            for (mta, fact) in found {
                 let verdict = VersionJudge.judge(
                     mta: mta, version: fact.version, package: fact.package, settings: fact.settings, knowledge: knowledge)
                 var text = "\(mta) \(fact.version)"
                 if let p = fact.package { text += " (\(p.tool) \(p.name) \(p.installed))" }
                 var notes = [verdict.rule] + verdict.notes
-                if verdict.status == .fail, let remedy = remedy(mta, fact.package) { notes.append(remedy) }
+                if verdict.status == .fail {
+                    // The package tool's upgrade, where it has a newer package.
+                    let upgrade = fact.package.flatMap { p in
+                        VersionJudge.packageDecision(p).newer ? ServiceCatalog.upgrade(mta, package: p, facts: facts) : nil
+                    }
+                    if planner.allowUpgrade, let upgrade, !upgrades.contains(upgrade) { upgrades.append(upgrade) }
+                    if let remedy = remedy(mta, fact.package, upgrade: upgrade) { notes.append(remedy) }
+                }
                 let note = notes.joined(separator: "; ") + " [knowledge base as of \(knowledge.asOf)]"
-                return Evidence(mta: mta, file: fact.source, line: nil, text: text, status: verdict.status, note: note)
-            } + wrappers(book)
+                evidence.append(Evidence(mta: mta, file: fact.source, line: nil, text: text, status: verdict.status, note: note))
+            }
+            return evidence + wrappers(book)
         }
 
         /// What patches a failing MTA: its package's upgrade where the package tool has a newer
         /// one (carried out under `--allow-upgrade`), else the maintained release to build.
-        func remedy(_ mta: String, _ package: PackageInfo?) -> String? {
+        func remedy(_ mta: String, _ package: PackageInfo?, upgrade: ResolvedAction?) -> String? {
             guard let package, VersionJudge.packageDecision(package).newer else {
                 guard let line = planner.knowledge?.mtas.first(where: { $0.name == mta })?.releaseLines
                     .filter({ !$0.endOfLife }).max(by: { $0.latest < $1.latest })
@@ -257,28 +266,13 @@ public struct Planner: Sendable {
                 } ?? ""
                 return "to patch: \(vendor)install \(mta) \(line.latest) or a later maintained release (\(line.source)), or stop it with --mode disable"
             }
-            guard let upgrade = ServiceCatalog.upgrade(mta, package: package, facts: facts) else {
+            guard let upgrade else {
                 return "to patch: upgrade the \(package.name) package to \(package.candidate ?? "its newest version") with the platform's package tool, or stop it with --mode disable"
             }
             let how = shellWords(upgrade.command)
             return planner.allowUpgrade
                 ? "upgrade: \(how) (--allow-upgrade; rollback reinstalls \(package.installed))"
                 : "to patch: \(how) (mtaguard apply --allow-upgrade does it, journaled), or stop it with --mode disable"
-        }
-
-        /// The package upgrades `--allow-upgrade` carries out for the version item's failures.
-        mutating func planUpgrades(_ book: Playbook) {
-            guard planner.allowUpgrade, let knowledge = planner.knowledge else { return }
-            for mta in book.versionOf {
-                guard let fact = facts.versions[mta], let package = fact.package,
-                    VersionJudge.judge(mta: mta, version: fact.version, package: package, settings: fact.settings,
-                                       knowledge: knowledge).status == .fail,
-                    VersionJudge.packageDecision(package).newer,
-                    let upgrade = ServiceCatalog.upgrade(mta, package: package, facts: facts),
-                    !upgrades.contains(upgrade)
-                else { continue }
-                upgrades.append(upgrade)
-            }
         }
 
         /// `/usr/sbin/sendmail` and `/usr/lib/sendmail` where another MTA owns them: shown, so
