@@ -1,6 +1,6 @@
 # mtaguard: every target installs what it needs on a fresh Debian 12 machine (as root).
 SWIFT        ?= swift
-APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium
+APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium shellcheck
 BIN          := .build/debug/mtaguard
 
 .PHONY: deps build test demo lenses mtas faults bench lab lab-stop clean
@@ -24,14 +24,18 @@ lenses: deps
 # unpacked under .build/mtas, never installed (Tests/mta/fetch.sh).
 MTAS_DIR   := $(CURDIR)/.build/mtas
 FAULTS_DIR := $(CURDIR)/.build/faults
+# Every remote script the suite generates is kept here and checked by shellcheck.
+SCRIPTS_DIR := $(CURDIR)/.build/scripts
 mtas: deps
 	bash Tests/mta/fetch.sh $(MTAS_DIR)
 
-# Every suite, then the fault-injection table (Tests/faults/table.sh fails on a lost byte).
+# Every suite, shellcheck on every remote script the suite generated, then the
+# fault-injection table (Tests/faults/table.sh fails on a lost byte).
 test: deps lenses mtas
 	$(SWIFT) build --build-tests
-	rm -rf $(FAULTS_DIR)
-	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) $(SWIFT) test --skip-build
+	rm -rf $(FAULTS_DIR) $(SCRIPTS_DIR)
+	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) MTAGUARD_SCRIPT_DUMP=$(SCRIPTS_DIR) $(SWIFT) test --skip-build
+	bash Tests/scripts/shellcheck.sh $(SCRIPTS_DIR)
 	bash Tests/faults/table.sh $(FAULTS_DIR)
 
 # Only the fault-injection suites, and their table.

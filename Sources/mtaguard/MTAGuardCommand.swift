@@ -13,6 +13,7 @@ struct MTAGuardCommand: AsyncParsableCommand {
               plan      0 nothing to do, 2 changes pending, 1 an error, 3 some hosts unreachable
               apply     0 done or nothing to do, 1 failed with nothing changed, 3 partly done
               rollback  0 done, 1 failed with nothing changed, 3 partly done
+              any       64 a usage error (an unknown or missing option, options that exclude each other)
             """,
         subcommands: [Check.self, Plan.self, Apply.self, Rollback.self, Runs.self, Playbooks.self, KB.self])
 }
@@ -45,6 +46,15 @@ struct FleetOptions: ParsableArguments {
 
     @Flag(name: .customLong("break-stale-lock"), help: "Break a host lock whose process is gone (a run that was killed).")
     var breakStaleLock = false
+
+    /// Options that make no sense together are refused before anything runs, with the usage
+    /// text and exit code 64, as swift-argument-parser does for every other usage error.
+    func validate() throws {
+        guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
+        guard connectTimeout >= 1, commandTimeout >= 1 else {
+            throw ValidationError("--connect-timeout and --command-timeout must be at least 1 second")
+        }
+    }
 
     var ssh: SSHTransport.Options {
         var o = SSHTransport.Options()
@@ -87,6 +97,20 @@ struct CommonOptions: ParsableArguments {
 
     @Option(name: .long, help: "Folder of run journals and backups (default ./backups, or $MTAGUARD_BACKUPS).")
     var backups: String?
+
+    func validate() throws {
+        // (rollback takes --limit alone: its hosts come from the run's journal.)
+        if fleet.limit != nil && fleet.inventory.isEmpty {
+            throw ValidationError("--limit selects hosts of an inventory: pass -i INVENTORY")
+        }
+        guard root != nil else { return }
+        if !fleet.inventory.isEmpty {
+            throw ValidationError("--root and -i exclude each other: --root acts on an offline image, -i on hosts over SSH")
+        }
+        if smtpPort != nil { throw ValidationError("--smtp-port needs a live host: an offline --root image runs no MTA to ask") }
+        if allowUpgrade { throw ValidationError("--allow-upgrade needs a live host: no package tool runs in an offline --root image") }
+        if fleet.become { throw ValidationError("--become is for hosts reached over SSH; --root reads and writes files only") }
+    }
 
     var session: Session {
         var s = Session(

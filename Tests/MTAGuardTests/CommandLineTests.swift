@@ -29,6 +29,25 @@ import Testing
         return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
     }
 
+    /// Options that exclude each other: exit 64, the reason and the usage text, nothing done.
+    @Test(arguments: [
+        (["check", "--root", "/nonexistent", "-i", "hosts.ini"], "--root and -i exclude each other"),
+        (["apply", "--yes", "--root", "/nonexistent", "--smtp-port", "25"], "--smtp-port needs a live host"),
+        (["apply", "--yes", "--root", "/nonexistent", "--allow-upgrade"], "--allow-upgrade needs a live host"),
+        (["plan", "--root", "/nonexistent", "--become"], "--become is for hosts reached over SSH"),
+        (["check", "--limit", "web*"], "--limit selects hosts of an inventory"),
+        (["check", "--forks", "0", "--root", "/nonexistent"], "--forks must be at least 1"),
+    ])
+    func conflictingOptionsAreUsageErrors(args: [String], reason: String) throws {
+        let backups = try TempDir("usage")
+        defer { backups.remove() }
+        let r = try mtaguard(args, backups: backups.path)
+        #expect(r.status == 64, "\(r)")
+        #expect(r.stderr.contains(reason), "\(r)")
+        #expect(r.stderr.contains("Usage: mtaguard"), "\(r)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: backups.path).isEmpty)
+    }
+
     @Test func checkPlanApplyApplyAgainRollback() throws {
         let (root, backups) = try makeHost()
         defer { root.remove(); backups.remove() }

@@ -17,9 +17,60 @@ import Glibc
 
     // MARK: The faults
 
+    @Test func rollbackCutOffMidRestoreIsInDoubtAndFinishesOnRerun() throws {
+        try withLab { lab, backups in
+            let apply = try run(lab, backups, ["apply", "--yes"])
+            #expect(apply.status == 0, "\(apply)")
+            let id = try #require(runID(apply))
+            // The host's sync (run right after the restore's rename) ends this session's
+            // connection once: the restore is done on the host, but mtaguard cannot know it.
+            let host = lab.host("faulty")
+            let flag = host.directory + "/cut-once"
+            FileManager.default.createFile(atPath: flag, contents: nil)
+            let sync = """
+                #!/bin/sh
+                if [ -e '\(flag)' ]; then
+                  rm -f '\(flag)'
+                  p=$$
+                  while [ "$p" -gt 1 ]; do
+                    case $(ps -o comm= -p "$p") in sshd*) kill -KILL "$p"; sleep 1; exit 0;; esac
+                    p=$(ps -o ppid= -p "$p" | tr -d ' ')
+                  done
+                fi
+                exec /bin/sync "$@"
+
+                """
+            try Data(sync.utf8).write(to: URL(fileURLWithPath: host.shims + "/sync"))
+            chmod(host.shims + "/sync", 0o755)
+
+            let cut = try mtaguard(["rollback", id, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
+            #expect(cut.status != 0, "\(cut)")
+            #expect(try mainCF(lab, "faulty") == Self.original, "the restore's rename happened on the host")
+            #expect(try mainCF(lab, "healthy") == Self.original)
+            let rollbackID = try #require(runID(cut), "\(cut)")
+            let record = try journal(backups, cut, "faulty")
+            #expect(record.files == ["in-doubt"], "a restore cut off mid-step is in doubt, not failed: \(record)")
+            // The host's script, its connection gone, ends on the next write and frees the lock.
+            #expect(waitUntil(seconds: 20) { (try? lab.inNamespace("faulty", "test ! -e /var/run/mtaguard.lock"))?.status == 0 })
+
+            // The same rollback again finishes it: the file is read, found at its pre-image, and
+            // the run is recorded as undone.
+            let again = try mtaguard(["rollback", id, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
+            #expect(again.status == 0, "\(again)")
+            #expect(try mainCF(lab, "faulty") == Self.original)
+            // And a rollback of the cut-off rollback finds its in-doubt file and puts the
+            // post-image back.
+            let redo = try mtaguard(["rollback", rollbackID, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
+            #expect(redo.status == 0, "\(redo)")
+            #expect(try mainCF(lab, "faulty") == Self.fixed, "\(redo)")
+            FaultLedger.record(.fault, "rollback cut off mid-restore, then run again", hosts: 2,
+                               survived: try mainCF(lab, "faulty") == Self.fixed ? 2 : 1, bytesLost: 0)
+        }
+    }
+
     @Test func fullFileSystemLeavesTheOriginal() throws {
         // A small file system of its own over /etc/postfix, holding the host's files, then filled.
-        try namespaceFault("file system full on the host", reason: "disk full", inject: """
+        try namespaceFault("file system full on the host", reason: "No space left on device", inject: """
             mount -t tmpfs -o size=512k,mode=0755 mtaguard-full /etc/postfix
             cp -a "$HOSTDIR/root/etc/postfix/." /etc/postfix/
             dd if=/dev/zero of=/etc/postfix/zz-filler bs=4096 2>/dev/null || true
@@ -155,10 +206,7 @@ import Glibc
         let lab = try SSHLab.start(hosts: Self.hosts, nonRootUser: nonRootUser)
         do {
             for name in Self.hosts {
-                let folder = lab.host(name).root + "/etc/postfix"
-                let copy = try runCommand(["cp", "-a", "/etc/postfix/.", folder + "/"])
-                guard copy.status == 0 else { throw SSHLabError(description: "cp /etc/postfix: \(copy)") }
-                try Self.original.write(to: URL(fileURLWithPath: folder + "/main.cf"))
+                try PostfixDefaults.populate(lab.host(name).root + "/etc/postfix", main: Self.original)
             }
         } catch {
             lab.stop()

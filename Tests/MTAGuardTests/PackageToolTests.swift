@@ -141,7 +141,7 @@ import Testing
             try FileManager.default.createSymbolicLink(atPath: dir.path + "/bin/" + utility, withDestinationPath: "/usr/bin/" + utility)
         }
         let script = RemoteScript()
-        let out = try runCommand(["/bin/sh", "-s"], stdin: "M=\(script.marker)\n" + script.versionProbe, environment: ["PATH": dir.path + "/bin"])
+        let out = try runCommand(["/bin/sh", "-s"], stdin: "M=\(script.marker)\n" + script.versionProbe.text, environment: ["PATH": dir.path + "/bin"])
         #expect(out.status == 0, "\(out)")
         return RemoteScript.reports(out.stdout, marker: script.marker).filter { $0.0 == "package" }.map(\.1)
     }

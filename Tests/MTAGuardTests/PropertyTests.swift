@@ -297,7 +297,7 @@ private struct Blocks {
 
 /// Folders for the cases: on tmpfs where there is one, since every apply and rollback fsyncs
 /// its journal and files several times, and 80 cases of that on a disk take a minute.
-private enum Scratch {
+enum Scratch {
     static func make(_ label: String) throws -> TempDir {
         var template = Array("/dev/shm/mtaguard-\(label)-XXXXXX".utf8CString)
         guard access("/dev/shm", W_OK) == 0,
@@ -307,14 +307,14 @@ private enum Scratch {
     }
 }
 
-private extension TempDir {
+extension TempDir {
     init(existing path: String) {
         self.path = path
     }
 }
 
 /// A small, fast, seedable generator (SplitMix64); `stream` gives each case its own sequence.
-private struct SplitMix64: RandomNumberGenerator {
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
 
     init(seed: UInt64, stream: UInt64) {

@@ -24,7 +24,7 @@ import Testing
         chown(path, 0, 7)
         let script = RemoteScript()
         let paths = [path, dir.path + "/absent.cf"]
-        let out = try sh(script.facts(paths: paths), in: dir)
+        let out = try sh(script.facts(paths: paths).text, in: dir)
         #expect(out.status == 0, "\(out)")
         let facts = try script.parseFacts(out.stdout, paths: paths, host: "h")
         let snapshot = try #require(facts.files[path] ?? nil)
@@ -46,7 +46,7 @@ import Testing
             validateBefore: Validation(argv: ["grep", "-q", "touch CANARY", "{file}"], rejectOutput: nil),
             validateAfter: nil))
         let run = ApplyStep.run(argv: ["sh", "-c", "echo \"$1\" > ran", "sh", "$(touch CANARY) 'x'"], probe: nil)
-        let out = try sh(script.apply([step, run], runID: "r'1 $(touch CANARY)", controller: "c`touch CANARY`"), in: dir)
+        let out = try sh(script.apply([step, run], runID: "r'1 $(touch CANARY)", controller: "c`touch CANARY`").text, in: dir)
         let (results, finished) = try script.parseApply(out.stdout, host: "h")
         #expect(finished, "\(out)")
         #expect(results.map(\.outcome) == [.done, .done], "\(out)")
@@ -68,7 +68,7 @@ import Testing
         let step = ApplyStep.replace(FileReplacement(
             path: path, expected: ExpectedContent(Data("what the plan read\n".utf8)), bytes: Data("new\n".utf8),
             mode: 0o644, uid: 0, gid: 0, validateBefore: nil, validateAfter: nil))
-        let out = try sh(script.apply([step], runID: "r", controller: "c"), in: dir)
+        let out = try sh(script.apply([step], runID: "r", controller: "c").text, in: dir)
         let (results, _) = try script.parseApply(out.stdout, host: "h")
         #expect(results.map(\.outcome) == [.drifted])
         #expect(results.first?.message.contains("changed since it was read") == true)
@@ -88,7 +88,7 @@ import Testing
             validateBefore: Validation(argv: ["sh", "-c", "echo \"$1: line 1: unknown configuration line\"", "sh", "{file}"],
                                        rejectOutput: "line [0-9]+: "),
             validateAfter: nil))
-        let out = try sh(script.apply([step], runID: "r", controller: "c"), in: dir)
+        let out = try sh(script.apply([step], runID: "r", controller: "c").text, in: dir)
         let (results, _) = try script.parseApply(out.stdout, host: "h")
         #expect(results.map(\.outcome) == [.failed], "\(out)")
         #expect(results.first?.message.contains("validator rejected") == true)
@@ -136,7 +136,7 @@ import Testing
         try shim("dpkg-query", "case \"$*\" in *exim4-daemon-light) printf 'install ok installed 4.96-15+deb12u4';; *) exit 1;; esac")
         try shim("apt-cache", "echo 'exim4-daemon-light:'; echo '  Installed: 4.96-15+deb12u4'; echo '  Candidate: 4.96-15+deb12u5'")
         let script = RemoteScript()
-        let out = try runCommand(["sh", "-s"], stdin: "M=\(script.marker)\n" + script.versionProbe,
+        let out = try runCommand(["sh", "-s"], stdin: "M=\(script.marker)\n" + script.versionProbe.text,
                                  environment: ["PATH": dir.path + "/bin:/usr/bin:/bin"])
         let facts = RemoteScript.Versions(output: out.stdout, marker: script.marker).facts
         #expect(facts["postfix"]?.version == "3.7.11")
@@ -163,11 +163,15 @@ import Testing
 
     /// Runs the version probe with `sbin` (files and links) as /usr/sbin, in a private mount
     /// namespace, and a `dpkg` that answers `dpkg -S` from `owners` (path → package).
-    func probe(sbin: [String: String], links: [String: String] = [:], owners: [String: String] = [:])
+    func probe(sbin: [String: String], links: [String: String] = [:], owners: [String: String] = [:], bin: [String: String] = [:])
         throws -> (versions: RemoteScript.Versions, calls: String)
     {
         let dir = try TempDir("owner")
         defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/sbin", withIntermediateDirectories: true)
+        for (name, body) in bin {
+            chmod(try dir.write("bin/" + name, "#!/bin/sh\necho \"\(name) $*\" >> \(dir.path)/calls\n" + body + "\n"), 0o755)
+        }
         for (name, body) in sbin {
             chmod(try dir.write("sbin/" + name, "#!/bin/sh\necho \"\(name) $*\" >> \(dir.path)/calls\n" + body + "\n"), 0o755)
         }
@@ -180,7 +184,7 @@ import Testing
         let out = try runCommand(
             ["unshare", "-m", "--propagation", "private", "sh", "-c", "mount --bind \"$1\" /usr/sbin && exec sh -s", "sh",
              dir.path + "/sbin"],
-            stdin: "M=\(script.marker)\n" + script.versionProbe, environment: ["PATH": dir.path + "/bin:/usr/bin:/bin"])
+            stdin: "M=\(script.marker)\n" + script.versionProbe.text, environment: ["PATH": dir.path + "/bin:/usr/bin:/bin"])
         #expect(out.status == 0, "\(out)")
         let calls = (try? String(contentsOfFile: dir.path + "/calls", encoding: .utf8)) ?? ""
         return (RemoteScript.Versions(output: out.stdout, marker: script.marker), calls)
@@ -213,6 +217,17 @@ import Testing
             sbin: ["sendmail.postfix": "exit 75"], links: ["sendmail": "mta", "mta": "/usr/sbin/sendmail.postfix"])
         #expect(v.owners == [CommandOwner(path: "/usr/sbin/sendmail", mta: "postfix", evidence: ["link:/usr/sbin/sendmail.postfix"])])
         #expect(calls.isEmpty)
+    }
+
+    /// The guide runs `sendmail -d0 -bt` through PATH: a sendmail found only there (an
+    /// /opt or /usr/local build) is asked too, and attributed from its own answer.
+    @Test func aSendmailOnlyOnPathIsFound() throws {
+        let (v, calls) = try probe(
+            sbin: [:], bin: ["sendmail": "[ \"$1\" = -d0.1 ] && printf 'Version 8.17.1\\n'"])
+        #expect(v.facts["sendmail"]?.version == "8.17.1", "\(v.facts)")
+        #expect(v.facts["sendmail"]?.source.hasSuffix("/bin/sendmail") == true)
+        #expect(v.owners.map(\.mta) == ["sendmail"])
+        #expect(calls == "sendmail -d0.1 -bt\n")
     }
 
     @Test func sendmailsOwnAnswerOutweighsThePackageDatabase() throws {

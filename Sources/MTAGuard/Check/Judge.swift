@@ -22,7 +22,7 @@ struct Judge {
             throw MTAGuardError(
                 host: tree.host, file: tree.file, line: line,
                 "'\(tree.sourceLine(line) ?? "")' sets \(check.node) in a form mtaguard cannot read safely",
-                hint: "write it on one line, or fix it by hand; nothing was changed")
+                hint: "write it on one line, or fix it by hand; the file was left as it is")
         }
         let all = try tree.match(check.node)
         let nodes: [String]

@@ -368,9 +368,9 @@ public struct VersionKnowledge: Sendable {
 
     public static func load(file: String) throws -> VersionKnowledge {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw MTAGuardError(file: file, "cannot be read", hint: "the version knowledge base for U-45 is kb/mail-versions.yaml in the playbooks folder")
+            throw MTAGuardError(.invalidInput, file: file, "cannot be read", hint: "the version knowledge base for U-45 is kb/mail-versions.yaml in the playbooks folder")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw MTAGuardError(file: file, "is not UTF-8 text") }
+        guard let text = String(data: data, encoding: .utf8) else { throw MTAGuardError(.invalidInput, file: file, "is not UTF-8 text") }
         return try load(file: file, text: text)
     }
 

@@ -29,7 +29,7 @@ final class ConfigWorkspace {
         let path = "/mtaguard/tree/f\(count)"
         let bytes = Data(original.utf8)
         guard bytes.count <= Self.maximumBytes else {
-            throw MTAGuardError(
+            throw MTAGuardError(.unreadableFile, 
                 host: host, file: file,
                 "is \(bytes.count) bytes; mtaguard edits configuration files of at most \(Self.maximumBytes) bytes",
                 hint: "nothing was changed; edit this file by hand")
@@ -37,7 +37,7 @@ final class ConfigWorkspace {
         if let nul = bytes.firstIndex(of: 0) {
             // Augeas reads text up to a NUL only: the rest of the file would be lost.
             let (line, column) = TextPosition.lineAndColumn(of: nul, in: bytes)
-            throw MTAGuardError(
+            throw MTAGuardError(.unreadableFile, 
                 host: host, file: file, line: line, column: column, "holds a NUL byte; mtaguard edits text files only",
                 hint: "nothing was changed; look at the file by hand")
         }
@@ -49,12 +49,12 @@ final class ConfigWorkspace {
             try augeas.parse(text: text, lens: lens, into: path)
         } catch let error as AugeasError {
             if error.code == .fileError {
-                throw MTAGuardError(
+                throw MTAGuardError(.unreadableFile, 
                     host: host, file: file, line: error.line, column: error.character,
                     "\(lens) cannot parse this line: \(error.message)" + lineExcerpt(text, error.line),
                     hint: "fix the line by hand; nothing was changed")
             }
-            throw MTAGuardError(host: host, file: file, "Augeas: \(error)")
+            throw MTAGuardError(.unreadableFile, host: host, file: file, "Augeas: \(error)")
         }
         return ConfigTree(
             workspace: self, path: path, lens: lens, text: text, addedNewline: addedNewline, endings: endings,
@@ -93,7 +93,7 @@ struct ConfigTree {
         do {
             return try body()
         } catch let error as AugeasError {
-            throw MTAGuardError(host: host, file: file, "Augeas (\(lens)): \(error)")
+            throw MTAGuardError(.unreadableFile, host: host, file: file, "Augeas (\(lens)): \(error)")
         }
     }
 
@@ -149,7 +149,7 @@ struct ConfigTree {
         case .crlf:
             return String(decoding: LineEndings.toCRLF(Data(out.utf8)), as: UTF8.self)
         case .mixed(let crlfLine, let lfLine):
-            throw MTAGuardError(
+            throw MTAGuardError(.unreadableFile, 
                 host: host, file: file, line: lfLine,
                 "mixes line endings (line \(crlfLine) ends in CRLF, line \(lfLine) in LF); mtaguard will not guess which a changed line takes",
                 hint: "nothing was changed; convert the file to one kind (dos2unix or unix2dos) and run again")

@@ -35,7 +35,7 @@ public struct LocalHost: Host {
                 throw MTAGuardError(
                     host: name, file: path,
                     "the folder \(shown) is a symbolic link (to \(target)) in the --root image; mtaguard does not follow links",
-                    hint: "nothing was changed; replace the link by the folder it points to inside the image")
+                    hint: "the image was left as it is; replace the link by the folder it points to inside the image")
             }
         }
         return real(path)
@@ -66,8 +66,9 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let probe = script.services(probe: probeServices) + (probeVersions ? script.versionProbe + script.packageTools : "")
-        let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.utf8))
+        let probe = script.services(probe: probeServices, versions: probeVersions)
+        ScriptRecorder.record(probe)
+        let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.text.utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)
         var facts = HostFacts(
             family: family, release: release, initSystem: services.initSystem, tools: services.tools,
@@ -182,19 +183,4 @@ extension String {
         let t = trimmingCharacters(in: .whitespacesAndNewlines)
         return t.count > limit ? String(t.prefix(limit)) + "…" : t
     }
-}
-
-/// A command line as a person would type it, quoted for a POSIX shell where needed.
-public func shellWords(_ argv: [String]) -> String {
-    argv.map(shellQuote).joined(separator: " ")
-}
-
-/// Quotes `word` for a POSIX shell: single quotes, with embedded ones as '\''.
-public func shellQuote(_ word: String) -> String {
-    if !word.isEmpty, word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }),
-        word.unicodeScalars.allSatisfy(\.isASCII)
-    {
-        return word
-    }
-    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

@@ -73,7 +73,7 @@ public struct Inventory: Sendable {
 
     static func parse(file: String, text: String, into builder: inout InventoryBuilder) throws {
         guard text.utf8.count <= YAMLValue.maximumBytes else {
-            throw MTAGuardError(
+            throw MTAGuardError(.invalidInput, 
                 file: file, "is \(text.utf8.count) bytes; an inventory is at most \(YAMLValue.maximumBytes) bytes (1 MiB)",
                 hint: "split it into several -i files")
         }
@@ -87,20 +87,20 @@ public struct Inventory: Sendable {
     static func read(file: String) throws -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else {
-            throw MTAGuardError(file: file, "no such inventory file", hint: "check the -i path")
+            throw MTAGuardError(.invalidInput, file: file, "no such inventory file", hint: "check the -i path")
         }
         guard !isDirectory.boolValue else {
-            throw MTAGuardError(file: file, "is a folder; give inventory files (INI or YAML) with -i")
+            throw MTAGuardError(.invalidInput, file: file, "is a folder; give inventory files (INI or YAML) with -i")
         }
         if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int,
             size > YAMLValue.maximumBytes
         {
-            throw MTAGuardError(
+            throw MTAGuardError(.invalidInput, 
                 file: file, "is \(size) bytes; an inventory is at most \(YAMLValue.maximumBytes) bytes (1 MiB)",
                 hint: "split it into several -i files")
         }
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw MTAGuardError(file: file, "cannot be read")
+            throw MTAGuardError(.invalidInput, file: file, "cannot be read")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw TextPosition.notUTF8(file: file, bytes: data, what: "an inventory must be")
@@ -118,7 +118,7 @@ public struct Inventory: Sendable {
         guard let limit, !limit.trimmingCharacters(in: .whitespaces).isEmpty else { return hosts }
         let items = HostPattern.split(limit: limit)
         guard !items.isEmpty else {
-            throw MTAGuardError("--limit '\(limit)' names no host or group", hint: "e.g. --limit 'web:&prod:!web03'")
+            throw MTAGuardError(.invalidInput, "--limit '\(limit)' names no host or group", hint: "e.g. --limit 'web:&prod:!web03'")
         }
         var unions: [String] = [], intersections: [String] = [], exclusions: [String] = []
         for item in items {
@@ -126,7 +126,7 @@ public struct Inventory: Sendable {
             switch kind {
             case "!", "&":
                 guard !pattern.isEmpty else {
-                    throw MTAGuardError("--limit: '\(kind)' must be followed by a host or group pattern")
+                    throw MTAGuardError(.invalidInput, "--limit: '\(kind)' must be followed by a host or group pattern")
                 }
                 if kind == "!" { exclusions.append(pattern) } else { intersections.append(pattern) }
             default:
@@ -143,14 +143,14 @@ public struct Inventory: Sendable {
 
     private func match(_ pattern: String, required: Bool) throws -> Set<String> {
         if pattern.hasPrefix("~") {
-            throw MTAGuardError("--limit '\(pattern)': regular-expression patterns (~) are not supported",
+            throw MTAGuardError(.invalidInput, "--limit '\(pattern)': regular-expression patterns (~) are not supported",
                                 hint: "use * and ? globs")
         }
         if pattern.hasPrefix("@") {
-            throw MTAGuardError("--limit '\(pattern)': reading a limit from a file (@) is not supported")
+            throw MTAGuardError(.invalidInput, "--limit '\(pattern)': reading a limit from a file (@) is not supported")
         }
         if pattern.contains("[") || pattern.contains("]") {
-            throw MTAGuardError("--limit '\(pattern)': subscripts and ranges ([...]) are not supported in patterns",
+            throw MTAGuardError(.invalidInput, "--limit '\(pattern)': subscripts and ranges ([...]) are not supported in patterns",
                                 hint: "use * and ? globs, or list the hosts")
         }
         if pattern == "all" || pattern == "*" { return Set(hosts.map(\.name)) }
@@ -170,10 +170,10 @@ public struct Inventory: Sendable {
         }
         if required && result.isEmpty {
             if groupExists {
-                throw MTAGuardError("--limit pattern '\(pattern)' matches no host: the group '\(pattern)' is empty")
+                throw MTAGuardError(.invalidInput, "--limit pattern '\(pattern)' matches no host: the group '\(pattern)' is empty")
             }
             let known = groups.keys.sorted().prefix(30).joined(separator: ", ")
-            throw MTAGuardError("--limit pattern '\(pattern)' matches no host or group in the inventory",
+            throw MTAGuardError(.invalidInput, "--limit pattern '\(pattern)' matches no host or group in the inventory",
                                 hint: "groups: \(known)")
         }
         return result
@@ -226,7 +226,7 @@ struct InventorySource {
     var formatNote: String { "read as an Ansible \(format.rawValue) inventory because \(reason)" }
 
     func error(line: Int?, column: Int? = nil, _ message: String, hint: String? = nil) -> MTAGuardError {
-        MTAGuardError(file: file, line: line, column: column, message,
+        MTAGuardError(.invalidInput, file: file, line: line, column: column, message,
                       hint: [hint, formatNote].compactMap { $0 }.joined(separator: "; "))
     }
 

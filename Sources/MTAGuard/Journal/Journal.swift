@@ -19,17 +19,17 @@ public struct Journal: Sendable {
         try LocalFiles.makePrivateFolder(folder)
         var st = stat()
         guard lstat(folder, &st) == 0 else {
-            throw MTAGuardError(file: folder, "cannot read the backups folder: \(LocalFiles.errnoText())")
+            throw MTAGuardError(.journal, file: folder, "cannot read the backups folder: \(LocalFiles.errnoText())")
         }
         if (st.st_mode & S_IFMT) == S_IFLNK {
-            throw MTAGuardError(file: folder, "the backups folder is a symbolic link", hint: "give the real folder with --backups")
+            throw MTAGuardError(.journal, file: folder, "the backups folder is a symbolic link", hint: "give the real folder with --backups")
         }
         if st.st_uid != geteuid() {
-            throw MTAGuardError(file: folder, "the backups folder belongs to another user (uid \(st.st_uid))",
+            throw MTAGuardError(.journal, file: folder, "the backups folder belongs to another user (uid \(st.st_uid))",
                                 hint: "use a folder of your own with --backups")
         }
         if st.st_mode & 0o022 != 0 {
-            throw MTAGuardError(file: folder, "the backups folder can be written by others (mode \(String(st.st_mode & 0o777, radix: 8)))",
+            throw MTAGuardError(.journal, file: folder, "the backups folder can be written by others (mode \(String(st.st_mode & 0o777, radix: 8)))",
                                 hint: "chmod 700 it, or use another folder with --backups")
         }
     }
@@ -75,25 +75,25 @@ public struct Journal: Sendable {
 
     public func read(_ id: String) throws -> Manifest {
         guard id.range(of: #"^[A-Za-z0-9._-]+$"#, options: .regularExpression) != nil else {
-            throw MTAGuardError("'\(id)' is not a run id", hint: "see mtaguard runs")
+            throw MTAGuardError(.journal, "'\(id)' is not a run id", hint: "see mtaguard runs")
         }
         let path = (runFolder(id) as NSString).appendingPathComponent("manifest.json")
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw MTAGuardError(file: path, "no such run", hint: "see mtaguard runs")
+            throw MTAGuardError(.journal, file: path, "no such run", hint: "see mtaguard runs")
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         do {
             return try decoder.decode(Manifest.self, from: data)
         } catch {
-            throw MTAGuardError(file: path, "the manifest cannot be read: \(error)")
+            throw MTAGuardError(.journal, file: path, "the manifest cannot be read: \(error)")
         }
     }
 
     public func backup(_ id: String, _ relative: String) throws -> Data {
         let path = (runFolder(id) as NSString).appendingPathComponent(relative)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw MTAGuardError(file: path, "the backup is missing")
+            throw MTAGuardError(.journal, file: path, "the backup is missing")
         }
         return data
     }

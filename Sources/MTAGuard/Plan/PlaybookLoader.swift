@@ -17,7 +17,7 @@ public enum PlaybookLoader {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder)
         } catch {
-            throw MTAGuardError(file: folder, "cannot list the playbooks folder", hint: "pass --playbooks DIR")
+            throw MTAGuardError(.invalidInput, file: folder, "cannot list the playbooks folder", hint: "pass --playbooks DIR")
         }
         var books: [Playbook] = []
         var seen: [String: String] = [:]
@@ -30,7 +30,7 @@ public enum PlaybookLoader {
             let book = try parse(value)
             for id in book.allIDs {
                 if let other = seen[id.uppercased()] {
-                    throw MTAGuardError(file: path, "item id \(id) is also declared in \(other)")
+                    throw MTAGuardError(.invalidInput, file: path, "item id \(id) is also declared in \(other)")
                 }
                 seen[id.uppercased()] = path
             }
@@ -45,7 +45,7 @@ public enum PlaybookLoader {
         return try selectors.map { selector in
             guard let book = books.first(where: { $0.matches(selector) }) else {
                 let known = books.flatMap(\.allIDs).joined(separator: ", ")
-                throw MTAGuardError("unknown item '\(selector)'", hint: "known items: \(known)")
+                throw MTAGuardError(.invalidInput, "unknown item '\(selector)'", hint: "known items: \(known)")
             }
             return book
         }

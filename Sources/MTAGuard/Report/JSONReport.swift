@@ -10,13 +10,15 @@ public enum JSONReport {
         struct HostEntry: Encodable {
             var host: String
             var error: String?
+            /// The error's kind (`MTAGuardError.Code`): unreachable, permission, unreadable-file, …
+            var errorCode: String?
             var findings: [Finding]
         }
     }
 
     public static func findings(_ plans: [HostPlan]) -> String {
         encode(CheckDocument(hosts: plans.map {
-            .init(host: $0.host, error: $0.error?.description, findings: $0.findings)
+            .init(host: $0.host, error: $0.error?.description, errorCode: $0.error?.code.rawValue, findings: $0.findings)
         }))
     }
 
@@ -26,6 +28,7 @@ public enum JSONReport {
         struct HostEntry: Encodable {
             var host: String
             var error: String?
+            var errorCode: String?
             var findings: [Finding]
             var files: [FileEntry]
             var actions: [ResolvedAction]
@@ -44,7 +47,7 @@ public enum JSONReport {
     public static func plans(_ plans: [HostPlan]) -> String {
         encode(PlanDocument(hosts: plans.map { plan in
             .init(
-                host: plan.host, error: plan.error?.description, findings: plan.findings,
+                host: plan.host, error: plan.error?.description, errorCode: plan.error?.code.rawValue, findings: plan.findings,
                 files: plan.files.map {
                     .init(path: $0.path, items: $0.items, beforeSHA256: $0.before.sha256, afterSHA256: $0.after.sha256Hex, diff: $0.diff)
                 },

@@ -121,7 +121,7 @@ public enum TextReport {
                     String(record.actions.filter { $0.state == .done }.count),
                 ])
             } else if let error = plan.error {
-                rows.append([plan.host, error.message.hasPrefix("unreachable") ? "unreachable" : "failed", "-", "-"])
+                rows.append([plan.host, error.code == .unreachable ? "unreachable" : "failed", "-", "-"])
             } else if !plan.errors.isEmpty {
                 rows.append([plan.host, "failed", "-", "-"])
             } else {

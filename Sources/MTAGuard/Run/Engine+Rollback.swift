@@ -96,15 +96,7 @@ extension Engine {
                 failure = "\(error)"
             }
             await recorder.update(index) { mine in
-                for (i, r) in results.enumerated() {
-                    if i < mine.files.count {
-                        mine.files[i].state = r.outcome == .done ? .replaced : (r.outcome == .skipped ? .planned : .failed)
-                    } else if i - mine.files.count < mine.actions.count {
-                        let a = i - mine.files.count
-                        mine.actions[a].state = r.outcome == .done ? .done : (r.outcome == .skipped ? .skipped : .failed)
-                        mine.actions[a].output = r.message.isEmpty ? nil : r.message
-                    }
-                }
+                mine.record(results)
                 mine.outcome = failure == nil ? .changed : (results.contains { $0.outcome == .done } ? .rollbackFailed : .failed)
                 mine.message = failure
             }
@@ -151,7 +143,7 @@ extension Engine {
                     }
                 } ?? ""
                 throw MTAGuardError(
-                    host: record.name, file: file.path,
+                    .drift, host: record.name, file: file.path,
                     "changed since run \(runID) wrote it (drift); not rolled back\n" + diff,
                     hint: "check the change above; --force restores the backup anyway")
             }

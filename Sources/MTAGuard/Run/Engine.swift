@@ -92,7 +92,7 @@ public struct Engine: Sendable {
         return zip(hosts, plans).map { host, plan in
             plan ?? HostPlan(
                 host: host.name, address: host.address, isLive: host.isLive, family: .unknown, findings: [],
-                files: [], actions: [], error: MTAGuardError(host: host.name, "not started: the run was interrupted"))
+                files: [], actions: [], error: MTAGuardError(.interrupted, host: host.name, "not started: the run was interrupted"))
         }
     }
 
@@ -121,7 +121,7 @@ public struct Engine: Sendable {
                     await counter.finished(await recorder.host(position))
                 } catch {
                     var failed = plan
-                    failed.error = MTAGuardError(host: host.name, "cannot journal the change, so nothing was changed: \(error)")
+                    failed.error = MTAGuardError(.journal, host: host.name, "cannot journal the change, so nothing was changed: \(error)")
                     await counter.finished(failed)
                     return failed
                 }
@@ -191,26 +191,7 @@ public struct Engine: Sendable {
         }
         var failure: String?
         await recorder.update(position) { record in
-            for (i, r) in results.enumerated() {
-                if i < record.files.count {
-                    switch r.outcome {
-                    case .done: record.files[i].state = .replaced
-                    case .skipped: record.files[i].state = .planned
-                    case .failedAfterReplace: record.files[i].state = .replaced; failure = r.message
-                    case .failed, .drifted: record.files[i].state = .failed; failure = r.message
-                    case .inDoubt: record.files[i].state = .inDoubt; failure = r.message
-                    }
-                } else {
-                    let a = i - record.files.count
-                    record.actions[a].output = r.message.isEmpty ? nil : r.message
-                    switch r.outcome {
-                    case .done: record.actions[a].state = .done
-                    case .skipped: record.actions[a].state = .skipped
-                    case .failed, .failedAfterReplace, .drifted: record.actions[a].state = .failed; failure = r.message
-                    case .inDoubt: record.actions[a].state = .inDoubt; failure = r.message
-                    }
-                }
-            }
+            failure = record.record(results)
             if failure == nil {
                 // Every step skipped (their probes said there was nothing to do): unchanged.
                 record.outcome = results.allSatisfy({ $0.outcome == .skipped }) ? .unchanged : .changed
@@ -381,7 +362,7 @@ actor ProgressCounter {
     func finished(_ plan: HostPlan) {
         progress.done += 1
         if let error = plan.error {
-            if error.message.hasPrefix("unreachable") { progress.unreachable += 1 } else { progress.failed += 1 }
+            if error.code == .unreachable { progress.unreachable += 1 } else { progress.failed += 1 }
         } else if plan.findings.contains(where: { $0.status == .error }) {
             progress.failed += 1
         }

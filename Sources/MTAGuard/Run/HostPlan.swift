@@ -294,7 +294,7 @@ public struct Planner: Sendable {
             }
             let tree = try parsed.get()
             guard tree.lens == target.lens else {
-                throw MTAGuardError(file: target.file, "is read with \(tree.lens) by another item and \(target.lens) here")
+                throw MTAGuardError(.invalidInput, file: target.file, "is read with \(tree.lens) by another item and \(target.lens) here")
             }
             let judge = Judge(target: target)
             let found = judge.evidence(try judge.read(tree), file: target.file)
@@ -323,7 +323,7 @@ public struct Planner: Sendable {
                 guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
                     throw TextPosition.notUTF8(
                         file: item.file, bytes: snapshot.bytes, host: host, what: "mtaguard edits text files only",
-                        hint: "nothing was changed; look at the file by hand")
+                        hint: "the file was left as it is; look at it by hand")
                 }
                 return try ConfigWorkspace().parse(text, lens: item.lens, file: item.file, host: host)
             }

@@ -46,14 +46,14 @@ public struct Session: Sendable {
     /// The hosts this session works on, and the transport that reaches them (to close after).
     public func hosts() throws -> (hosts: [any Host], transport: SSHTransport?) {
         if !inventories.isEmpty {
-            if root != nil { throw MTAGuardError("--root and -i exclude each other", hint: "use one or the other") }
+            if root != nil { throw MTAGuardError(.invalidInput, "--root and -i exclude each other", hint: "use one or the other") }
             let selected = try Inventory.load(files: inventories).select(limit: limit)
             let transport = try SSHTransport(options: ssh)
             let hosts: [any Host] = try selected.map { h in
                 var hostMode: Mode? = nil
                 if let m = h.mode {
                     guard let parsed = Mode(rawValue: m) else {
-                        throw MTAGuardError(host: h.name, "mtaguard_mode '\(m)' is neither harden nor disable")
+                        throw MTAGuardError(.invalidInput, host: h.name, "mtaguard_mode '\(m)' is neither harden nor disable")
                     }
                     hostMode = parsed
                 }
@@ -61,7 +61,7 @@ public struct Session: Sendable {
             }
             return (hosts, transport)
         }
-        if limit != nil { throw MTAGuardError("--limit needs an inventory", hint: "pass -i INVENTORY") }
+        if limit != nil { throw MTAGuardError(.invalidInput, "--limit needs an inventory", hint: "pass -i INVENTORY") }
         guard let root else { return ([LocalHost()], nil) }
         return ([LocalHost(name: "root:" + root, root: Self.absolute(root))], nil)
     }
@@ -103,7 +103,7 @@ public struct Session: Sendable {
             case .root: return LocalHost(name: name, root: address.root)
             case .ssh:
                 guard let transport, var target = address.ssh else {
-                    throw MTAGuardError(host: name, "the journal has no SSH address for this host")
+                    throw MTAGuardError(.journal, host: name, "the journal has no SSH address for this host")
                 }
                 if become { target.become = true }
                 return SSHHost(name: name, target: target, transport: transport)

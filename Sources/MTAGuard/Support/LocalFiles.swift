@@ -35,19 +35,19 @@ enum LocalFiles {
         var st = stat()
         if lstat(path, &st) != 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw MTAGuardError(file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
+            throw MTAGuardError(codeFor(errno), file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
         }
         if (st.st_mode & S_IFMT) == S_IFLNK {
             throw MTAGuardError(
-                file: shown, "is a symbolic link; mtaguard does not edit through links",
+                .unreadableFile, file: shown, "is a symbolic link; mtaguard does not edit through links",
                 hint: "point the item at the link's target, or replace the link by the file")
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw MTAGuardError(file: shown, "is not a regular file")
+            throw MTAGuardError(.unreadableFile, file: shown, "is not a regular file")
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw MTAGuardError(file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
+            throw MTAGuardError(codeFor(errno), file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
         }
         defer { close(fd) }
         var data = Data()
@@ -94,7 +94,7 @@ enum LocalFiles {
                     let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
                     if n < 0 {
                         if errno == EINTR { continue }
-                        throw MTAGuardError(file: shown, "cannot write the new file: \(errnoText())", hint: hintFor(errno))
+                        throw MTAGuardError(codeFor(errno), file: shown, "cannot write the new file: \(errnoText())", hint: hintFor(errno))
                     }
                     offset += n
                 }
@@ -111,7 +111,7 @@ enum LocalFiles {
         }
         try validate?(tempPath)
         if rename(tempPath, path) != 0 {
-            throw MTAGuardError(file: shown, "cannot replace the file: \(errnoText())", hint: hintFor(errno))
+            throw MTAGuardError(codeFor(errno), file: shown, "cannot replace the file: \(errnoText())", hint: hintFor(errno))
         }
         renamed = true
         syncFolder(folder)
@@ -144,6 +144,11 @@ enum LocalFiles {
             throw MTAGuardError(file: path, "cannot create the folder: \(error.localizedDescription)")
         }
         chmod(path, 0o700)
+    }
+
+    /// The kind of failure an errno is: the login's rights, or a step that failed.
+    static func codeFor(_ code: Int32) -> MTAGuardError.Code {
+        code == EACCES || code == EPERM ? .permission : .failed
     }
 
     static func hintFor(_ code: Int32) -> String? {

@@ -31,7 +31,7 @@ enum TextPosition {
         let offset = firstInvalidUTF8(bytes) ?? 0
         let (line, column) = lineAndColumn(of: offset, in: bytes)
         let byte = offset < bytes.count ? String(format: "0x%02x", bytes[bytes.startIndex + offset]) : "end of file"
-        return MTAGuardError(
+        return MTAGuardError(.invalidInput, 
             host: host, file: file, line: line, column: column,
             "is not UTF-8 text (byte \(byte) here); \(what)", hint: hint)
     }

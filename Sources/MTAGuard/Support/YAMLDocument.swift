@@ -20,13 +20,13 @@ struct YAMLValue {
     /// at the line and column of its first occurrence ("file:3:5: duplicate key 'h1' …").
     static func load(file: String, text: String, locatingDuplicateKeys: Bool) throws -> YAMLValue {
         guard text.utf8.count <= maximumBytes else {
-            throw MTAGuardError(
+            throw MTAGuardError(.invalidInput, 
                 file: file, "is \(text.utf8.count) bytes; a YAML document here is at most \(maximumBytes) bytes")
         }
         do {
             try refuseAliasExpansion(text, file: file)
             guard let node = try Yams.compose(yaml: text) else {
-                throw MTAGuardError(file: file, line: 1, "is empty")
+                throw MTAGuardError(.invalidInput, file: file, line: 1, "is empty")
             }
             return YAMLValue(node: node, file: file, field: "")
         } catch let error as YamlError {
@@ -38,25 +38,25 @@ struct YAMLValue {
                     .compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ": ")
                 let lines = text.unicodeScalars.split(separator: "\n", maxSplits: mark.line, omittingEmptySubsequences: false)
                 let tabbed = mark.line >= 1 && mark.line <= lines.count && lines[mark.line - 1].first == "\t"
-                throw MTAGuardError(
+                throw MTAGuardError(.invalidInput, 
                     file: file, line: mark.line, column: mark.column, "invalid YAML: \(message)",
                     hint: tabbed ? "this line starts with a tab; YAML indents with spaces only" : nil)
             case .duplicatedKeysInMapping(let duplicates, let context) where locatingDuplicateKeys:
                 let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
-                throw MTAGuardError(
+                throw MTAGuardError(.invalidInput, 
                     file: file, line: context.mark.line, column: context.mark.column,
                     "duplicate key \(keys) in this mapping (first occurrence here); each key may appear once")
             case .reader(let problem, _, _, _):
-                throw MTAGuardError(file: file, "cannot be read as YAML: \(problem)")
+                throw MTAGuardError(.invalidInput, file: file, "cannot be read as YAML: \(problem)")
             default:
-                throw MTAGuardError(file: file, "invalid YAML: \(error)")
+                throw MTAGuardError(.invalidInput, file: file, "invalid YAML: \(error)")
             }
         }
     }
 
     static func load(file: String) throws -> YAMLValue {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw MTAGuardError(file: file, "cannot be read")
+            throw MTAGuardError(.invalidInput, file: file, "cannot be read")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw TextPosition.notUTF8(file: file, bytes: data, what: "a YAML document must be")
@@ -89,7 +89,7 @@ struct YAMLValue {
                 if let anchor { sizes[anchor] = size }
                 let total = open.isEmpty ? size : open[open.count - 1].count + size
                 guard total <= maximumExpandedValues else {
-                    throw MTAGuardError(
+                    throw MTAGuardError(.invalidInput, 
                         file: file, line: line,
                         "expands to more than \(maximumExpandedValues) values through aliases (*name); mtaguard refuses it",
                         hint: "write the values out, or use fewer aliases of aliases")
@@ -125,7 +125,7 @@ struct YAMLValue {
 
     func error(_ message: String) -> MTAGuardError {
         let prefix = field.isEmpty ? "" : field + ": "
-        return MTAGuardError(file: file, line: line, column: column, prefix + message)
+        return MTAGuardError(.invalidInput, file: file, line: line, column: column, prefix + message)
     }
 
     func error(_ message: String, hint: String?) -> MTAGuardError {

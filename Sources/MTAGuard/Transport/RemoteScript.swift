@@ -18,23 +18,51 @@ struct RemoteScript {
 
     var marker: String { "@@" + nonce }
 
+    /// A whole script: `body` as one brace group reading `/dev/null`. The shell reads the
+    /// group to its end before running any of it, so no command in it can read the rest of the
+    /// script from standard input (where `sh -s` gets it), and a script cut short in transit
+    /// runs not at all. The first lines say that values are single-quoted data on purpose, so
+    /// shellcheck's notes that a `$(…)` in single quotes does not expand are no finding.
+    static func script(_ body: ShellCode) -> ShellCode {
+        """
+        # Values in this script are single-quoted data on purpose: a '$(…)' in one is text.
+        # shellcheck disable=SC2016,SC1003
+        {
+        \(code: body)} </dev/null
+
+        """
+    }
+
     // MARK: Facts
 
     /// The package tools a version item's upgrade may use (`tool` lines).
-    var packageTools: String {
-        "for t in apt-get dnf yum zypper pkg; do command -v $t >/dev/null 2>&1 && echo \"$M tool $t\"; done\n"
+    var packageTools: ShellCode {
+        "for t in apt-get dnf yum zypper pkg; do if command -v $t >/dev/null 2>&1; then echo \"$M tool $t\"; fi; done\n"
     }
 
     /// The service manager in charge and, per MTA, whether it runs and starts at boot (when
     /// `MTG_PROBE=yes`; else `unknown`, and no status command runs). Runs on
     /// the host (remote, or this machine when it is the live host); prints `init`, `tool` and
     /// `service MTA RUNNING ENABLED UNIT` lines (yes, no or unknown).
-    var serviceProbe: String {
+    var serviceProbe: ShellCode {
         """
         mtg_q() { "$@" >/dev/null 2>&1 </dev/null; }
         # Without MTG_PROBE=yes the service manager is named but no service is asked about.
         mtg_yn() { if [ "$MTG_PROBE" != yes ]; then echo unknown; elif mtg_q "$@"; then echo yes; else echo no; fi; }
         mtg_svc() { echo "$M service $1 $2 $3 $4"; M_SEEN="$M_SEEN $1 "; }
+        # mtg_bootlink NAME FOLDER...: yes when a FOLDER holds a start link SnnNAME. The
+        # folders are listed, not globbed: the facts script runs under set -f.
+        mtg_bootlink() {
+          mtg_n=$1; mtg_e=no; mtg_o=$-; shift
+          set +f
+          for mtg_d in "$@"; do
+            for mtg_l in "$mtg_d"/S*; do
+              case ${mtg_l##*/} in S[0-9]*"$mtg_n") if [ -e "$mtg_l" ]; then mtg_e=yes; fi;; esac
+            done
+          done
+          case $mtg_o in *f*) set -f;; esac
+          echo "$mtg_e"
+        }
         M_SEEN=
         case "$(uname -s 2>/dev/null)" in
         Linux)
@@ -53,8 +81,8 @@ struct RemoteScript {
             for u in sendmail postfix exim4 exim; do
               [ -x "/etc/init.d/$u" ] || continue
               case $u in exim4) m=exim;; *) m=$u;; esac
-              e=no; for l in /etc/rc2.d/S*"$u" /etc/rc3.d/S*"$u" /etc/rc5.d/S*"$u"; do [ -e "$l" ] && e=yes; done
-              mtg_svc $m "$(mtg_yn /etc/init.d/$u status)" $e $u
+              e=$(mtg_bootlink "$u" /etc/rc2.d /etc/rc3.d /etc/rc5.d)
+              mtg_svc $m "$(mtg_yn /etc/init.d/$u status)" "$e" $u
             done
           fi;;
         SunOS)
@@ -70,9 +98,12 @@ struct RemoteScript {
             M_INIT=rc; echo "$M init rc"
             for m in sendmail postfix; do
               [ -f "/etc/init.d/$m" ] || continue
-              e=no; [ -f "/etc/rc2.d/S88$m" ] && e=yes
-              r=no; ps -e 2>/dev/null | grep -w "$m" >/dev/null && r=yes
-              mtg_svc $m $r $e "/etc/init.d/$m"
+              e=$(mtg_bootlink "$m" /etc/rc2.d /etc/rc3.d)
+              r=no
+              # Solaris 8 to 10 without SMF: ps is what there is.
+              # shellcheck disable=SC2009
+              if ps -e 2>/dev/null | grep -w "$m" >/dev/null; then r=yes; fi
+              mtg_svc $m $r "$e" "/etc/init.d/$m"
             done
           fi;;
         AIX)
@@ -98,8 +129,10 @@ struct RemoteScript {
     }
 
     /// The service section on its own (the live local host runs just this).
-    func services(probe: Bool) -> String {
-        "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
+    func services(probe: Bool, versions: Bool = false) -> ShellCode {
+        var body: ShellCode = "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
+        if versions { body += versionProbe + packageTools }
+        return Self.script(body)
     }
 
     /// Each MTA's version as the MTA itself reports it, the package that owns it (dpkg, rpm;
@@ -112,7 +145,7 @@ struct RemoteScript {
     /// `readlink -f` on AIX, HP-UX or Solaris 10), `answer:-d0.1` (only sendmail's own prints
     /// its `Version`), `dpkg:PACKAGE` or `rpm:PACKAGE`. A link to postfix or exim is not asked
     /// `-d0.1`; an answer outweighs a package database that says otherwise.
-    var versionProbe: String {
+    var versionProbe: ShellCode {
         """
         if command -v postconf >/dev/null 2>&1; then
           v=$(postconf -d -h mail_version 2>/dev/null)
@@ -140,21 +173,27 @@ struct RemoteScript {
         # $1 with its symbolic links followed (eight at most) and its folder made physical.
         mtg_resolve() {
           mtg_r=$1
-          for mtg_i in 1 2 3 4 5 6 7 8; do
+          for _ in 1 2 3 4 5 6 7 8; do
             [ -h "$mtg_r" ] || break
+            # No readlink(1) on AIX, HP-UX or Solaris 10: ls -l shows the target.
+            # shellcheck disable=SC2012
             mtg_l=$(ls -l "$mtg_r" 2>/dev/null | sed 's/^.* -> //')
             case $mtg_l in /*) mtg_r=$mtg_l;; *) mtg_r=$(dirname "$mtg_r")/$mtg_l;; esac
           done
           mtg_d=$(cd "$(dirname "$mtg_r")" 2>/dev/null && pwd -P) && mtg_r=$mtg_d/$(basename "$mtg_r")
           echo "$mtg_r"
         }
-        mtg_sv= mtg_seen=
-        for s in /usr/sbin/sendmail /usr/lib/sendmail; do
-          [ -x "$s" ] || continue
+        mtg_sv=''; mtg_seen=''
+        # Where the guide finds it (sendmail -d0 -bt through PATH), and where each OS keeps it:
+        # Linux, AIX and HP-UX /usr/sbin, Solaris /usr/lib (and /usr/lib/smtp/sendmail on 11).
+        mtg_cv=$(command -v sendmail 2>/dev/null)
+        case $mtg_cv in /*) ;; *) mtg_cv=;; esac
+        for s in /usr/sbin/sendmail /usr/lib/sendmail /usr/lib/smtp/sendmail/sendmail "$mtg_cv"; do
+          if [ -z "$s" ] || [ ! -x "$s" ]; then continue; fi
           r=$(mtg_resolve "$s")
           case "$mtg_seen " in *" $r "*) continue;; esac
           mtg_seen="$mtg_seen $r"
-          o= how=
+          o=''; how=''
           if [ -h "$s" ]; then
             how="link:$r"
             case $(basename "$r") in *postfix*) o=postfix;; *exim*) o=exim;; esac
@@ -195,7 +234,7 @@ struct RemoteScript {
         # The word after $1 on the first line of stdin that starts with it; pkg list puts the
         # publisher in parentheses between them when it is not the first one.
         mtg_after() {
-          while read mtg_a mtg_b mtg_c mtg_d; do
+          while read -r mtg_a mtg_b mtg_c _; do
             [ "$mtg_a" = "$1" ] || continue
             case $mtg_b in "("*) mtg_b=$mtg_c;; esac
             echo "$mtg_b"; return 0
@@ -236,8 +275,8 @@ struct RemoteScript {
         """
     }
 
-    func facts(paths: [String], probeServices: Bool = true, probeVersions: Bool = false) -> String {
-        var s = """
+    func facts(paths: [String], probeServices: Bool = true, probeVersions: Bool = false) -> ShellCode {
+        var s: ShellCode = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
             set -f
@@ -245,26 +284,29 @@ struct RemoteScript {
             echo "$M release $(uname -r 2>/dev/null)"
             MTG_PROBE=\(probeServices ? "yes" : "no")
 
-            """ + serviceProbe + (probeVersions ? versionProbe + packageTools : "") + """
+            """
+        s += serviceProbe
+        if probeVersions { s += versionProbe + packageTools }
+        s += """
             mtg_file() {
               if [ -h "$1" ]; then echo "$M link"; return; fi
               if [ ! -e "$1" ]; then echo "$M absent"; return; fi
               if [ ! -f "$1" ]; then echo "$M notfile"; return; fi
               if [ ! -r "$1" ]; then echo "$M unreadable"; return; fi
-              mtg_p=$1
-              # Only the first fields of ls: the name may hold anything, newlines included.
-              set -- $(ls -ln "$mtg_p")
-              echo "$M meta $1 $2 $3 $4"
-              od -An -v -tx1 "$mtg_p" || echo "$M readerror"
+              # Only the first fields of ls's first line: the name may hold anything, newlines included.
+              # ls is the one portable way to a file's mode and owners (no stat(1) on AIX, HP-UX).
+              # shellcheck disable=SC2012
+              ls -ln "$1" | { read -r mtg_m mtg_l mtg_u mtg_g _; echo "$M meta $mtg_m $mtg_l $mtg_u $mtg_g"; }
+              od -An -v -tx1 "$1" </dev/null || echo "$M readerror"
               echo "$M end"
             }
 
             """
         for (i, path) in paths.enumerated() {
-            s += "echo \"$M file \(i)\"; mtg_file \(shellQuote(path))\n"
+            s += "echo \"$M file \(i)\"; mtg_file \(path)\n"
         }
         s += "echo \"$M done\"\n"
-        return s
+        return Self.script(s)
     }
 
     enum FactsError: Error { case malformed(String) }
@@ -283,7 +325,7 @@ struct RemoteScript {
             let line = String(rawLine)
             if collecting && !line.hasPrefix(marker) {
                 for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
-                    guard let b = UInt8(token, radix: 16) else { throw MTAGuardError(host: host, "unreadable od output: \(token)") }
+                    guard let b = UInt8(token, radix: 16) else { throw MTAGuardError(.hostProtocol, host: host, "unreadable od output: \(token)") }
                     hex.append(b)
                 }
                 continue
@@ -300,28 +342,28 @@ struct RemoteScript {
             case "version", "package", "setting", "owner": versions.read(word, arg)
             case "file":
                 current = Int(arg)
-                guard let c = current, paths.indices.contains(c) else { throw MTAGuardError(host: host, "bad facts output") }
+                guard let c = current, paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
             case "absent": files[path] = .some(nil)
             case "link":
-                throw MTAGuardError(host: host, file: path, "is a symbolic link; mtaguard does not edit through links",
+                throw MTAGuardError(.unreadableFile, host: host, file: path, "is a symbolic link; mtaguard does not edit through links",
                                     hint: "point the item at the link's target, or replace the link by the file")
-            case "notfile": throw MTAGuardError(host: host, file: path, "is not a regular file")
+            case "notfile": throw MTAGuardError(.unreadableFile, host: host, file: path, "is not a regular file")
             case "unreadable":
-                throw MTAGuardError(host: host, file: path, "cannot be read by the login user", hint: "use --become or log in as root")
-            case "readerror": throw MTAGuardError(host: host, file: path, "could not be read")
+                throw MTAGuardError(.permission, host: host, file: path, "cannot be read by the login user", hint: "use --become or log in as root")
+            case "readerror": throw MTAGuardError(.unreadableFile, host: host, file: path, "could not be read")
             case "meta":
                 meta = try Self.parseLsLine(arg, host: host, path: path)
                 hex = []
                 collecting = true
             case "end":
                 collecting = false
-                guard let m = meta else { throw MTAGuardError(host: host, "bad facts output") }
+                guard let m = meta else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
                 files[path] = FileSnapshot(path: path, bytes: Data(hex), mode: m.mode, uid: m.uid, gid: m.gid)
             case "done": done = true
             default: break
             }
         }
-        guard done else { throw MTAGuardError(host: host, "the facts script did not finish") }
+        guard done else { throw MTAGuardError(.hostProtocol, host: host, "the facts script did not finish") }
         for p in paths where files[p] == nil { files[p] = .some(nil) }
         var facts = HostFacts(
             family: OSFamily(uname: uname), release: release, initSystem: services.initSystem,
@@ -407,10 +449,10 @@ struct RemoteScript {
     static func parseLsLine(_ line: String, host: String, path: String) throws -> (mode: UInt32, uid: UInt32, gid: UInt32) {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count >= 4, let uid = UInt32(fields[2]), let gid = UInt32(fields[3]) else {
-            throw MTAGuardError(host: host, file: path, "cannot read its mode and owner from ls: \(line)")
+            throw MTAGuardError(.hostProtocol, host: host, file: path, "cannot read its mode and owner from ls: \(line)")
         }
         let perms = Array(fields[0])
-        guard perms.count >= 10 else { throw MTAGuardError(host: host, file: path, "unexpected ls output: \(line)") }
+        guard perms.count >= 10 else { throw MTAGuardError(.hostProtocol, host: host, file: path, "unexpected ls output: \(line)") }
         var mode: UInt32 = 0
         let bits: [(Int, Character, UInt32)] = [
             (1, "r", 0o400), (2, "w", 0o200), (4, "r", 0o040), (5, "w", 0o020), (7, "r", 0o004), (8, "w", 0o002),
@@ -427,29 +469,32 @@ struct RemoteScript {
     /// A script that takes the host's lock, carries out `steps` in order, stops at the first
     /// failure, and reports each step. `runID` is written into the lock so that a second run
     /// can say who holds it.
-    func apply(_ steps: [ApplyStep], runID: String, controller: String, breakStaleLock: Bool = false) -> String {
-        var s = """
+    ///
+    /// Every value reaches the shell as one single-quoted word (`ShellCode`), messages too:
+    /// `mtg_report INDEX OUTCOME PART…` prints its parts one after another, so a failure branch
+    /// passes the static text, the path and the command's own output as separate words and
+    /// never builds a message inside double quotes. Every command that is not meant to read
+    /// standard input (the script itself arrives there over SSH) reads `/dev/null`.
+    func apply(_ steps: [ApplyStep], runID: String, controller: String, breakStaleLock: Bool = false) -> ShellCode {
+        var s: ShellCode = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
             set -f
             umask 077
             if [ -d /var/run ]; then L=/var/run/mtaguard.lock; else L=/tmp/mtaguard.lock; fi
-            mtg_lock() { mkdir "$L" 2>/dev/null && echo \(shellQuote("run \(runID) from \(controller)")) "pid $$" > "$L/owner"; }
+            mtg_lock() { mkdir "$L" 2>/dev/null && printf '%s pid %s\\n' \("run \(runID) from \(controller)") "$$" > "$L/owner"; }
             if ! mtg_lock; then
               # No lock folder after a failed mkdir: not another run, but a folder this login
               # cannot write (or a read-only /var/run).
-              if [ ! -d "$L" ]; then echo "$M lockerror $(mkdir "$L" 2>&1)"; exit 75; fi
+              if [ ! -d "$L" ]; then
+                if [ -w "${L%/*}" ]; then D=other; else D=denied; fi
+                echo "$M lockerror $D $(mkdir "$L" 2>&1)"; exit 75
+              fi
               O=$(cat "$L/owner" 2>/dev/null); P=${O##*pid }
               # A lock whose process is gone (a run killed mid-way) is stale: said as such, and
               # broken only when asked.
               if [ -n "$P" ] && [ "$P" != "$O" ] && ! kill -0 "$P" 2>/dev/null; then
-                if [ \(breakStaleLock ? "yes" : "no") = yes ]; then
-                  rm -rf "$L"
-                  mtg_lock || { echo "$M locked $(cat "$L/owner" 2>/dev/null)"; exit 75; }
-                  echo "$M brokelock $O"
-                else
-                  echo "$M stale $O"; exit 75
-                fi
+                \(code: breakStaleLock ? Self.breakLock : Self.refuseStaleLock)
               else
                 echo "$M locked $O"; exit 75
               fi
@@ -458,8 +503,16 @@ struct RemoteScript {
             # and so does a half-written temporary file ($T); the target is only ever renamed.
             T=
             trap 'if [ -n "$T" ]; then rm -f "$T"; fi; rm -rf "$L"' 0
-            trap 'exit 129' 1; trap 'exit 130' 2; trap 'exit 141' 13; trap 'exit 143' 15
-            mtg_report() { echo "$M step $1 $2"; if [ -n "$3" ]; then printf '%s\\n' "$3"; fi; echo "$M endstep"; }
+            trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
+            # mtg_report INDEX OUTCOME [PART...]: one step's report; the parts, printed one
+            # after another, are its message.
+            mtg_report() {
+              echo "$M step $1 $2"; shift 2
+              if [ $# -gt 0 ]; then printf '%s' "$@"; echo; fi
+              echo "$M endstep"
+            }
+            # mtg_sum FILE: its POSIX cksum as "CRC SIZE".
+            mtg_sum() { cksum < "$1" | { read -r mtg_c mtg_n _; echo "$mtg_c $mtg_n"; }; }
 
             """
         for (i, step) in steps.enumerated() {
@@ -470,87 +523,116 @@ struct RemoteScript {
             }
         }
         s += "echo \"$M done\"\n"
-        return s
+        return Self.script(s)
     }
 
-    private func replace(_ r: FileReplacement, index i: Int) -> String {
-        let target = shellQuote(r.path)
+    /// `--break-stale-lock`: a lock whose process is gone is removed and taken anew.
+    static let breakLock: ShellCode = """
+        rm -rf "$L"
+                  mtg_lock || { echo "$M locked $(cat "$L/owner" 2>/dev/null)"; exit 75; }
+                  echo "$M brokelock $O"
+        """
+    static let refuseStaleLock: ShellCode = "echo \"$M stale $O\"; exit 75"
+
+    private func replace(_ r: FileReplacement, index i: Int) -> ShellCode {
         let folder = (r.path as NSString).deletingLastPathComponent
         let base = (r.path as NSString).lastPathComponent
-        let tempPath = "\(folder)/.\(base).mtaguard-\(nonce)"
-        let temp = shellQuote(tempPath)
-        let expect = r.expected.cksum
-        var s = """
-            if [ -h \(target) ]; then mtg_report \(i) failed \(shellQuote("\(r.path) is a symbolic link; not written")); exit 1; fi
-            if [ -f \(target) ]; then C=$(cksum < \(target)); else C=absent; fi
-            C=$(echo $C)
-            if [ "$C" != \(shellQuote(expect)) ]; then
-              mtg_report \(i) drifted \(shellQuote("\(r.path) changed since it was read; nothing written")); exit 1
+        let temp = "\(folder)/.\(base).mtaguard-\(nonce)"
+        let wanted = POSIXChecksum.line(r.bytes)
+        var s: ShellCode = """
+            if [ -h \(r.path) ]; then mtg_report \(i) failed \(r.path) ' is a symbolic link; not written'; exit 1; fi
+            if [ -e \(r.path) ] && [ ! -f \(r.path) ]; then mtg_report \(i) failed \(r.path) ' is not a regular file; not written'; exit 1; fi
+            if [ -f \(r.path) ]; then C=$(mtg_sum \(r.path)); else C=absent; fi
+            if [ "$C" != \(r.expected.cksum) ]; then
+              mtg_report \(i) drifted \(r.path) ' changed since it was read; nothing written'; exit 1
             fi
-            if [ "$C" = \(shellQuote(POSIXChecksum.line(r.bytes))) ]; then mtg_report \(i) skipped 'already as wanted'; else
+            if [ "$C" = \(wanted) ]; then mtg_report \(i) skipped 'already as wanted'; else
             rm -f \(temp); T=\(temp)
-            if ! ( : > \(temp) ) 2>/dev/null; then mtg_report \(i) failed "cannot create a temporary file in \(folder.replacingOccurrences(of: "\"", with: "")): $( { : > \(temp); } 2>&1 )"; rm -f \(temp); exit 1; fi
+            if ! E=$( ( : > \(temp) ) 2>&1 ); then
+              mtg_report \(i) failed 'cannot create a temporary file in ' \(folder) ': ' "$E"; rm -f \(temp); exit 1
+            fi
+            # The bytes as printf formats (octal escapes; none begins with '-'), written by cat,
+            # whose error names the cause (a shell's printf says only "I/O error").
+            if ! E=$( { :
 
             """
         for chunk in Self.printfChunks(r.bytes) {
-            s += "printf '\(chunk)' >> \(temp) || W=fail\n"
+            s += "printf \(chunk)\n"
         }
         s += """
-            N=$(cksum < \(temp)); N=$(echo $N)
-            if [ "${W:-}" = fail ] || [ "$N" != \(shellQuote(POSIXChecksum.line(r.bytes))) ]; then
-              rm -f \(temp); mtg_report \(i) failed \(shellQuote("could not write the new \(r.path) in full (disk full?); the original is untouched")); exit 1
+            } | cat 2>&1 > \(temp) ); then
+              rm -f \(temp); mtg_report \(i) failed 'could not write the new ' \(r.path) ': ' "$E" '; the original is untouched'; exit 1
             fi
-            chown \(r.uid):\(r.gid) \(temp) && chmod \(String(r.mode, radix: 8)) \(temp) || {
-              rm -f \(temp); mtg_report \(i) failed \(shellQuote("cannot set the owner and mode of the new \(r.path)")); exit 1; }
+            N=$(mtg_sum \(temp))
+            if [ "$N" != \(wanted) ]; then
+              rm -f \(temp); mtg_report \(i) failed 'the new ' \(r.path) ' reads back as ' "$N" ', not ' \(wanted) '; the original is untouched'; exit 1
+            fi
+            if ! E=$(chown \("\(r.uid):\(r.gid)") \(temp) 2>&1 && chmod \(String(r.mode, radix: 8)) \(temp) 2>&1); then
+              rm -f \(temp); mtg_report \(i) failed 'cannot set the owner and mode of the new ' \(r.path) ': ' "$E"; exit 1
+            fi
 
             """
         if let v = r.validateBefore {
-            s += validation(v, file: tempPath, index: i, onFail: "rm -f \(temp); mtg_report \(i) failed", original: r.path)
+            s += validation(v, file: temp, index: i, onFail: "rm -f \(temp); mtg_report \(i) failed", original: r.path)
         }
         s += """
-            if ! E=$(mv -f \(temp) \(target) 2>&1); then rm -f \(temp); mtg_report \(i) failed "cannot replace \(r.path.replacingOccurrences(of: "\"", with: "")): $E"; exit 1; fi
+            if ! E=$(mv -f \(temp) \(r.path) 2>&1); then
+              rm -f \(temp); mtg_report \(i) failed 'cannot replace ' \(r.path) ': ' "$E"; exit 1
+            fi
             T=
-            sync
+            sync </dev/null
 
             """
         if let v = r.validateAfter {
             s += validation(v, file: r.path, index: i, onFail: "mtg_report \(i) failed-after-replace", original: r.path)
         }
-        s += "mtg_report \(i) done replaced\nfi\n"
+        s += "mtg_report \(i) 'done' replaced\nfi\n"
         return s
     }
 
-    private func validation(_ v: Validation, file: String, index i: Int, onFail: String, original: String) -> String {
+    /// Runs the validator on `file`; on rejection runs `onFail` with the reason's parts.
+    private func validation(_ v: Validation, file: String, index i: Int, onFail: ShellCode, original: String) -> ShellCode {
         let argv = v.argv.map { $0.replacingOccurrences(of: "{file}", with: file) }
-        var s = "O=$(\(shellWords(argv)) < /dev/null 2>&1); R=$?\n"
+        var s: ShellCode = "O=$(\(words: argv) 2>&1); R=$?\n"
         if let pattern = v.rejectOutput {
             // grep -E exists everywhere; the pattern travels quoted.
-            s += "if [ $R -eq 0 ] && printf '%s\\n' \"$O\" | grep -E \(shellQuote(pattern)) >/dev/null 2>&1; then R=1; fi\n"
+            s += "if [ $R -eq 0 ] && printf '%s\\n' \"$O\" | grep -E -e \(pattern) >/dev/null 2>&1; then R=1; fi\n"
         }
-        s += "if [ $R -ne 0 ]; then \(onFail) \"the MTA's validator rejected the new \(original.replacingOccurrences(of: "\"", with: "")): \(shellWords(argv).replacingOccurrences(of: "\"", with: "")) exited $R: $O\"; exit 1; fi\n"
+        s += """
+            if [ $R -ne 0 ]; then
+              \(code: onFail) 'the MTA'"'"'s validator rejected the new ' \(original) ': ' \(shellWords(argv)) ' exited ' "$R" ': ' "$O"; exit 1
+            fi
+
+            """
         return s
     }
 
-    private func run(_ argv: [String], probe: [String]?, index i: Int) -> String {
-        var s = ""
+    private func run(_ argv: [String], probe: [String]?, index i: Int) -> ShellCode {
+        var s: ShellCode = ""
         if let probe {
-            s += "if ! \(shellWords(probe)) >/dev/null 2>&1 < /dev/null; then mtg_report \(i) skipped \(shellQuote("\(shellWords(probe)) says the service is not running")); else\n"
+            s += "if ! \(words: probe) >/dev/null 2>&1; then mtg_report \(i) skipped \(shellWords(probe)) ' says the service is not running'; else\n"
         }
-        s += "O=$(\(shellWords(argv)) < /dev/null 2>&1); R=$?\n"
-        s += "if [ $R -ne 0 ]; then mtg_report \(i) failed \"\(shellWords(argv).replacingOccurrences(of: "\"", with: "")) exited $R: $O\"; exit 1; fi\n"
-        s += "mtg_report \(i) done \"$O\"\n"
+        s += """
+            O=$(\(words: argv) 2>&1); R=$?
+            if [ $R -ne 0 ]; then mtg_report \(i) failed \(shellWords(argv)) ' exited ' "$R" ': ' "$O"; exit 1; fi
+            mtg_report \(i) 'done' "$O"
+
+            """
         if probe != nil { s += "fi\n" }
         return s
     }
 
     /// File bytes as `printf` format strings: printable ASCII as itself (but `\`, `'` and `%`),
-    /// every other byte as a three-digit octal escape. About 2 KB of script per line.
+    /// every other byte as a three-digit octal escape. About 2 KB of script per line. A chunk
+    /// never begins with `-` (printf would take it for an option): a leading `-` is `\055`.
     static func printfChunks(_ data: Data, width: Int = 2000) -> [String] {
         var chunks: [String] = []
         var current = ""
         current.reserveCapacity(width + 8)
         for byte in data {
-            if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "'") && byte != UInt8(ascii: "%") {
+            let plain = byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "'")
+                && byte != UInt8(ascii: "%") && !(byte == UInt8(ascii: "-") && current.isEmpty)
+            if plain {
                 current.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
                 let o = String(byte, radix: 8)
@@ -578,7 +660,7 @@ struct RemoteScript {
                 switch words.first {
                 case "step":
                     guard words.count >= 3, let outcome = StepResult.Outcome(rawValue: words[2]) else {
-                        throw MTAGuardError(host: host, "unreadable apply output: \(line)")
+                        throw MTAGuardError(.hostProtocol, host: host, "unreadable apply output: \(line)")
                     }
                     pending = (Int(words[1]) ?? results.count, outcome)
                     text = []
@@ -590,18 +672,22 @@ struct RemoteScript {
                 case "locked":
                     let owner = line.dropFirst(marker.count + 1 + "locked".count).trimmingCharacters(in: .whitespaces)
                     throw MTAGuardError(
-                        host: host, "another mtaguard run holds this host's lock (\(owner.isEmpty ? "owner unknown" : owner))",
+                        .locked,                         host: host, "another mtaguard run holds this host's lock (\(owner.isEmpty ? "owner unknown" : owner))",
                         hint: "wait for it to finish; nothing was changed")
                 case "stale":
                     let owner = line.dropFirst(marker.count + 1 + "stale".count).trimmingCharacters(in: .whitespaces)
                     throw MTAGuardError(
-                        host: host, "this host's lock is stale: \(owner), and that process is gone",
+                        .locked,                         host: host, "this host's lock is stale: \(owner), and that process is gone",
                         hint: "a run was interrupted; see mtaguard runs, then pass --break-stale-lock; nothing was changed")
                 case "lockerror":
-                    let why = line.dropFirst(marker.count + 1 + "lockerror".count).trimmingCharacters(in: .whitespaces)
+                    // lockerror denied|other WHY: whether the login may write the lock's folder.
+                    let rest = line.dropFirst(marker.count + 1 + "lockerror".count).trimmingCharacters(in: .whitespaces)
+                    let denied = rest.hasPrefix("denied")
+                    let why = rest.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
                     throw MTAGuardError(
+                        denied ? .permission : .failed,
                         host: host, "cannot take the host lock: \(why.isEmpty ? "mkdir failed" : why)",
-                        hint: why.contains("ermission") ? "use --become or log in as root; nothing was changed" : "nothing was changed")
+                        hint: denied ? "use --become or log in as root; nothing was changed" : "nothing was changed")
                 case "done": finished = true
                 default: break
                 }

@@ -26,7 +26,7 @@ public struct SSHHost: Host {
             return try script.parseFacts(out.stdout, paths: paths, host: name)
         } catch let error as MTAGuardError {
             if out.stdout.isEmpty || !out.stdout.contains(script.marker) {
-                throw MTAGuardError(host: name, "the host did not run the facts script: \(out.combined.trimmed(300))")
+                throw MTAGuardError(.hostProtocol, host: name, "the host did not run the facts script: \(out.combined.trimmed(300))")
             }
             throw error
         }
@@ -49,7 +49,7 @@ public struct SSHHost: Host {
 
     private func checkConnection(_ out: CommandOutput) throws {
         guard out.status == 255 || out.status == 124 else { return }
-        throw MTAGuardError(host: name, "unreachable: \(connectionText(out))", hint: hint(out.stderr))
+        throw MTAGuardError(.unreachable, host: name, "unreachable: \(connectionText(out))", hint: hint(out.stderr))
     }
 
     private func connectionText(_ out: CommandOutput) -> String {

@@ -60,7 +60,8 @@ public final class SSHTransport: Sendable {
     }
 
     /// Runs `script` with `sh` on the host (through `sudo -n` when `become`), fed on stdin.
-    func execute(_ target: SSHTarget, script: String) async throws -> CommandOutput {
+    func execute(_ target: SSHTarget, script: ShellCode) async throws -> CommandOutput {
+        ScriptRecorder.record(script)
         let shell = target.become ? "exec sudo -n -- /bin/sh -s" : "exec /bin/sh -s"
         let argv = argv(target, remoteCommand: shell)
         let timeout = options.commandTimeout
@@ -68,7 +69,7 @@ public final class SSHTransport: Sendable {
             // A blocking wait on a thread of its own: the cooperative pool is as wide as the
             // machine has cores, and forks are many more.
             Thread.detachNewThread {
-                continuation.resume(with: Result { try ProcessRunner.run(argv, stdin: Data(script.utf8), timeout: timeout) })
+                continuation.resume(with: Result { try ProcessRunner.run(argv, stdin: Data(script.text.utf8), timeout: timeout) })
             }
         }
     }

@@ -7,8 +7,9 @@
 //
 // Layout under `root` (a fresh folder in the system temp dir, mode 0755 so the
 // `postfix` user can traverse it):
-//     root/etc/postfix   config directory: a copy of the machine's /etc/postfix
-//                        (main.cf, master.cf, postfix-files, dynamicmaps.cf, ...)
+//     root/etc/postfix   config directory made from the package's shipped defaults
+//                        (PostfixDefaults: main.cf.debian, master.cf.dist, postfix-files, ...),
+//                        never from the machine's own /etc/postfix
 //     root/spool         queue_directory (pid/master.pid lives here)
 //     root/lib           data_directory (created by postfix, owned by postfix)
 //     root/maillog       postfix's log (maillog_file): read it when something fails
@@ -98,10 +99,7 @@ final class PostfixInstance: Sendable {
             // makes master fail on master.lock).
             try FileManager.default.createDirectory(atPath: root + "/spool", withIntermediateDirectories: false,
                                                     attributes: [.posixPermissions: 0o755])
-            let copy = try runCommand(["cp", "-a", "/etc/postfix", root + "/etc/postfix"])
-            guard copy.status == 0 else {
-                throw PostfixInstanceError(description: "copying /etc/postfix failed: \(copy)")
-            }
+            try PostfixDefaults.populate(root + "/etc/postfix")
         } catch {
             try? FileManager.default.removeItem(atPath: root)
             throw error

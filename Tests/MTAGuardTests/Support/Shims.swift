@@ -4,7 +4,8 @@ import Foundation
 /// each logs its command line to the host's commands.log and keeps the service's state
 /// (running / enabled) in files under HOSTDIR/state, so probes answer what a real host would.
 enum Shims {
-    enum Family: String { case systemd, sysv, solaris, aix, hpux }
+    /// `solarisRC`: Solaris before SMF (8, 9), /etc/init.d scripts and rc2.d links.
+    enum Family: String { case systemd, sysv, solaris, solarisRC, aix, hpux }
 
     static func install(_ lab: SSHLab, _ name: String, family: Family, running: Bool = true, enabled: Bool = true) throws {
         let host = lab.host(name)
@@ -44,7 +45,20 @@ enum Shims {
             try shim("service", """
                 case "$2" in status) [ -f $S/running ];; stop) \(off);; start|restart) \(on);; esac
                 """)
-            try shim("update-rc.d", "case \"$2\" in disable) \(dis);; enable) \(en);; esac")
+            // Started at boot is what the rc links say, as on a real host: update-rc.d turns
+            // S01sendmail into K01sendmail and back.
+            try bootLinks(host, "S01sendmail", "K01sendmail", folders: ["rc2.d", "rc3.d", "rc5.d"], enabled: enabled)
+            try shim("update-rc.d", """
+                case "$2" in
+                disable) \(dis); for d in /etc/rc2.d /etc/rc3.d /etc/rc5.d; do mv $d/S01sendmail $d/K01sendmail; done;;
+                enable) \(en); for d in /etc/rc2.d /etc/rc3.d /etc/rc5.d; do mv $d/K01sendmail $d/S01sendmail; done;;
+                esac
+                """)
+        case .solarisRC:
+            try shim("uname", "case \"$1\" in -s) echo SunOS;; -r) echo 5.8;; *) echo SunOS;; esac")
+            try shim(host.directory + "/overlay/etc/init.d/sendmail", "case \"$1\" in stop) \(off);; start) \(on);; esac")
+            try bootLinks(host, "S88sendmail", "_S88sendmail", folders: ["rc2.d"], enabled: enabled)
+            try shim("ps", "[ -f $S/running ] && echo ' 1234 ?  0:00 sendmail'; exit 0")
         case .solaris:
             try shim("uname", "case \"$1\" in -s) echo SunOS;; -r) echo 5.11;; *) echo SunOS;; esac")
             try shim("svcs", """
@@ -66,6 +80,15 @@ enum Shims {
             try shim("uname", "case \"$1\" in -s) echo HP-UX;; -r) echo B.11.31;; *) echo HP-UX;; esac")
             try shim(host.directory + "/overlay/usr/sbin/init.d/sendmail", "case \"$1\" in stop) \(off);; start) \(on);; esac")
             try shim("ps", "[ -f $S/running ] && echo ' 1234 ?  0:00 sendmail'; exit 0")
+        }
+    }
+
+    /// `on` (or `off`) in each rc folder of the host's /etc, as the boot links say.
+    static func bootLinks(_ host: LabHost, _ on: String, _ off: String, folders: [String], enabled: Bool) throws {
+        for folder in folders {
+            let dir = host.directory + "/overlay/etc/" + folder
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: dir + "/" + (enabled ? on : off), withDestinationPath: "../init.d/sendmail")
         }
     }
 
