@@ -1,3 +1,4 @@
+import Augeas
 import Foundation
 import Testing
 
@@ -89,8 +90,57 @@ func newText(_ plan: HostPlan, _ path: String) -> String? {
         #expect(status == .error)
         #expect(plan.files.isEmpty)
         let note = plan.findings[0].evidence[0].note
-        #expect(note.contains("/etc/postfix/main.cf:2"))
-        #expect(note.contains("nothing was changed"))
+        #expect(note.contains("/etc/postfix/main.cf:2:"))
+        #expect(note.contains("mtaguard's reader for main.cf (Postfix_Main.lns) cannot read this line"), "\(note)")
+        #expect(note.contains("['this line is broken']"), "\(note)")
+        // Reached from a read-only check too, and the line may be valid to postfix: no advice to
+        // fix it, no "nothing was changed".
+        #expect(note.contains("if postfix accepts it, report it as an mtaguard bug"), "\(note)")
+        #expect(!note.contains("nothing was changed") && !note.contains("fix the line"), "\(note)")
+    }
+
+    /// The defect's example: postfix skips the comment and reads one value (postconf agrees, see
+    /// PostfixDifferentialTests). The stock Postfix_Main.lns rejects the file, so this passes only
+    /// when mtaguard's own lens (Resources/lenses) is the one loaded.
+    static let commentInValue = """
+        smtpd_recipient_restrictions =
+            permit_mynetworks
+        # local exceptions
+            check_client_access hash:/etc/postfix/rbl_whitelist
+            reject_unauth_destination
+        disable_vrfy_command =
+          # VRFY stays off (ticket 4711)
+
+            yes
+
+        """
+
+    @Test func theProjectsLensShadowsTheStockOne() throws {
+        let stock = try Augeas(flags: [.noModuleAutoload])
+        #expect(throws: AugeasError.self) {
+            try stock.parse(text: Self.commentInValue, lens: "Postfix_Main.lns", into: "/t")
+        }
+        let tree = try ConfigWorkspace().parse(Self.commentInValue, lens: "Postfix_Main.lns", file: main, host: "h")
+        #expect(try tree.match("*").count == 2)
+        #expect(try tree.render() == Self.commentInValue)
+    }
+
+    @Test func aCommentInsideAContinuedValueIsSkipped() async throws {
+        let (status, plan) = try await verdict(Self.commentInValue)
+        #expect(status == .pass)
+        #expect(plan.findings[0].evidence[0].note.hasPrefix("disable_vrfy_command = yes "))
+        #expect(plan.findings[0].evidence[0].line == 6)
+        let tree = try ConfigWorkspace().parse(Self.commentInValue, lens: "Postfix_Main.lns", file: main, host: "h")
+        let list = try #require(try tree.value(tree.path + "/smtpd_recipient_restrictions"))
+        #expect(PostfixValue.read(list)
+            == "permit_mynetworks    check_client_access hash:/etc/postfix/rbl_whitelist    reject_unauth_destination")
+    }
+
+    @Test func aFixOfAContinuedValueKeepsTheCommentsBeforeIt() async throws {
+        let text = "disable_vrfy_command =\n  # VRFY is needed by the list server\n\n    no\nmyhostname = a\n"
+        let (status, plan) = try await verdict(text)
+        #expect(status == .fail)
+        #expect(newText(plan, main) == "disable_vrfy_command =\n  # VRFY is needed by the list server\n\n    yes\nmyhostname = a\n")
     }
 
     @Test func missingFileMeansNotApplicable() async throws {

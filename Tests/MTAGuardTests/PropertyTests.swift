@@ -14,9 +14,8 @@ import Testing
 /// The seed is printed with every failure; replay with MTAGUARD_PROPERTY_SEED=SEED (and
 /// MTAGUARD_PROPERTY_CASES=N for another number of cases).
 @Suite struct PropertyTests {
-    static let seed: UInt64 = ProcessInfo.processInfo.environment["MTAGUARD_PROPERTY_SEED"].flatMap { UInt64($0) }
-        ?? UInt64.random(in: 1...UInt64(UInt32.max))
-    static let cases = ProcessInfo.processInfo.environment["MTAGUARD_PROPERTY_CASES"].flatMap { Int($0) } ?? 40
+    static let seed = CaseSeed.seed("MTAGUARD_PROPERTY_SEED")
+    static let cases = CaseSeed.cases("MTAGUARD_PROPERTY_CASES", default: 40)
 
     @Test(arguments: 0..<cases)
     func mainCf(index: Int) async throws {
@@ -52,19 +51,21 @@ import Testing
     }
 }
 
-/// The property, for one generated file.
-private enum Property {
+/// The property, for one generated file (also PostfixDifferentialTests'). `seed` is the run's
+/// seed, replayed through the environment variable `replay`. Returns the bytes after apply.
+enum Property {
+    @discardableResult
     static func check(
         kind: String, index: Int, path: String, text: String, ops: [String],
-        relevant: (Substring) -> Bool, oracle: (String, String) -> Bool?
-    ) async throws {
+        relevant: (Substring) -> Bool, oracle: (String, String) -> Bool?,
+        seed: UInt64 = PropertyTests.seed, replay replayVariable: String = "MTAGUARD_PROPERTY_SEED"
+    ) async throws -> Data {
         let root = try Scratch.make("prop-root"), backups = try Scratch.make("prop-backups")
         defer { root.remove(); backups.remove() }
         let relative = String(path.dropFirst())
         let original = Data(text.utf8)
         try root.write(relative, original)
-        let seed = PropertyTests.seed
-        let replay = "\(kind) case \(index), seed \(seed) (replay: MTAGUARD_PROPERTY_SEED=\(seed)); edits: \(ops.joined(separator: "; "))"
+        let replay = "\(kind) case \(index), seed \(seed) (replay: \(replayVariable)=\(seed)); edits: \(ops.joined(separator: "; "))"
         let session = Session(
             playbooksFolder: Repo.playbooks, backupsFolder: backups.path, items: ["SRV-005"], root: root.path)
         var ok = true
@@ -113,24 +114,36 @@ private enum Property {
         }
         let lost = FaultLedger.bytesLost(expected: original, actual: restored)
         FaultLedger.record(.property, "\(kind) apply/rollback case \(index)", hosts: 1, survived: ok && lost == 0 ? 1 : 0, bytesLost: lost)
+        return after
     }
 
     /// The lines between the common head and the common tail of two texts, from both sides
     /// (a final empty string stands for a final newline that came or went).
     static func changedLines(_ old: String, _ new: String) -> [Substring] {
-        let a = old.split(separator: "\n", omittingEmptySubsequences: false)
-        let b = new.split(separator: "\n", omittingEmptySubsequences: false)
+        let a = lines(old), b = lines(new)
+        let region = changedRegion(a, b)
+        let middle = a[region.removed] + b[region.added]
+        return middle.enumerated().filter { i, line in !(line.isEmpty && i == middle.count - 1) }.map(\.element)
+    }
+
+    /// The lines of `text` ("\r\n" is one Character in Swift: split on it too, or a CRLF text is
+    /// one line).
+    static func lines(_ text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    }
+
+    /// Where `a` and `b` differ: the lines between their common head and common tail, in each.
+    static func changedRegion(_ a: [Substring], _ b: [Substring]) -> (removed: Range<Int>, added: Range<Int>) {
         var head = 0
         while head < min(a.count, b.count), a[head] == b[head] { head += 1 }
         var tail = 0
         while tail < min(a.count, b.count) - head, a[a.count - 1 - tail] == b[b.count - 1 - tail] { tail += 1 }
-        let middle = a[head..<(a.count - tail)] + b[head..<(b.count - tail)]
-        return middle.enumerated().filter { i, line in !(line.isEmpty && i == middle.count - 1) }.map(\.element)
+        return (head..<(a.count - tail), head..<(b.count - tail))
     }
 }
 
 /// Random main.cf files from postfix's own and Debian's, with the edits a person makes.
-private enum MainCfGenerator {
+enum MainCfGenerator {
     static let bases = ["postfix/main.cf.debian", "postfix/main.cf.dist"]
     static let settings = [
         "disable_vrfy_command = no", "disable_vrfy_command = yes", "disable_vrfy_command=yes", "disable_vrfy_command=NO",
@@ -172,16 +185,7 @@ private enum MainCfGenerator {
 
     /// What postfix reads, through postconf (nil where postconf is not installed).
     static func postfixSays(_ file: String, _ text: String) -> Bool? {
-        let folder = try! TempDir("postconf")
-        defer { folder.remove() }
-        _ = try? folder.write("main.cf", text)
-        _ = try? folder.write("master.cf", "")
-        // postconf waits up to 2 s for a main.cf written in the last second to "cool down".
-        try? FileManager.default.setAttributes(
-            [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: folder.path + "/main.cf")
-        guard let r = try? runCommand(["postconf", "-c", folder.path, "-h", "disable_vrfy_command"]), r.status == 0 else {
-            return nil
-        }
+        guard let r = try? Postconf.run(mainCf: text, ["-h", "disable_vrfy_command"]), r.status == 0 else { return nil }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == "yes"
     }
 }
@@ -254,8 +258,9 @@ private enum SendmailCfGenerator {
 }
 
 /// A file as blocks: a line with the continuation lines (led by a blank or tab) that follow
-/// it, so that moving blocks around never changes what a logical line holds.
-private struct Blocks {
+/// it, so that moving blocks around never changes what a logical line holds (for files with no
+/// comment or blank line inside a continued value, as the fixtures are).
+struct Blocks {
     var items: [String]
 
     init(text: String) {
@@ -292,40 +297,5 @@ private struct Blocks {
         let at = Int.random(in: 0...items.count, using: &rng)
         items.insert(block, at: at)
         return "inserted '\(block)' at \(at)"
-    }
-}
-
-/// Folders for the cases: on tmpfs where there is one, since every apply and rollback fsyncs
-/// its journal and files several times, and 80 cases of that on a disk take a minute.
-enum Scratch {
-    static func make(_ label: String) throws -> TempDir {
-        var template = Array("/dev/shm/mtaguard-\(label)-XXXXXX".utf8CString)
-        guard access("/dev/shm", W_OK) == 0,
-            let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) })
-        else { return try TempDir(label) }
-        return TempDir(existing: String(cString: p))
-    }
-}
-
-extension TempDir {
-    init(existing path: String) {
-        self.path = path
-    }
-}
-
-/// A small, fast, seedable generator (SplitMix64); `stream` gives each case its own sequence.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64, stream: UInt64) {
-        state = seed ^ (stream &* 0xD1B5_4A32_D192_ED03)
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests for the project's Augeas lenses (Sendmail_Cf, Sendmail_Mc, Rc_Tcpip).
+# Tests for the project's Augeas lenses (Sendmail_Cf, Sendmail_Mc, Rc_Tcpip,
+# Postfix_Main).
 #
 #   bash Tests/lenses/run.sh        (from the repository root)
 #
@@ -24,6 +25,21 @@
 #    only, and the commented line is what audit scripts grep for), undo (a
 #    new augtool session renames it back and saves: byte-identical to the
 #    fixture), and the same toggle + undo within one session.
+# 4. Every postfix main.cf, Tests/Fixtures/postfix/main.cf.* and the ones the
+#    installed postfix package ships (/usr/share/postfix/main.cf.dist,
+#    .debian, .tls, where present), is loaded as /etc/postfix/main.cf with
+#    Postfix_Main.lns from our folder (it shadows the stock module of that
+#    name), then:
+#      load   : no error, and a non-empty tree
+#      stock  : where the stock lens also reads the file, the two trees are
+#               identical (playbooks written for the stock tree still hold);
+#               main.cf.continued, which the stock lens rejects, must load
+#               with ours -- so it is ours that -I loaded
+#      save   : as in 2. (plain, and dirty but unchanged): byte-identical
+#      edit   : the last disable_vrfy_command set to yes: exactly its value
+#               line changes (old value -> yes, the rest of the line kept),
+#               or, where there is none, one line "disable_vrfy_command = yes"
+#               is appended
 # Prints one line per failure and, last, "lenses: N passed, M failed"
 # (LENS_TEST_VERBOSE=1 also prints the diff of each edit).
 # Exits non-zero if anything failed.
@@ -83,6 +99,52 @@ fresh() {
 
 NOERR='  (no matches)'   # what "match /augeas//error" prints when all is well
 
+# save_roundtrip NAME ORIGINAL FILE TREE AUG-COMMAND...: a plain save, then a
+# save of a dirty but unchanged tree (an insert + remove under TREE: Augeas
+# then runs put over the whole file and would write it if a single byte
+# differed), through AUG-COMMAND (aug, aug_rc or aug_pf with their
+# arguments); FILE must stay byte-identical to ORIGINAL.
+save_roundtrip() {
+    local name=$1 original=$2 file=$3 tree=$4 out
+    shift 4
+    if out=$("$@" "save" "ins zz-roundtrip after $tree/*[1]" "rm $tree/zz-roundtrip" "save") \
+        && [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] \
+        && cmp -s "$original" "$file"; then
+        pass
+    else
+        fail "$name: save without change altered the file"
+        printf '%s\n' "$out" >&2
+        diff "$original" "$file" >&2 || true
+    fi
+}
+
+# as_saved ORIGINAL COPY: COPY is ORIGINAL as a save after an edit writes it:
+# Augeas itself appends a newline to a file that lacks a final one when it
+# loads it (transform.c, append_newline), so any save that writes the file
+# adds that newline.
+as_saved() {
+    cp "$1" "$2"
+    [ ! -s "$2" ] || [ -z "$(tail -c 1 "$2")" ] || echo >> "$2"
+}
+
+# edited NAME OUT: augtool's output OUT shows an edit and a save without error
+edited() {
+    if [ "$(tail -n 1 <<<"$2")" != "$NOERR" ] || grep -q '^error' <<<"$2"; then
+        fail "$1: edit + save"; printf '%s\n' "$2" >&2
+        return 1
+    fi
+}
+
+# diff_as_saved NAME ORIGINAL FILE: the diff from ORIGINAL (as a save writes
+# it, see as_saved) to FILE; LENS_TEST_VERBOSE=1 also shows it on stderr
+diff_as_saved() {
+    local ref="$WORK/ref.$1" d
+    as_saved "$2" "$ref"
+    d=$(diff "$ref" "$3" || true)
+    [ -z "${LENS_TEST_VERBOSE:-}" ] || printf "%s: %s\n%s\n" "$1" "edit diff" "$d" >&2
+    printf '%s\n' "$d"
+}
+
 # the line that must be the only change of an .mc fixture with no define
 NEW_DEFINE="define(\`confPRIVACY_FLAGS', \`authwarnings,noexpn,novrfy')dnl"
 
@@ -110,16 +172,7 @@ for path in "${fixtures[@]}"; do
     fi
 
     # (b) save without change, then save of a dirty but unchanged tree
-    if out=$(aug "$root" "$name" "$lens" "save" \
-                 "ins zz-roundtrip after $f/*[1]" "rm $f/zz-roundtrip" "save") \
-        && [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] \
-        && cmp -s "$path" "$root/etc/mail/$name"; then
-        pass
-    else
-        fail "$name: save without change altered the file"
-        printf '%s\n' "$out" >&2
-        diff "$path" "$root/etc/mail/$name" >&2 || true
-    fi
+    save_roundtrip "$name" "$path" "$root/etc/mail/$name" "$f" aug "$root" "$name" "$lens"
 
     # (c) edit one node; only the intended line may change
     root=$(fresh "$name")
@@ -159,18 +212,8 @@ for path in "${fixtures[@]}"; do
             ;;
     esac
     out=$(aug "$root" "$name" "$lens" "${cmds[@]}") || true
-    if [ "$(tail -n 1 <<<"$out")" != "$NOERR" ] || grep -q '^error' <<<"$out"; then
-        fail "$name: edit + save"; printf '%s\n' "$out" >&2
-        continue
-    fi
-    # Augeas itself appends a newline to a file that lacks a final one when
-    # it loads it (transform.c, append_newline), so any save that writes the
-    # file adds that newline: compare with the fixture plus that newline.
-    ref="$WORK/ref.$name"
-    cp "$path" "$ref"
-    [ ! -s "$ref" ] || [ -z "$(tail -c 1 "$ref")" ] || echo >> "$ref"
-    d_out=$(diff "$ref" "$root/etc/mail/$name" || true)
-    [ -z "${LENS_TEST_VERBOSE:-}" ] || printf "%s: %s\n%s\n" "$name" "edit diff" "$d_out"
+    edited "$name" "$out" || continue
+    d_out=$(diff_as_saved "$name" "$path" "$root/etc/mail/$name")
     ok=0
     if [ -n "$expect_added" ]; then
         # exactly one hunk adding exactly the expected line
@@ -231,11 +274,9 @@ rc_fixtures=("$AIX"/rc.tcpip*)
 
 for path in "${rc_fixtures[@]}"; do
     name=$(basename "$path")
-    # the fixture as Augeas writes it back after an edit (a missing final
-    # newline is added, see 2.)
+    # the fixture as a save after an edit writes it (see as_saved)
     ref="$WORK/ref.aix.$name"
-    cp "$path" "$ref"
-    [ ! -s "$ref" ] || [ -z "$(tail -c 1 "$ref")" ] || echo >> "$ref"
+    as_saved "$path" "$ref"
 
     # (a) load without error; exactly one sendmail node, active or not
     root=$(fresh_rc "$name")
@@ -256,16 +297,7 @@ for path in "${rc_fixtures[@]}"; do
     fi
 
     # (b) save without change, then save of a dirty but unchanged tree
-    if out=$(aug_rc "$root" "save" "ins zz-roundtrip after $RC/*[1]" \
-                 "rm $RC/zz-roundtrip" "save") \
-        && [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] \
-        && cmp -s "$path" "$root/etc/rc.tcpip"; then
-        pass
-    else
-        fail "$name: save without change altered the file"
-        printf '%s\n' "$out" >&2
-        diff "$path" "$root/etc/rc.tcpip" >&2 || true
-    fi
+    save_roundtrip "$name" "$path" "$root/etc/rc.tcpip" "$RC" aug_rc "$root"
 
     # (c) toggle: one line changes, by a leading "#" and nothing else
     root=$(fresh_rc "$name")
@@ -314,6 +346,111 @@ for path in "${rc_fixtures[@]}"; do
         fail "$name: toggle + undo in one session did not restore the file"
         printf '%s\n' "$out" >&2
         diff "$ref" "$root/etc/rc.tcpip" >&2 || true
+    fi
+done
+
+# --------------------------------------- 4. postfix main.cf (Postfix_Main.lns)
+MAINCF=/files/etc/postfix/main.cf
+DVC="$MAINCF/disable_vrfy_command[last()]"
+
+# aug_pf ROOT [-stock] [COMMANDS...]: augtool on ROOT/etc/postfix/main.cf with
+# only Postfix_Main.lns, ours (or, with -stock, the one Augeas ships)
+aug_pf() {
+    local root=$1 include=(-I "$LENSES")
+    shift
+    if [ "${1:-}" = -stock ]; then include=(); shift; fi
+    {
+        echo "set /augeas/load/Fixture/lens Postfix_Main.lns"
+        echo "set /augeas/load/Fixture/incl /etc/postfix/main.cf"
+        echo "load"
+        printf '%s\n' "$@"
+        echo "match /augeas//error"
+    } | augtool -A -r "$root" "${include[@]}" 2>&1
+}
+
+# fresh_pf NAME PATH: a new root holding PATH as /etc/postfix/main.cf
+fresh_pf() {
+    local root="$WORK/postfix.$1"
+    rm -rf "$root"
+    mkdir -p "$root/etc/postfix"
+    cp "$2" "$root/etc/postfix/main.cf"
+    echo "$root"
+}
+
+pf_fixtures=("$ROOT"/Tests/Fixtures/postfix/main.cf.*)
+[ ${#pf_fixtures[@]} -gt 0 ] || fail "no fixtures in $ROOT/Tests/Fixtures/postfix"
+for shipped in /usr/share/postfix/main.cf.dist /usr/share/postfix/main.cf.debian /usr/share/postfix/main.cf.tls; do
+    [ ! -f "$shipped" ] || pf_fixtures+=("$shipped")
+done
+
+for path in "${pf_fixtures[@]}"; do
+    case "$path" in
+        "$ROOT"/*) name=$(basename "$path") ;;
+        *) name="package-$(basename "$path")" ;;
+    esac
+
+    # (a) load without error, and the tree is not empty
+    root=$(fresh_pf "$name" "$path")
+    if out=$(aug_pf "$root" "print $MAINCF") \
+        && [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] \
+        && grep -q "^$MAINCF/" <<<"$out"; then
+        pass
+    else
+        fail "$name: load"; printf '%s\n' "$out" >&2
+        continue
+    fi
+
+    # (b) the stock lens's tree, where it reads the file
+    stock=$(aug_pf "$root" -stock "print $MAINCF") || true
+    if [ "$(tail -n 1 <<<"$stock")" = "$NOERR" ]; then
+        if [ "$stock" = "$out" ]; then
+            pass
+        else
+            fail "$name: the tree differs from the stock lens's"
+            diff <(printf '%s\n' "$stock") <(printf '%s\n' "$out") >&2 || true
+        fi
+    elif [ "$name" = main.cf.continued ]; then
+        pass    # rejected by the stock lens, read by ours: ours was loaded
+    else
+        echo "note: $name: the stock Postfix_Main.lns rejects it" >&2
+    fi
+    if [ "$name" = main.cf.continued ] && [ "$(tail -n 1 <<<"$stock")" = "$NOERR" ]; then
+        fail "$name: the stock lens reads it, so it no longer shows which lens is loaded"
+    fi
+
+    # (c) save without change, then save of a dirty but unchanged tree
+    save_roundtrip "$name" "$path" "$root/etc/postfix/main.cf" "$MAINCF" aug_pf "$root"
+
+    # (d) the last disable_vrfy_command set to yes; only its value changes
+    root=$(fresh_pf "$name" "$path")
+    old=$(aug_pf "$root" "get $DVC" | head -n 1)
+    out=$(aug_pf "$root" "set $DVC yes" "save") || true
+    edited "$name" "$out" || continue
+    d_out=$(diff_as_saved "$name" "$path" "$root/etc/postfix/main.cf")
+    ok=0
+    case "$old" in
+        *" = "*)
+            old=${old#* = }
+            # exactly one line changed, from ...OLD... to ...yes...
+            if [ "$(sed -n '1p' <<<"$d_out" | grep -cE '^[0-9]+c[0-9]+$')" = 1 ] \
+                && [ "$(wc -l <<<"$d_out")" = 4 ]; then
+                old_line=$(sed -n '2p' <<<"$d_out"); old_line=${old_line#< }
+                new_line=$(sed -n '4p' <<<"$d_out"); new_line=${new_line#> }
+                [ "${old_line/"$old"/yes}" = "$new_line" ] && ok=1
+            fi
+            ;;
+        *)
+            [ "$(sed -n '1p' <<<"$d_out" | grep -cE '^[0-9]+a[0-9]+$')" = 1 ] \
+                && [ "$(wc -l <<<"$d_out")" = 2 ] \
+                && [ "$(sed -n '2p' <<<"$d_out")" = "> disable_vrfy_command = yes" ] \
+                && ok=1
+            ;;
+    esac
+    if [ $ok = 1 ]; then
+        pass
+    else
+        fail "$name: the edit changed more or other than disable_vrfy_command's value"
+        printf '%s\n' "$d_out" >&2
     fi
 done
 

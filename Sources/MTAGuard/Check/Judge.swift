@@ -38,7 +38,9 @@ struct Judge {
                     if let v = try tree.value(item) { flags.append(v) }
                 }
             } else {
-                let v = try tree.value(check.valuePath.map { node + "/" + $0 } ?? node)
+                var v = try tree.value(check.valuePath.map { node + "/" + $0 } ?? node)
+                // main.cf: the lens stores a continued value as written; read it as postfix does.
+                if tree.lens == PostfixValue.lens { v = v.map(PostfixValue.read) }
                 value = v
                 if check.isFlags, let v { flags += Self.split(v, separators: check.separators) }
             }

@@ -24,7 +24,8 @@ final class ConfigWorkspace {
     /// A last line without its newline is normal for the MTAs but many lenses reject it: such a
     /// text is parsed with the newline added, and `render` takes it off again.
     /// A CRLF line end is read as LF, as postfix and sendmail read it, and written back as CRLF.
-    func parse(_ original: String, lens: String, file: String, host: String) throws -> ConfigTree {
+    /// `mta` names the program that reads the file, for the hint when the lens cannot read it.
+    func parse(_ original: String, lens: String, file: String, host: String, mta: String? = nil) throws -> ConfigTree {
         count += 1
         let path = "/mtaguard/tree/f\(count)"
         let bytes = Data(original.utf8)
@@ -32,14 +33,14 @@ final class ConfigWorkspace {
             throw MTAGuardError(.unreadableFile, 
                 host: host, file: file,
                 "is \(bytes.count) bytes; mtaguard edits configuration files of at most \(Self.maximumBytes) bytes",
-                hint: "nothing was changed; edit this file by hand")
+                hint: "the file was left as it is; edit it by hand")
         }
         if let nul = bytes.firstIndex(of: 0) {
             // Augeas reads text up to a NUL only: the rest of the file would be lost.
             let (line, column) = TextPosition.lineAndColumn(of: nul, in: bytes)
             throw MTAGuardError(.unreadableFile, 
                 host: host, file: file, line: line, column: column, "holds a NUL byte; mtaguard edits text files only",
-                hint: "nothing was changed; look at the file by hand")
+                hint: "the file was left as it is; look at it by hand")
         }
         let endings = LineEndings(bytes)
         let unix = endings == .lf ? original : String(decoding: LineEndings.toLF(bytes), as: UTF8.self)
@@ -49,10 +50,14 @@ final class ConfigWorkspace {
             try augeas.parse(text: text, lens: lens, into: path)
         } catch let error as AugeasError {
             if error.code == .fileError {
-                throw MTAGuardError(.unreadableFile, 
-                    host: host, file: file, line: error.line, column: error.character,
-                    "\(lens) cannot parse this line: \(error.message)" + lineExcerpt(text, error.line),
-                    hint: "fix the line by hand; nothing was changed")
+                // The lens is mtaguard's reader, not the MTA's: a line it cannot read may well be
+                // valid (this is reached from a read-only check too), so say whose limit it is.
+                let name = (file as NSString).lastPathComponent
+                throw MTAGuardError(
+                    .unreadableFile, host: host, file: file, line: error.line, column: error.character,
+                    "mtaguard's reader for \(name) (\(lens)) cannot read this line: \(error.message)"
+                        + lineExcerpt(text, error.line),
+                    hint: "the file was left as it is; if \(mta ?? "the program that reads it") accepts it, report it as an mtaguard bug")
             }
             throw MTAGuardError(.unreadableFile, host: host, file: file, "Augeas: \(error)")
         }
