@@ -15,7 +15,7 @@ struct MTAGuardCommand: AsyncParsableCommand {
               rollback  0 done, 1 failed with nothing changed, 3 partly done
               any       64 a usage error (an unknown or missing option, options that exclude each other)
             """,
-        subcommands: [Check.self, Plan.self, Apply.self, Rollback.self, Runs.self, Playbooks.self, KB.self])
+        subcommands: [Check.self, Plan.self, Apply.self, Rollback.self, Runs.self, Items.self, Playbooks.self, KB.self])
 }
 
 /// How to reach a fleet: inventories, host selection, SSH.

@@ -11,10 +11,7 @@ struct Playbooks: AsyncParsableCommand {
         func run() async throws {
             let books: [Playbook]
             do { books = try PlaybookLoader.loadAll(folder: playbooks) } catch { throw fail(error) }
-            for b in books {
-                let ids = ([b.id] + b.aliases).joined(separator: ", ")
-                printOut("\(ids)  [\(b.severity.rawValue)]  \(b.title)  (\(b.targets.map(\.mta).uniqued().joined(separator: ", ")))\n")
-            }
+            printOut(ItemTable.text(books))
         }
     }
 
@@ -52,5 +49,18 @@ extension Array where Element: Hashable {
     func uniqued() -> [Element] {
         var seen = Set<Element>()
         return filter { seen.insert($0).inserted }
+    }
+}
+
+/// `mtaguard items`: the item table; any id in it selects the item (`--item`).
+struct Items: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Every item with its ids in KISA 2026, KISA 2021 and 전자금융기반시설, title, 중요도, MTAs and OS families.")
+    @Option(help: "Folder of playbooks.") var playbooks: String = "playbooks"
+    @Option(help: "text or json.") var format: OutputFormat = .text
+    func run() async throws {
+        let books: [Playbook]
+        do { books = try PlaybookLoader.loadAll(folder: playbooks) } catch { throw fail(error) }
+        printOut(format == .json ? ItemTable.json(books) : ItemTable.text(books))
     }
 }

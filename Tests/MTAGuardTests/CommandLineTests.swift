@@ -164,14 +164,14 @@ import Testing
         try root.write("etc/postfix/main.cf", "disable_vrfy_command = yes\n")
         try root.write("etc/mail/sendmail.cf", "O PrivacyOptions = GoAway\n")
         try root.write("etc/mail/sendmail.mc", "define(`confPRIVACY_FLAGS', `goaway')dnl\n")
-        let check = try mtaguard(["check", "--root", root.path, "--format", "json"], backups: backups.path)
+        let check = try mtaguard(["check", "--root", root.path, "--item", "SRV-005", "--format", "json"], backups: backups.path)
         #expect(check.status == 0, "\(check)")
         let doc = try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as! [String: Any]
         let host = (doc["hosts"] as! [[String: Any]])[0]
         let finding = (host["findings"] as! [[String: Any]])[0]
         #expect(finding["status"] as? String == "pass")
         #expect(finding["item"] as? String == "SRV-005")
-        let plan = try mtaguard(["plan", "--root", root.path], backups: backups.path)
+        let plan = try mtaguard(["plan", "--root", root.path, "--item", "SRV-005"], backups: backups.path)
         #expect(plan.status == 0)
         #expect(plan.stdout.contains("nothing to do"))
     }
@@ -260,7 +260,7 @@ import Testing
     @Test func fixedMcStillRestrictsAfterM4Rebuild() throws {
         let (root, backups) = try makeHost()
         defer { root.remove(); backups.remove() }
-        #expect(try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path).status == 0)
+        #expect(try mtaguard(["apply", "--root", root.path, "--yes", "--item", "SRV-005"], backups: backups.path).status == 0)
         let cfDir = "/usr/share/sendmail/cf"
         let built = try runCommand(["m4", "-D_CF_DIR_=\(cfDir)/", "\(cfDir)/m4/cf.m4", root.path + "/etc/mail/sendmail.mc"])
         #expect(built.status == 0, "\(built)")

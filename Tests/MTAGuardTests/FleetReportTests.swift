@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// `check --output DIR` over a lab fleet: every host is reported for both items (SRV-005 and
-/// U-45) with evidence, in every format, and the formats agree.
+/// `check --output DIR` over a lab fleet: every host is reported for every item (SRV-005, U-45,
+/// U-46) with evidence, in every format, and the formats agree.
 @Suite struct FleetReportTests {
     static let hosts = ["rep-postfix", "rep-sendmail", "rep-bare"]
 
@@ -28,7 +28,7 @@ import Testing
         var verdicts: [String: String] = [:]
         for host in hosts {
             let findings = host["findings"] as! [[String: Any]]
-            #expect(Set(findings.compactMap { $0["item"] as? String }) == ["SRV-005", "U-45"], "\(host)")
+            #expect(Set(findings.compactMap { $0["item"] as? String }) == ["SRV-005", "U-45", "U-46"], "\(host)")
             for f in findings {
                 let evidence = f["evidence"] as? [[String: Any]] ?? []
                 #expect(!evidence.isEmpty, "\(host["host"] ?? "?") \(f["item"] ?? "?") has no evidence")
@@ -38,6 +38,8 @@ import Testing
         #expect(verdicts["rep-postfix SRV-005"] == "fail")
         #expect(verdicts["rep-sendmail SRV-005"] == "fail")
         #expect(verdicts["rep-bare SRV-005"] == "n/a" || verdicts["rep-bare SRV-005"] == "not-applicable", "\(verdicts)")
+        // Every lab host sees this machine's postsuper (mode 0755): U-46 fails on each.
+        for name in Self.hosts { #expect(verdicts["\(name) U-46"] == "fail", "\(verdicts)") }
         // Every lab host runs this machine's postfix binaries: U-45 judges that postfix.
         let version = try runCommand(["postconf", "-d", "-h", "mail_version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let text = String(decoding: try out.read("r/report.txt"), as: UTF8.self)
@@ -50,7 +52,7 @@ import Testing
         #expect(csv.hasPrefix("\u{FEFF}호스트,항목"))
         let html = String(decoding: try out.read("r/report.html"), as: UTF8.self)
         for name in Self.hosts {
-            for item in ["SRV-005", "U-45"] {
+            for item in ["SRV-005", "U-45", "U-46"] {
                 #expect(csv.contains("\(name),\(item),"), "\(name) \(item) missing from the CSV")
             }
             #expect(html.contains(name))

@@ -25,7 +25,7 @@ import Testing
     }
 
     func run(_ lab: SSHLab, _ backups: TempDir, _ args: [String]) throws -> CommandResult {
-        try mtaguard(args + ["-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
+        try mtaguard(args + ["--item", "SRV-005", "--item", "U-45", "-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
     }
 
     /// Counts the sessions a host's sshd opened, from its log (read with grep: sshd appends to it

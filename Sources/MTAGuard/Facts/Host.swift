@@ -12,6 +12,11 @@ public struct HostFacts: Sendable {
     public var services: [String: ServiceState]
     /// Every asked-for path; `nil` where the file does not exist.
     public var files: [String: FileSnapshot?]
+    /// Files asked about for their mode and owner only (programs whose permissions an item
+    /// judges); `nil` where the file does not exist.
+    public var metadata: [String: FileMeta?] = [:]
+    /// Metadata paths that are not regular files (a link, a folder): said, never followed.
+    public var metadataIssues: [String: String] = [:]
     /// False for an offline root: nothing runs there.
     public var live = true
     /// Per MTA: the version it reports, the package that owns it and the settings that matter.
@@ -53,6 +58,52 @@ public enum ApplyStep: Sendable, Equatable {
     case replace(FileReplacement)
     /// Run a command; when `probe` is given and fails, the command is skipped, not failed.
     case run(argv: [String], probe: [String]?)
+    /// Set a file's permission bits, but only if they are still what the plan read; never
+    /// through a symbolic link.
+    case chmod(ModeChange)
+}
+
+/// A file's mode and owner, without its bytes.
+public struct FileMeta: Sendable, Equatable, Codable {
+    public var path: String
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(path: String, mode: UInt32, uid: UInt32, gid: UInt32) {
+        self.path = path
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// `rwxr-x---` style, with the set-id and sticky bits as ls shows them.
+    public var symbolic: String { FileMeta.symbolic(mode) }
+
+    public static func symbolic(_ mode: UInt32) -> String {
+        var s = ""
+        for (shift, special, lower, upper) in [(6, UInt32(0o4000), "s", "S"), (3, 0o2000, "s", "S"), (0, 0o1000, "t", "T")] {
+            let bits = (mode >> UInt32(shift)) & 7
+            s += bits & 4 != 0 ? "r" : "-"
+            s += bits & 2 != 0 ? "w" : "-"
+            let x = bits & 1 != 0
+            s += mode & special != 0 ? (x ? lower : upper) : (x ? "x" : "-")
+        }
+        return s
+    }
+}
+
+/// One file's permission bits from `from` to `to` (the owner is left as it is).
+public struct ModeChange: Sendable, Equatable {
+    public var path: String
+    public var from: UInt32
+    public var to: UInt32
+
+    public init(path: String, from: UInt32, to: UInt32) {
+        self.path = path
+        self.from = from
+        self.to = to
+    }
 }
 
 /// What a file must hold right before it is replaced: the bytes the plan was made from.
@@ -114,9 +165,9 @@ public protocol Host: Sendable {
     var address: HostAddress { get }
     /// The branch this host takes when it says (an inventory's `mtaguard_mode`).
     var mode: Mode? { get }
-    /// Reads `paths` and what the host is; with `probeServices`, also whether each MTA runs and
-    /// starts at boot.
-    func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts
+    /// Reads `paths` (bytes, mode, owner), `metadata` (mode and owner only) and what the host is;
+    /// with `probeServices`, also whether each MTA runs and starts at boot.
+    func facts(paths: [String], metadata: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts
     /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
     /// `runID` names the run to anyone who finds the host's lock taken.
     func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult]
@@ -149,6 +200,10 @@ public struct CommandOwner: Sendable, Equatable {
 
 extension Host {
     public var mode: Mode? { nil }
+
+    public func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
+        try await facts(paths: paths, metadata: [], probeServices: probeServices, probeVersions: probeVersions)
+    }
 }
 
 public struct HostAddress: Sendable, Codable, Equatable {

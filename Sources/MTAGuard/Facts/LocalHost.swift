@@ -41,7 +41,7 @@ public struct LocalHost: Host {
         return real(path)
     }
 
-    public func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
+    public func facts(paths: [String], metadata: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
         if let root {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
@@ -51,6 +51,15 @@ public struct LocalHost: Host {
         var files: [String: FileSnapshot?] = [:]
         for path in paths {
             files[path] = try LocalFiles.read(resolved(path), displayPath: path)
+        }
+        var metas: [String: FileMeta?] = [:]
+        var issues: [String: String] = [:]
+        for path in metadata {
+            do {
+                metas[path] = try LocalFiles.meta(resolved(path), displayPath: path)
+            } catch let error as MTAGuardError where error.code == .unreadableFile {
+                issues[path] = error.message
+            }
         }
         let (family, release) = identify()
         guard root == nil else {
@@ -62,6 +71,8 @@ public struct LocalHost: Host {
             default: .unknown
             }
             var facts = HostFacts(family: family, release: release, initSystem: initSystem, files: files)
+            facts.metadata = metas
+            facts.metadataIssues = issues
             facts.live = false
             return facts
         }
@@ -74,6 +85,8 @@ public struct LocalHost: Host {
             family: family, release: release, initSystem: services.initSystem, tools: services.tools,
             services: services.states, files: files)
         let versions = RemoteScript.Versions(output: out.stdout, marker: script.marker)
+        facts.metadata = metas
+        facts.metadataIssues = issues
         facts.versions = versions.facts
         facts.owners = versions.owners
         return facts
@@ -110,6 +123,8 @@ public struct LocalHost: Host {
         switch step {
         case .replace(let r):
             return replace(r)
+        case .chmod(let c):
+            return chmod(c)
         case .run(let argv, let probe):
             guard isLive else { return StepResult(.skipped, "offline root: commands do not run") }
             if let probe {
@@ -127,6 +142,23 @@ public struct LocalHost: Host {
             } catch {
                 return StepResult(.failed, "\(error)")
             }
+        }
+    }
+
+    private func chmod(_ c: ModeChange) -> StepResult {
+        do {
+            let path = try resolved(c.path)
+            guard let now = try LocalFiles.meta(path, displayPath: c.path) else {
+                return StepResult(.drifted, "\(c.path) is gone since it was read; nothing changed")
+            }
+            if now.mode == c.to { return StepResult(.skipped, "already as wanted") }
+            guard try LocalFiles.changeMode(path, from: c.from, to: c.to, displayPath: c.path) else {
+                return StepResult(
+                    .drifted, "\(c.path) changed mode since it was read (\(now.symbolic), expected \(FileMeta.symbolic(c.from))); nothing changed")
+            }
+            return StepResult(.done, "mode \(String(c.to, radix: 8))")
+        } catch {
+            return StepResult(.failed, "\(error)")
         }
     }
 

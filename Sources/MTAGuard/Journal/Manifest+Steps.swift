@@ -2,16 +2,19 @@
 /// apply, its automatic undo and rollback: whatever the run, a step cut off mid-way is
 /// `in-doubt` (read the host before trusting either image) and a failed one is `failed`.
 extension Manifest.HostRecord {
-    /// Records `results` (one per step, in the order `files` then `actions` were sent) and
-    /// returns the first failure's message, if any.
+    /// Records `results` (one per step, in the order `files`, `modes`, then `actions` were
+    /// sent) and returns the first failure's message, if any.
     @discardableResult
     mutating func record(_ results: [StepResult]) -> String? {
         var failure: String?
+        let modeCount = modeChanges.count
         for (i, r) in results.enumerated() {
             if i < files.count {
                 files[i].state = Manifest.FileState(r.outcome)
-            } else if i - files.count < actions.count {
-                let a = i - files.count
+            } else if i - files.count < modeCount {
+                modes![i - files.count].state = Manifest.FileState(r.outcome)
+            } else if i - files.count - modeCount < actions.count {
+                let a = i - files.count - modeCount
                 actions[a].state = Manifest.ActionState(r.outcome)
                 actions[a].output = r.message.isEmpty ? nil : r.message
             }

@@ -47,6 +47,26 @@ public struct Manifest: Codable, Sendable {
         public var message: String?
         public var files: [FileRecord]
         public var actions: [ActionRecord]
+        /// Permission changes, carried out after the files and before the actions (none in
+        /// manifests written before file-mode targets existed).
+        public var modes: [ModeRecord]? = nil
+
+        /// `modes`, empty where the manifest has none.
+        public var modeChanges: [ModeRecord] {
+            get { modes ?? [] }
+            set { modes = newValue.isEmpty ? nil : newValue }
+        }
+    }
+
+    /// A file's permission bits: from `preMode` to `postMode`; its owner is recorded, not changed.
+    public struct ModeRecord: Codable, Sendable {
+        public var path: String
+        public var preMode: UInt32
+        public var postMode: UInt32
+        public var uid: UInt32
+        public var gid: UInt32
+        public var items: [String]
+        public var state: FileState
     }
 
     public enum HostOutcome: String, Codable, Sendable {

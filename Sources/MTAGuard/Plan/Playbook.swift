@@ -1,6 +1,6 @@
 /// One hardening item as declared in `playbooks/ID.yaml`: what to look at, how to judge it,
 /// how to fix it. The engine knows nothing of a particular item beyond what this says.
-public struct Playbook: Sendable, Equatable {
+public struct Playbook: Sendable {
     public var id: String
     /// Other assessments' numbers for the same item (KISA U-48, U-70, …); any selects it.
     public var aliases: [String]
@@ -9,7 +9,8 @@ public struct Playbook: Sendable, Equatable {
     public var severity: Severity
     public var references: [String]
     public var appliesTo: [String]
-    public var targets: [Target]
+    /// What it judges and fixes, each of a kind (`Kinds/`).
+    var targets: [any TargetKind]
     /// The "service not needed" branch (`--mode disable`): what to do to each MTA it names.
     public var whenNotNeeded: [ServiceAction]
     /// A version item (U-45): the MTAs whose versions are judged against the knowledge base.
@@ -31,8 +32,30 @@ public struct Playbook: Sendable, Equatable {
         case low, medium, high
     }
 
-    /// All the ids that select this item.
-    public var allIDs: [String] { [id] + aliases }
+    /// The item's number in each assessment scheme that has it.
+    public var schemes: [Scheme: String] = [:]
+
+    /// The assessment schemes whose mail items mtaguard covers.
+    public enum Scheme: String, Sendable, CaseIterable, Codable {
+        case kisa2026 = "kisa-2026"
+        case kisa2021 = "kisa-2021"
+        case efinance
+
+        /// The column heading in the item table.
+        public var heading: String {
+            switch self {
+            case .kisa2026: "KISA 2026"
+            case .kisa2021: "KISA 2021"
+            case .efinance: "전자금융"
+            }
+        }
+    }
+
+    /// All the ids that select this item: its id, its aliases and its scheme numbers.
+    public var allIDs: [String] {
+        var seen = Set<String>()
+        return ([id] + aliases + Scheme.allCases.compactMap { schemes[$0] }).filter { seen.insert($0.uppercased()).inserted }
+    }
 
     public func matches(_ selector: String) -> Bool {
         allIDs.contains { $0.caseInsensitiveCompare(selector) == .orderedSame }

@@ -53,7 +53,7 @@ public enum PlaybookLoader {
 
     static func parse(_ root: YAMLValue) throws -> Playbook {
         let top = try root.mapping(allowed: [
-            "id", "aliases", "title", "title_en", "severity", "references", "applies_to", "targets", "when_not_needed",
+            "id", "aliases", "schemes", "title", "title_en", "severity", "references", "applies_to", "targets", "when_not_needed",
             "version", "verify",
         ])
         let id = try top.required("id", in: root).string()
@@ -95,7 +95,13 @@ public enum PlaybookLoader {
                 ServiceAction(rawValue: try $0.oneOf(ServiceAction.allCases.map(\.rawValue)))!
             }
         }
-        return Playbook(
+        var schemes: [Playbook.Scheme: String] = [:]
+        if let s = top["schemes"] {
+            for (key, value) in try s.mapping(allowed: Set(Playbook.Scheme.allCases.map(\.rawValue))) {
+                schemes[Playbook.Scheme(rawValue: key)!] = try value.string()
+            }
+        }
+        var book = Playbook(
             id: id,
             aliases: try top["aliases"]?.strings() ?? [],
             title: try top.required("title", in: root).string(),
@@ -109,110 +115,33 @@ public enum PlaybookLoader {
             knowledge: knowledge,
             smtpRefuses: smtpRefuses,
             source: root.file)
+        book.schemes = schemes
+        return book
     }
 
-    private static func parseTarget(_ value: YAMLValue) throws -> Target {
-        let m = try value.mapping(allowed: [
-            "mta", "file", "lens", "advisory", "check", "fix", "validate", "after",
-        ])
-        let file = try m.required("file", in: value).string()
+    /// One entry of `targets`, read by the kind it names (`setting` when it names none).
+    private static func parseTarget(_ value: YAMLValue) throws -> any TargetKind {
+        let entry = try value.mapping()
+        let name = try entry["kind"]?.string() ?? Target.name
+        guard let kind = TargetKinds.named(name) else {
+            throw entry["kind"]!.error("unknown kind '\(name)' (known: \(TargetKinds.all.map { $0.name }.joined(separator: ", ")))")
+        }
+        let checked = try value.mapping(allowed: kind.keys.union(["kind"]))
+        return try kind.parse(checked, in: value)
+    }
+
+    /// An entry's file: an absolute path without `..`.
+    static func absolutePath(_ m: [String: YAMLValue], _ key: String, in value: YAMLValue) throws -> String {
+        let file = try m.required(key, in: value).string()
         guard file.hasPrefix("/"), !file.contains("/../"), !file.hasSuffix("/..") else {
-            throw m["file"]!.error("'\(file)' must be an absolute path without '..'")
+            throw m[key]!.error("'\(file)' must be an absolute path without '..'")
         }
-        let lens = try m.required("lens", in: value).string()
-        guard lens.range(of: #"^[A-Z][A-Za-z0-9_]*\.[a-z][A-Za-z0-9_]*$"#, options: .regularExpression) != nil else {
-            throw m["lens"]!.error("'\(lens)' is not a lens name such as Postfix_Main.lns")
-        }
-        let checkValue = try m.required("check", in: value)
-        let check = try parseCheck(checkValue)
-        let fix = try parseFix(m.required("fix", in: value), check: check)
-        var before: Validation? = nil
-        var after: Validation? = nil
-        if let v = m["validate"] {
-            let vm = try v.mapping(allowed: ["before_replace", "after_replace", "reject_output"])
-            let reject = try vm["reject_output"]?.string()
-            if let reject, (try? NSRegularExpression(pattern: reject)) == nil {
-                throw vm["reject_output"]!.error("'\(reject)' is not a valid regular expression")
-            }
-            if let b = vm["before_replace"] { before = Validation(argv: try command(b), rejectOutput: reject) }
-            if let a = vm["after_replace"] { after = Validation(argv: try command(a), rejectOutput: reject) }
-        }
-        var step: ServiceStep? = nil
-        if let a = m["after"] {
-            let am = try a.mapping(allowed: ["service", "action"])
-            let action = try am.required("action", in: a).oneOf(ServiceAction.allCases.map(\.rawValue))
-            step = ServiceStep(
-                service: try am.required("service", in: a).string(), action: ServiceAction(rawValue: action)!)
-        }
-        return Target(
-            mta: try m.required("mta", in: value).oneOf(["postfix", "sendmail", "exim"]),
-            file: file, lens: lens,
-            advisory: try m["advisory"]?.bool() ?? false,
-            check: check, fix: fix,
-            validateBeforeReplace: before, validateAfterReplace: after, after: step)
-    }
-
-    private static func command(_ value: YAMLValue) throws -> [String] {
-        let argv = try value.strings()
-        guard let first = argv.first, !first.isEmpty else { throw value.error("a command needs a program name") }
-        return argv
-    }
-
-    private static func parseCheck(_ value: YAMLValue) throws -> Check {
-        let m = try value.mapping(allowed: [
-            "node", "value", "items", "separators", "pick", "equals", "require", "or_any", "default", "unparsed",
-        ])
-        let check = Check(
-            node: try m.required("node", in: value).string(),
-            valuePath: try m["value"]?.string(),
-            items: try m["items"]?.string(),
-            separators: try m["separators"]?.string(),
-            pick: Check.Pick(rawValue: try m["pick"]?.oneOf(["last", "union"]) ?? "last")!,
-            equals: try m["equals"]?.strings() ?? [],
-            require: try m["require"]?.strings() ?? [],
-            orAny: try m["or_any"]?.strings() ?? [],
-            defaultValue: try m["default"]?.string(),
-            unparsed: try m["unparsed"]?.string())
-        if check.equals.isEmpty == check.require.isEmpty {
-            throw value.error("say either 'equals' (a value that passes) or 'require' (flags that must be set)")
-        }
-        if check.items != nil, check.separators != nil {
-            throw value.error("'items' and 'separators' exclude each other")
-        }
-        return check
-    }
-
-    private static func parseFix(_ value: YAMLValue, check: Check) throws -> Fix {
-        let m = try value.mapping(allowed: ["set", "add_flags", "initial", "create"])
-        let operation: Fix.Operation
-        switch (m["set"], m["add_flags"]) {
-        case (let s?, nil):
-            guard !check.isFlags else { throw s.error("a flag check is fixed with 'add_flags'") }
-            operation = .set(try oneLine(s))
-        case (nil, let f?):
-            guard check.isFlags else { throw f.error("a value check is fixed with 'set'") }
-            operation = .addFlags(try oneLineEach(f))
-        default:
-            throw value.error("say exactly one of 'set' or 'add_flags'")
-        }
-        var creation = Creation(label: check.node, value: nil, after: nil, before: nil)
-        if let c = m["create"] {
-            let cm = try c.mapping(allowed: ["label", "value", "after", "before"])
-            creation = Creation(
-                label: try cm["label"]?.string() ?? check.node,
-                value: try cm["value"].map(oneLine),
-                after: try cm["after"]?.string(),
-                before: try cm["before"]?.string())
-        }
-        guard creation.label.range(of: #"^[^/\[\]()=\s]+$"#, options: .regularExpression) != nil else {
-            throw value.error("cannot create a node from '\(creation.label)': give fix.create.label")
-        }
-        return Fix(operation: operation, initial: try m["initial"].map(oneLineEach) ?? [], create: creation)
+        return file
     }
 
     /// A value the fix writes into a file: one line of printable text, so that it cannot add
     /// lines of its own to the configuration.
-    private static func oneLine(_ value: YAMLValue) throws -> String {
+    static func oneLine(_ value: YAMLValue) throws -> String {
         let text = try value.string()
         if let bad = text.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw value.error("a value to write must be one line of text; this one holds U+\(String(format: "%04X", bad.value))")
@@ -220,7 +149,7 @@ public enum PlaybookLoader {
         return text
     }
 
-    private static func oneLineEach(_ value: YAMLValue) throws -> [String] {
+    static func oneLineEach(_ value: YAMLValue) throws -> [String] {
         if case .scalar = value.node { return [try oneLine(value)] }
         return try value.sequence().map(oneLine)
     }

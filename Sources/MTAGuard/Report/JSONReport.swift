@@ -31,8 +31,15 @@ public enum JSONReport {
             var errorCode: String?
             var findings: [Finding]
             var files: [FileEntry]
+            var modes: [ModeEntry]
             var actions: [ResolvedAction]
             var live: Bool
+        }
+        struct ModeEntry: Encodable {
+            var path: String
+            var items: [String]
+            var from: String
+            var to: String
         }
         struct FileEntry: Encodable {
             var path: String
@@ -50,6 +57,9 @@ public enum JSONReport {
                 host: plan.host, error: plan.error?.description, errorCode: plan.error?.code.rawValue, findings: plan.findings,
                 files: plan.files.map {
                     .init(path: $0.path, items: $0.items, beforeSHA256: $0.before.sha256, afterSHA256: $0.after.sha256Hex, diff: $0.diff)
+                },
+                modes: plan.modes.map {
+                    .init(path: $0.change.path, items: $0.items, from: String($0.change.from, radix: 8), to: String($0.change.to, radix: 8))
                 },
                 actions: plan.actions, live: plan.isLive)
         }))

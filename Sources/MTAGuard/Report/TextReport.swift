@@ -50,7 +50,7 @@ public enum TextReport {
             }
         }
         for g in groups {
-            let files = g.body.components(separatedBy: "\n--- a/").count - 1
+            let files = g.body.components(separatedBy: "\n--- a/").count - 1 + g.body.components(separatedBy: "\n# chmod ").count - 1
             let label = g.hosts.count == 1 ? g.hosts[0] : "\(g.hosts.count) hosts: \(g.hosts.joined(separator: ", "))"
             out += "== \(label): \(files == 1 ? "1 file" : "\(files) files") to change\n" + g.body
         }
@@ -71,6 +71,10 @@ public enum TextReport {
             if let v = file.validateAfter {
                 out += "#   validate after replacing: \(shellWords(v.argv))" + (plan.isLive ? "" : "  [skipped: offline root]") + "\n"
             }
+        }
+        for mode in plan.modes {
+            let c = mode.change
+            out += "\n# chmod \(String(c.to, radix: 8)) \(shellQuote(c.path))   (\(FileMeta.symbolic(c.from)) → \(FileMeta.symbolic(c.to)); \(mode.items.joined(separator: ", ")))\n"
         }
         for action in plan.actions {
             var line = "# then run: \(action.display)"
@@ -96,6 +100,9 @@ public enum TextReport {
             if let message = host.message { out += ": \(message)" }
             out += "\n"
             for file in host.files { out += "  \(file.state.rawValue) \(file.path)\n" }
+            for mode in host.modeChanges {
+                out += "  \(mode.state.rawValue) mode of \(mode.path) (\(FileMeta.symbolic(mode.preMode)) → \(FileMeta.symbolic(mode.postMode)))\n"
+            }
             for action in host.actions {
                 out += "  \(action.state.rawValue) \(shellWords(action.command))"
                 if let output = action.output, action.state != .done { out += ": \(output)" }
@@ -117,7 +124,7 @@ public enum TextReport {
             if let record = result.hosts.first(where: { $0.name == plan.host }) {
                 rows.append([
                     plan.host, record.outcome.rawValue,
-                    String(record.files.filter { $0.state == .replaced }.count),
+                    String(record.files.filter { $0.state == .replaced }.count + record.modeChanges.filter { $0.state == .replaced }.count),
                     String(record.actions.filter { $0.state == .done }.count),
                 ])
             } else if let error = plan.error {

@@ -14,6 +14,7 @@ extension Engine {
             var position: Int
             var host: any Host
             var files: [Manifest.FileRecord]
+            var modes: [Manifest.ModeRecord]
             var expect: [String: ExpectedContent]
             var current: [String: FileSnapshot]
         }
@@ -21,20 +22,22 @@ extension Engine {
         for (position, record) in original.hosts.enumerated() where selected?(record.name) ?? true {
             let candidates = record.files.filter { [.replaced, .planned, .inDoubt].contains($0.state) }
             let actions = record.actions.filter { Self.undoable(interrupted: interrupted).contains($0.state) }
-            if candidates.isEmpty && actions.isEmpty {
+            // A mode the run may have set: done, in doubt, or (a run cut short) planned.
+            let modes = record.modeChanges.filter { ([.replaced, .inDoubt] + (interrupted ? [.planned] : [])).contains($0.state) }
+            if candidates.isEmpty && actions.isEmpty && modes.isEmpty {
                 result.messages.append("\(record.name): nothing of run \(runID) to undo")
                 continue
             }
             do {
                 let host = try connect(record.name, record.address)
                 let r = try await restorable(candidates, of: record, on: host, runID: runID, force: force)
-                if r.files.isEmpty && actions.allSatisfy({ [.reload, .restart].contains($0.action) }) {
+                if r.files.isEmpty && modes.isEmpty && actions.allSatisfy({ [.reload, .restart].contains($0.action) }) {
                     // Its files are their pre-images (never written, or already back): a reload
                     // would only repeat what the MTA already runs with.
                     result.messages.append("\(record.name): its files are as before run \(runID); nothing to undo")
                     continue
                 }
-                work.append(Work(position: position, host: host, files: r.files, expect: r.expect, current: r.current))
+                work.append(Work(position: position, host: host, files: r.files, modes: modes, expect: r.expect, current: r.current))
             } catch let error as MTAGuardError {
                 result.errors.append(error.on(host: record.name))
             }
@@ -58,6 +61,10 @@ extension Engine {
                     path: file.path, preSHA256: now.sha256, postSHA256: file.preSHA256,
                     mode: now.mode, uid: now.uid, gid: now.gid, backup: backup, items: file.items, state: .planned))
             }
+            mine.modeChanges = w.modes.map {
+                Manifest.ModeRecord(
+                    path: $0.path, preMode: $0.postMode, postMode: $0.preMode, uid: $0.uid, gid: $0.gid, items: $0.items, state: .planned)
+            }
             mine.actions = record.actions.reversed()
                 .filter { Self.undoable(interrupted: original.outcome == .running).contains($0.state) && $0.inverse != nil }
                 .map {
@@ -79,7 +86,7 @@ extension Engine {
             let record = originalHosts[w.position]
             let steps: [ApplyStep]
             do {
-                steps = try undoSteps(record, files: w.files, runID: runID, expect: w.expect, interrupted: interrupted)
+                steps = try undoSteps(record, files: w.files, modes: w.modes, runID: runID, expect: w.expect, interrupted: interrupted)
             } catch {
                 await recorder.update(index) { $0.outcome = .failed; $0.message = "\(error)" }
                 return nil
@@ -90,7 +97,7 @@ extension Engine {
                 results = try await w.host.apply(steps, runID: recorder.id)
                 FailPoint.reach("rollback.applied")
                 if let i = results.firstIndex(where: { $0.outcome.isFailure }) {
-                    failure = Self.explain(results[i].message, step: i, files: w.files.count, record: record, interrupted: interrupted)
+                    failure = Self.explain(results[i].message, step: i, files: w.files.count + w.modes.count, record: record, interrupted: interrupted)
                 }
             } catch {
                 failure = "\(error)"
@@ -108,6 +115,10 @@ extension Engine {
             for i in original.hosts[w.position].files.indices
             where w.files.contains(where: { $0.path == original.hosts[w.position].files[i].path }) {
                 original.hosts[w.position].files[i].state = .restored
+            }
+            for i in original.hosts[w.position].modeChanges.indices
+            where w.modes.contains(where: { $0.path == original.hosts[w.position].modeChanges[i].path }) {
+                original.hosts[w.position].modes![i].state = .restored
             }
             for i in original.hosts[w.position].actions.indices
             where Self.undoable(interrupted: interrupted).contains(original.hosts[w.position].actions[i].state) {

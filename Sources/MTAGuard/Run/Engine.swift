@@ -164,6 +164,11 @@ public struct Engine: Sendable {
                 Manifest.ActionRecord(
                     service: $0.service, action: $0.action, command: $0.command, probe: $0.probe,
                     inverse: $0.inverse, state: .planned, output: nil)
+            },
+            modes: plan.modes.isEmpty ? nil : plan.modes.map {
+                Manifest.ModeRecord(
+                    path: $0.change.path, preMode: $0.change.from, postMode: $0.change.to, uid: $0.uid, gid: $0.gid,
+                    items: $0.items, state: .planned)
             })
     }
 
@@ -180,6 +185,7 @@ public struct Engine: Sendable {
                 mode: $0.before.mode, uid: $0.before.uid, gid: $0.before.gid,
                 validateBefore: $0.validateBefore, validateAfter: $0.validateAfter))
         }
+        steps += plan.modes.map { .chmod($0.change) }
         steps += plan.actions.map { .run(argv: $0.command, probe: $0.probe) }
         let results: [StepResult]
         do {
@@ -219,7 +225,8 @@ public struct Engine: Sendable {
             let touched = record.files.filter { $0.state == .replaced || $0.state == .inDoubt }
             let restore = try await restorable(touched, of: record, on: host, runID: recorder.id, force: false)
             let undo = try undoSteps(
-                record, files: restore.files, runID: recorder.id, expect: restore.expect, interrupted: false)
+                record, files: restore.files, modes: record.modeChanges.filter { [.replaced, .inDoubt].contains($0.state) },
+                runID: recorder.id, expect: restore.expect, interrupted: false)
             if undo.isEmpty {
                 // Nothing was written and nothing ran: the host is as it was.
                 await recorder.update(position) { $0.outcome = .failed; $0.message = failure + "; nothing was changed" }
@@ -234,6 +241,9 @@ public struct Engine: Sendable {
             if rollbackError == nil {
                 for i in record.files.indices where [.replaced, .inDoubt].contains(record.files[i].state) {
                     record.files[i].state = .restored
+                }
+                for i in record.modeChanges.indices where [.replaced, .inDoubt].contains(record.modeChanges[i].state) {
+                    record.modes![i].state = .restored
                 }
                 for i in record.actions.indices where [.done, .inDoubt, .failed].contains(record.actions[i].state) {
                     record.actions[i].state = .undone
@@ -279,8 +289,8 @@ public struct Engine: Sendable {
     /// inverses of the actions that ran, in reverse order. `expect` gives what each file must
     /// hold now (its post-image, or what drifted there when forced).
     func undoSteps(
-        _ record: Manifest.HostRecord, files: [Manifest.FileRecord], runID: String, expect: [String: ExpectedContent],
-        interrupted: Bool
+        _ record: Manifest.HostRecord, files: [Manifest.FileRecord], modes: [Manifest.ModeRecord], runID: String,
+        expect: [String: ExpectedContent], interrupted: Bool
     ) throws -> [ApplyStep] {
         var steps: [ApplyStep] = []
         for file in files {
@@ -295,6 +305,11 @@ public struct Engine: Sendable {
                 path: file.path, expected: expect[file.path] ?? ExpectedContent(nil),
                 bytes: bytes, mode: file.mode, uid: file.uid, gid: file.gid,
                 validateBefore: nil, validateAfter: nil)))
+        }
+        // A mode goes back only from the mode the run set: the step itself skips one that is
+        // back already and refuses one that changed since (drift).
+        for mode in modes {
+            steps.append(.chmod(ModeChange(path: mode.path, from: mode.postMode, to: mode.preMode)))
         }
         for action in record.actions.reversed() where Self.undoable(interrupted: interrupted).contains(action.state) {
             guard let inverse = action.inverse else { continue }

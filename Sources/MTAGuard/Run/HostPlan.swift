@@ -9,12 +9,14 @@ public struct HostPlan: Sendable {
     public var family: OSFamily
     public var findings: [Finding]
     public var files: [PlannedFile]
+    /// Permission changes (file-mode targets), after the files and before the actions.
+    public var modes: [PlannedMode] = []
     public var actions: [ResolvedAction]
     /// Set when the host could not be judged at all (unreachable, unreadable file, …).
     public var error: MTAGuardError?
 
     /// Files to change or service actions to take (the "not needed" branch may only have these).
-    public var hasChanges: Bool { !files.isEmpty || !actions.isEmpty }
+    public var hasChanges: Bool { !files.isEmpty || !modes.isEmpty || !actions.isEmpty }
 
     /// The host's own error, or else every file that could not be judged.
     public var errors: [MTAGuardError] {
@@ -66,9 +68,15 @@ public struct Planner: Sendable {
     /// stable order: all of them come back in the one facts round trip.
     public var paths: [String] {
         var seen = Set<String>()
-        let files = playbooks.flatMap(\.targets).map(\.file)
+        let files = playbooks.flatMap(\.targets).filter { $0.fetch != .metadata }.map(\.file)
             + [ServiceCatalog.aixRcTcpip.file, ServiceCatalog.hpuxMailservs.file]
         return files.filter { seen.insert($0).inserted }
+    }
+
+    /// Every file whose mode and owner only a target judges.
+    public var metadataPaths: [String] {
+        var seen = Set<String>()
+        return playbooks.flatMap(\.targets).filter { $0.fetch == .metadata }.map(\.file).filter { seen.insert($0).inserted }
     }
 
     public func plan(_ host: any Host) async -> HostPlan {
@@ -80,7 +88,7 @@ public struct Planner: Sendable {
             // Whether each MTA runs and starts at boot matters to the "not needed" branch only;
             // asking costs every host a few MTA status commands.
             let facts = try await host.facts(
-                paths: paths, probeServices: mode == .disable, probeVersions: playbooks.contains { !$0.versionOf.isEmpty })
+                paths: paths, metadata: metadataPaths, probeServices: mode == .disable, probeVersions: playbooks.contains { !$0.versionOf.isEmpty })
             plan.family = facts.family
             var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode)
             if let port = smtpPort, host.isLive, playbooks.contains(where: { !$0.smtpRefuses.isEmpty }) {
@@ -115,6 +123,7 @@ public struct Planner: Sendable {
         /// own, so files are parsed, and later rendered, on several cores at once.
         var trees: [String: Result<ConfigTree, MTAGuardError>] = [:]
         var changedItems: [String: [String]] = [:]
+        var modes: [PlannedMode] = []
         var steps: [ServiceStep] = []
         var actions: [ResolvedAction] = []
         var validations: [String: (Validation?, Validation?)] = [:]
@@ -168,6 +177,9 @@ public struct Planner: Sendable {
                     for a in try ServiceCatalog.resolve(step, facts: facts) where !actions.contains(a) { actions.append(a) }
                 }
             }
+            plan.modes = modes.filter { mode in
+                !plan.findings.contains { mode.items.contains($0.item) && $0.status == .error }
+            }
             plan.actions = actions + upgrades.filter { !actions.contains($0) }
         }
 
@@ -175,20 +187,8 @@ public struct Planner: Sendable {
         mutating func harden(_ book: Playbook) throws -> [Evidence] {
             var evidence: [Evidence] = versions(book) + probeEvidence(book)
             for target in book.targets {
-                guard facts.files[target.file] ?? nil != nil else {
-                    evidence.append(Evidence(
-                        mta: target.mta, file: target.file, line: nil, text: "(no such file)",
-                        status: .notApplicable, advisory: target.advisory,
-                        note: "\(target.file) is absent: \(target.mta) is not configured here"))
-                    continue
-                }
                 do {
-                    let found = try judgeAndFix(target, item: book.id, fix: true)
-                    evidence.append(found)
-                    if found.status == .fail {
-                        if let step = target.after, !steps.contains(step) { steps.append(step) }
-                        validations[target.file] = (target.validateBeforeReplace, target.validateAfterReplace)
-                    }
+                    evidence.append(try target.judge(item: book.id, in: &self))
                 } catch let error as MTAGuardError {
                     evidence.append(Evidence(
                         mta: target.mta, file: target.file, line: error.line, text: "",
@@ -287,6 +287,16 @@ public struct Planner: Sendable {
             }
         }
 
+        /// Records a mode change; a second item asking for the same one joins it.
+        mutating func add(_ mode: PlannedMode) {
+            if let i = modes.firstIndex(where: { $0.change.path == mode.change.path }) {
+                modes[i].change.to &= mode.change.to
+                modes[i].items += mode.items.filter { !modes[i].items.contains($0) }
+            } else {
+                modes.append(mode)
+            }
+        }
+
         /// Judges one target on its (cached) tree; fixes it in the tree when it fails.
         mutating func judgeAndFix(_ target: Target, item: String, fix: Bool) throws -> Evidence {
             guard let parsed = trees[target.file] else {
@@ -308,14 +318,18 @@ public struct Planner: Sendable {
         /// Parses every present file the items (and, for the "not needed" branch, the boot files)
         /// read, each with the lens of the first target naming it.
         mutating func parseAll() {
-            var lenses: [(file: String, lens: String)] = []
-            var edits: [Target] = []
+            // `mta` reads the file, for the hint when its lens cannot (none for the boot files).
+            var lenses: [(file: String, lens: String, mta: String?)] = []
+            var edits: [any TargetKind] = []
             if mode == .disable {
                 edits = [ServiceCatalog.aixRcTcpip, ServiceCatalog.hpuxMailservs]
             }
-            for target in planner.playbooks.flatMap(\.targets) + edits
-            where facts.files[target.file] ?? nil != nil && !lenses.contains(where: { $0.file == target.file }) {
-                lenses.append((target.file, target.lens))
+            let bootFiles = Set(edits.map(\.file))
+            for target in planner.playbooks.flatMap(\.targets) + edits {
+                guard case .contents(let lens) = target.fetch, facts.files[target.file] ?? nil != nil,
+                    !lenses.contains(where: { $0.file == target.file })
+                else { continue }
+                lenses.append((target.file, lens, bootFiles.contains(target.file) ? nil : target.mta))
             }
             let host = self.host, facts = self.facts
             let results = Self.concurrently(lenses) { item -> ConfigTree in
@@ -325,7 +339,7 @@ public struct Planner: Sendable {
                         file: item.file, bytes: snapshot.bytes, host: host, what: "mtaguard edits text files only",
                         hint: "the file was left as it is; look at it by hand")
                 }
-                return try ConfigWorkspace().parse(text, lens: item.lens, file: item.file, host: host)
+                return try ConfigWorkspace().parse(text, lens: item.lens, file: item.file, host: host, mta: item.mta)
             }
             for (item, result) in zip(lenses, results) { trees[item.file] = result }
         }
@@ -359,7 +373,8 @@ public struct Planner: Sendable {
             var seen = Set<String>()
             for mta in book.mtas where seen.insert(mta).inserted {
                 let configFiles = book.targets.filter { $0.mta == mta }.map(\.file)
-                let configured = configFiles.contains { facts.files[$0] ?? nil != nil } || facts.versions[mta] != nil
+                let configured = configFiles.contains { facts.files[$0] ?? nil != nil || facts.metadata[$0] ?? nil != nil }
+                    || facts.versions[mta] != nil
                 let state = facts.services[mta]
                 do {
                     let r = try ServiceCatalog.resolve(book.whenNotNeeded, mta: mta, facts: facts, forceKill: planner.forceKill)

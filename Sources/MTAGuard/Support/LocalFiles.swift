@@ -29,6 +29,44 @@ public struct FileSnapshot: Sendable, Equatable, Codable {
 enum LocalFiles {
     static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
+    /// The mode and owners of the file at `path` (never followed through a link), or `nil`
+    /// when it does not exist.
+    static func meta(_ path: String, displayPath: String? = nil) throws -> FileMeta? {
+        let shown = displayPath ?? path
+        var st = stat()
+        if lstat(path, &st) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw MTAGuardError(codeFor(errno), file: shown, "cannot read its mode: \(errnoText())", hint: hintFor(errno))
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            throw MTAGuardError(.unreadableFile, file: shown, "is a symbolic link; mtaguard does not change a mode through a link")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw MTAGuardError(.unreadableFile, file: shown, "is not a regular file") }
+        return FileMeta(path: shown, mode: UInt32(st.st_mode & 0o7777), uid: st.st_uid, gid: st.st_gid)
+    }
+
+    /// Sets the permission bits of the regular file at `path` to `mode` if they are `expected`
+    /// now; never through a link (the file is opened with O_NOFOLLOW and changed by descriptor).
+    /// Returns false when its mode is no longer `expected` (drift).
+    static func changeMode(_ path: String, from expected: UInt32, to mode: UInt32, displayPath: String? = nil) throws -> Bool {
+        let shown = displayPath ?? path
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw MTAGuardError(.unreadableFile, file: shown, "is a symbolic link; its mode was not changed") }
+            throw MTAGuardError(codeFor(errno), file: shown, "cannot open it to change its mode: \(errnoText())", hint: hintFor(errno))
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw MTAGuardError(.unreadableFile, file: shown, "is not a regular file; its mode was not changed")
+        }
+        guard UInt32(st.st_mode & 0o7777) == expected else { return false }
+        guard fchmod(fd, mode_t(mode)) == 0 else {
+            throw MTAGuardError(codeFor(errno), file: shown, "cannot change its mode: \(errnoText())", hint: hintFor(errno))
+        }
+        return true
+    }
+
     /// The file at `path`, or `nil` when it does not exist.
     static func read(_ path: String, displayPath: String? = nil) throws -> FileSnapshot? {
         let shown = displayPath ?? path

@@ -275,7 +275,7 @@ struct RemoteScript {
         """
     }
 
-    func facts(paths: [String], probeServices: Bool = true, probeVersions: Bool = false) -> ShellCode {
+    func facts(paths: [String], metadata: [String] = [], probeServices: Bool = true, probeVersions: Bool = false) -> ShellCode {
         var s: ShellCode = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
@@ -300,10 +300,22 @@ struct RemoteScript {
               od -An -v -tx1 "$1" </dev/null || echo "$M readerror"
               echo "$M end"
             }
+            # mtg_stat FILE: its mode and owners only (a program whose permissions are judged).
+            mtg_stat() {
+              if [ -h "$1" ]; then echo "$M link"; return; fi
+              if [ ! -e "$1" ]; then echo "$M absent"; return; fi
+              if [ ! -f "$1" ]; then echo "$M notfile"; return; fi
+              # shellcheck disable=SC2012
+              ls -ln "$1" | { read -r mtg_m mtg_l mtg_u mtg_g _; echo "$M meta $mtg_m $mtg_l $mtg_u $mtg_g"; }
+              echo "$M end"
+            }
 
             """
         for (i, path) in paths.enumerated() {
             s += "echo \"$M file \(i)\"; mtg_file \(path)\n"
+        }
+        for (i, path) in metadata.enumerated() {
+            s += "echo \"$M stat \(i)\"; mtg_stat \(path)\n"
         }
         s += "echo \"$M done\"\n"
         return Self.script(s)
@@ -312,8 +324,11 @@ struct RemoteScript {
     enum FactsError: Error { case malformed(String) }
 
     /// Reads what `facts(paths:)` printed.
-    func parseFacts(_ output: String, paths: [String], host: String) throws -> HostFacts {
+    func parseFacts(_ output: String, paths: [String], metadata metaPaths: [String] = [], host: String) throws -> HostFacts {
         var uname = "", release = "", done = false
+        var metadata: [String: FileMeta?] = [:]
+        var metadataIssues: [String: String] = [:]
+        var stat: Int?
         var services = Self.Services()
         var versions = Self.Versions()
         var files: [String: FileSnapshot?] = [:]
@@ -335,7 +350,25 @@ struct RemoteScript {
             let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
             let arg = rest.count > word.count ? String(rest.dropFirst(word.count + 1)) : ""
             let path = current.map { paths[$0] } ?? "?"
+            if let i = stat, word != "stat", word != "done" {
+                // Inside a stat record: mode and owners only; a link or odd file is the item's
+                // concern (never followed), not the host's.
+                let p = metaPaths[i]
+                switch word {
+                case "absent": metadata[p] = .some(nil)
+                case "link": metadataIssues[p] = "is a symbolic link; mtaguard does not change a mode through a link"
+                case "notfile": metadataIssues[p] = "is not a regular file"
+                case "meta":
+                    let m = try Self.parseLsLine(arg, host: host, path: p)
+                    metadata[p] = FileMeta(path: p, mode: m.mode, uid: m.uid, gid: m.gid)
+                default: break
+                }
+                continue
+            }
             switch word {
+            case "stat":
+                stat = Int(arg)
+                guard let i = stat, metaPaths.indices.contains(i) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
             case "uname": uname = arg
             case "release": release = arg
             case "init", "tool", "service": services.read(word, arg)
@@ -365,9 +398,12 @@ struct RemoteScript {
         }
         guard done else { throw MTAGuardError(.hostProtocol, host: host, "the facts script did not finish") }
         for p in paths where files[p] == nil { files[p] = .some(nil) }
+        for p in metaPaths where metadata[p] == nil && metadataIssues[p] == nil { metadata[p] = .some(nil) }
         var facts = HostFacts(
             family: OSFamily(uname: uname), release: release, initSystem: services.initSystem,
             tools: services.tools, services: services.states, files: files)
+        facts.metadata = metadata
+        facts.metadataIssues = metadataIssues
         facts.versions = versions.facts
         facts.owners = versions.owners
         return facts
@@ -520,6 +556,7 @@ struct RemoteScript {
             switch step {
             case .replace(let r): s += replace(r, index: i)
             case .run(let argv, let probe): s += run(argv, probe: probe, index: i)
+            case .chmod(let c): s += chmod(c, index: i)
             }
         }
         s += "echo \"$M done\"\n"
@@ -605,6 +642,26 @@ struct RemoteScript {
 
             """
         return s
+    }
+
+    /// A file's permission bits, set only while they are what the plan read (compared with
+    /// the first field of `ls -ln`), never through a link.
+    private func chmod(_ c: ModeChange, index i: Int) -> ShellCode {
+        let octal = String(c.to, radix: 8)
+        return """
+            if [ -h \(c.path) ]; then mtg_report \(i) failed \(c.path) ' is a symbolic link; its mode was not changed'; exit 1; fi
+            if [ ! -f \(c.path) ]; then mtg_report \(i) drifted \(c.path) ' is not a regular file any more; nothing changed'; exit 1; fi
+            # shellcheck disable=SC2012
+            C=$(ls -ln \(c.path) | { read -r mtg_m _; echo "$mtg_m"; })
+            case $C in
+            ?\(FileMeta.symbolic(c.to))*) mtg_report \(i) skipped 'already as wanted';;
+            ?\(FileMeta.symbolic(c.from))*)
+              if ! E=$(chmod \(octal) \(c.path) 2>&1); then mtg_report \(i) failed 'cannot change the mode of ' \(c.path) ': ' "$E"; exit 1; fi
+              mtg_report \(i) 'done' 'mode ' \(octal);;
+            *) mtg_report \(i) drifted \(c.path) ' changed mode since it was read (' "$C" ', expected ' \(FileMeta.symbolic(c.from)) '); nothing changed'; exit 1;;
+            esac
+
+            """
     }
 
     private func run(_ argv: [String], probe: [String]?, index i: Int) -> ShellCode {

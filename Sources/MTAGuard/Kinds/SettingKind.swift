@@ -1,0 +1,118 @@
+import Foundation
+
+/// The `setting` kind (the default): a setting in a configuration file, read through the
+/// file's lens as the MTA reads it (`Judge`) and fixed by an Augeas edit (`Remediator`), with
+/// the MTA's validator and a service step after the change.
+extension Target: TargetKind {
+    static let name = "setting"
+    static let keys: Set<String> = ["mta", "file", "lens", "advisory", "check", "fix", "validate", "after"]
+
+    var fetch: Fetch { .contents(lens: lens) }
+
+    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
+        guard plan.facts.files[file] ?? nil != nil else {
+            return Evidence(
+                mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable, advisory: advisory,
+                note: "\(file) is absent: \(mta) is not configured here")
+        }
+        let found = try plan.judgeAndFix(self, item: item, fix: true)
+        if found.status == .fail {
+            if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
+            plan.validations[file] = (validateBeforeReplace, validateAfterReplace)
+        }
+        return found
+    }
+
+    static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> Target {
+        let file = try PlaybookLoader.absolutePath(m, "file", in: value)
+        let lens = try m.required("lens", in: value).string()
+        guard lens.range(of: #"^[A-Z][A-Za-z0-9_]*\.[a-z][A-Za-z0-9_]*$"#, options: .regularExpression) != nil else {
+            throw m["lens"]!.error("'\(lens)' is not a lens name such as Postfix_Main.lns")
+        }
+        let checkValue = try m.required("check", in: value)
+        let check = try parseCheck(checkValue)
+        let fix = try parseFix(m.required("fix", in: value), check: check)
+        var before: Validation? = nil
+        var after: Validation? = nil
+        if let v = m["validate"] {
+            let vm = try v.mapping(allowed: ["before_replace", "after_replace", "reject_output"])
+            let reject = try vm["reject_output"]?.string()
+            if let reject, (try? NSRegularExpression(pattern: reject)) == nil {
+                throw vm["reject_output"]!.error("'\(reject)' is not a valid regular expression")
+            }
+            if let b = vm["before_replace"] { before = Validation(argv: try command(b), rejectOutput: reject) }
+            if let a = vm["after_replace"] { after = Validation(argv: try command(a), rejectOutput: reject) }
+        }
+        var step: ServiceStep? = nil
+        if let a = m["after"] {
+            let am = try a.mapping(allowed: ["service", "action"])
+            let action = try am.required("action", in: a).oneOf(ServiceAction.allCases.map(\.rawValue))
+            step = ServiceStep(
+                service: try am.required("service", in: a).string(), action: ServiceAction(rawValue: action)!)
+        }
+        return Target(
+            mta: try m.required("mta", in: value).oneOf(MTACatalog.names),
+            file: file, lens: lens,
+            advisory: try m["advisory"]?.bool() ?? false,
+            check: check, fix: fix,
+            validateBeforeReplace: before, validateAfterReplace: after, after: step)
+    }
+
+    static func command(_ value: YAMLValue) throws -> [String] {
+        let argv = try value.strings()
+        guard let first = argv.first, !first.isEmpty else { throw value.error("a command needs a program name") }
+        return argv
+    }
+
+    private static func parseCheck(_ value: YAMLValue) throws -> Check {
+        let m = try value.mapping(allowed: [
+            "node", "value", "items", "separators", "pick", "equals", "require", "or_any", "default", "unparsed",
+        ])
+        let check = Check(
+            node: try m.required("node", in: value).string(),
+            valuePath: try m["value"]?.string(),
+            items: try m["items"]?.string(),
+            separators: try m["separators"]?.string(),
+            pick: Check.Pick(rawValue: try m["pick"]?.oneOf(["last", "union"]) ?? "last")!,
+            equals: try m["equals"]?.strings() ?? [],
+            require: try m["require"]?.strings() ?? [],
+            orAny: try m["or_any"]?.strings() ?? [],
+            defaultValue: try m["default"]?.string(),
+            unparsed: try m["unparsed"]?.string())
+        if check.equals.isEmpty == check.require.isEmpty {
+            throw value.error("say either 'equals' (a value that passes) or 'require' (flags that must be set)")
+        }
+        if check.items != nil, check.separators != nil {
+            throw value.error("'items' and 'separators' exclude each other")
+        }
+        return check
+    }
+
+    private static func parseFix(_ value: YAMLValue, check: Check) throws -> Fix {
+        let m = try value.mapping(allowed: ["set", "add_flags", "initial", "create"])
+        let operation: Fix.Operation
+        switch (m["set"], m["add_flags"]) {
+        case (let s?, nil):
+            guard !check.isFlags else { throw s.error("a flag check is fixed with 'add_flags'") }
+            operation = .set(try PlaybookLoader.oneLine(s))
+        case (nil, let f?):
+            guard check.isFlags else { throw f.error("a value check is fixed with 'set'") }
+            operation = .addFlags(try PlaybookLoader.oneLineEach(f))
+        default:
+            throw value.error("say exactly one of 'set' or 'add_flags'")
+        }
+        var creation = Creation(label: check.node, value: nil, after: nil, before: nil)
+        if let c = m["create"] {
+            let cm = try c.mapping(allowed: ["label", "value", "after", "before"])
+            creation = Creation(
+                label: try cm["label"]?.string() ?? check.node,
+                value: try cm["value"].map(PlaybookLoader.oneLine),
+                after: try cm["after"]?.string(),
+                before: try cm["before"]?.string())
+        }
+        guard creation.label.range(of: #"^[^/\[\]()=\s]+$"#, options: .regularExpression) != nil else {
+            throw value.error("cannot create a node from '\(creation.label)': give fix.create.label")
+        }
+        return Fix(operation: operation, initial: try m["initial"].map(PlaybookLoader.oneLineEach) ?? [], create: creation)
+    }
+}

@@ -1,0 +1,47 @@
+/// What one target of an item is: a kind of check with its fix. Each kind is one type in its
+/// own file under `Kinds/`, listed in `TargetKinds.all`, the way swift-format keeps one rule
+/// per file behind its `Rule` protocol: a new kind is a new file and a line in the registry,
+/// and the planner, which only orchestrates, never grows a branch for it.
+protocol TargetKind: Sendable {
+    /// The name a playbook gives the kind (`kind: file-mode`).
+    static var name: String { get }
+    /// The keys a playbook entry of this kind may hold (besides `kind`); anything else is an
+    /// error with its file, line and column.
+    static var keys: Set<String> { get }
+    /// Reads one entry of a playbook's `targets`.
+    static func parse(_ entry: [String: YAMLValue], in value: YAMLValue) throws -> Self
+
+    /// The MTA the target is about (postfix, sendmail, exim).
+    var mta: String { get }
+    /// The file it judges.
+    var file: String { get }
+    /// What the facts round trip must bring back of `file`.
+    var fetch: Fetch { get }
+    /// An advisory target is fixed along with its item but does not decide the verdict.
+    var advisory: Bool { get }
+    /// Judges the target on one host from what `plan` has read, and records its fix there
+    /// (an edit of a parsed file, a mode change, a service step) when it fails.
+    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence
+}
+
+/// How a target's file comes back from the host.
+enum Fetch: Sendable, Equatable {
+    /// Its bytes, parsed with this lens.
+    case contents(lens: String)
+    /// Its mode and owner only (a program whose permissions are judged).
+    case metadata
+}
+
+extension TargetKind {
+    var advisory: Bool { false }
+}
+
+/// Every kind a playbook may name.
+enum TargetKinds {
+    static let all: [any TargetKind.Type] = [Target.self, FileModeTarget.self]
+
+    /// The kind an entry names (`setting` when it names none).
+    static func named(_ name: String) -> (any TargetKind.Type)? {
+        all.first { $0.name == name }
+    }
+}
