@@ -249,8 +249,8 @@ import Testing
         var isLive: Bool { inner.isLive }
         var address: HostAddress { inner.address }
         var mode: Mode? { nil }
-        func facts(paths: [String], metadata: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
-            let facts = try await inner.facts(paths: paths, metadata: metadata, probeServices: probeServices, probeVersions: probeVersions)
+        func facts(_ request: FactsRequest) async throws -> HostFacts {
+            let facts = try await inner.facts(request)
             let path = root + "/etc/postfix/main.cf"
             let now = try String(contentsOfFile: path, encoding: .utf8)
             if !now.contains(edit) { try (now + edit).write(toFile: path, atomically: false, encoding: .utf8) }

@@ -131,16 +131,18 @@ import Testing
             let path = try dir.write("bin/" + name, "#!/bin/sh\n" + body + "\n")
             chmod(path, 0o755)
         }
-        try shim("postconf", "case \"$*\" in '-d -h mail_version') echo 3.7.11;; '-h smtpd_forbid_bare_newline') echo normalize;; esac")
+        try shim("postconf", "case \"$*\" in '-d -h mail_version') echo 3.7.11;; '-h smtpd_forbid_bare_newline') echo normalize;; '-h smtpd_future_setting') echo 42;; esac")
         try shim("exim4", "echo 'Exim version 4.96 #2 built 26-Nov-2026 12:00:00'; echo 'Copyright (c) University of Cambridge'")
         try shim("dpkg-query", "case \"$*\" in *exim4-daemon-light) printf 'install ok installed 4.96-15+deb12u4';; *) exit 1;; esac")
         try shim("apt-cache", "echo 'exim4-daemon-light:'; echo '  Installed: 4.96-15+deb12u4'; echo '  Candidate: 4.96-15+deb12u5'")
         let script = RemoteScript()
-        let out = try runCommand(["sh", "-s"], stdin: "M=\(script.marker)\n" + script.versionProbe.text,
+        // The settings come from the knowledge base's rules, by name (here one a future KB might add).
+        let settings = script.settingsProbe(["postfix": ["smtpd_forbid_bare_newline", "smtpd_future_setting"]])
+        let out = try runCommand(["sh", "-s"], stdin: "M=\(script.marker)\n" + script.versionProbe.text + settings.text,
                                  environment: ["PATH": dir.path + "/bin:/usr/bin:/bin"])
         let facts = RemoteScript.Versions(output: out.stdout, marker: script.marker).facts
         #expect(facts["postfix"]?.version == "3.7.11")
-        #expect(facts["postfix"]?.settings == ["smtpd_forbid_bare_newline": "normalize"])
+        #expect(facts["postfix"]?.settings == ["smtpd_forbid_bare_newline": "normalize", "smtpd_future_setting": "42"])
         #expect(facts["exim"]?.version == "4.96")
         #expect(facts["exim"]?.source == "exim4")
         #expect(facts["exim"]?.package == PackageInfo(tool: "dpkg", name: "exim4-daemon-light", installed: "4.96-15+deb12u4", candidate: "4.96-15+deb12u5"))

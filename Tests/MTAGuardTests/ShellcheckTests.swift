@@ -26,9 +26,9 @@ import Testing
         ]
         return [
             ("facts", script.facts(paths: ["/etc/postfix/main.cf", hostile])),
-            ("facts with versions", script.facts(paths: [hostile], probeServices: true, probeVersions: true)),
+            ("facts with versions", script.facts(FactsRequest(paths: [hostile], probeServices: true, versions: ["postfix": ["smtpd_forbid_bare_newline"], "exim": ["`id`"]]))),
             ("services", script.services(probe: true)),
-            ("services with versions", script.services(probe: true, versions: true)),
+            ("services with versions", script.services(probe: true, versions: ["postfix": ["smtpd_forbid_bare_newline", "x$(touch /tmp/CANARY)"], "exim": ["smtp_banner"]])),
             ("apply", script.apply(steps, runID: "run'1 $(x)", controller: "ctl`id`")),
             ("apply breaking a stale lock", script.apply(steps, runID: "r", controller: "c", breakStaleLock: true)),
         ]

@@ -63,6 +63,26 @@ public enum ApplyStep: Sendable, Equatable {
     case chmod(ModeChange)
 }
 
+/// What one facts round trip asks of a host.
+public struct FactsRequest: Sendable, Equatable {
+    /// Files wanted with their bytes, mode and owner.
+    public var paths: [String]
+    /// Files wanted with their mode and owner only.
+    public var metadata: [String] = []
+    /// Whether each MTA runs and starts at boot (asked of the service manager).
+    public var probeServices = false
+    /// nil: no version probe. Else the version probe runs and also reads, per MTA, the settings
+    /// the version knowledge base judges (postfix parameters, exim options), by name.
+    public var versions: [String: [String]]? = nil
+
+    public init(paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil) {
+        self.paths = paths
+        self.metadata = metadata
+        self.probeServices = probeServices
+        self.versions = versions
+    }
+}
+
 /// A file's mode and owner, without its bytes.
 public struct FileMeta: Sendable, Equatable, Codable {
     public var path: String
@@ -165,9 +185,8 @@ public protocol Host: Sendable {
     var address: HostAddress { get }
     /// The branch this host takes when it says (an inventory's `mtaguard_mode`).
     var mode: Mode? { get }
-    /// Reads `paths` (bytes, mode, owner), `metadata` (mode and owner only) and what the host is;
-    /// with `probeServices`, also whether each MTA runs and starts at boot.
-    func facts(paths: [String], metadata: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts
+    /// Reads what `request` asks in one look: files, their modes, the service manager, versions.
+    func facts(_ request: FactsRequest) async throws -> HostFacts
     /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
     /// `runID` names the run to anyone who finds the host's lock taken.
     func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult]
@@ -202,7 +221,7 @@ extension Host {
     public var mode: Mode? { nil }
 
     public func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
-        try await facts(paths: paths, metadata: [], probeServices: probeServices, probeVersions: probeVersions)
+        try await facts(FactsRequest(paths: paths, probeServices: probeServices, versions: probeVersions ? [:] : nil))
     }
 }
 

@@ -41,7 +41,8 @@ public struct LocalHost: Host {
         return real(path)
     }
 
-    public func facts(paths: [String], metadata: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
+    public func facts(_ request: FactsRequest) async throws -> HostFacts {
+        let paths = request.paths, metadata = request.metadata
         if let root {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
@@ -77,7 +78,7 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let probe = script.services(probe: probeServices, versions: probeVersions)
+        let probe = script.services(probe: request.probeServices, versions: request.versions)
         ScriptRecorder.record(probe)
         let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.text.utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)

@@ -87,8 +87,11 @@ public struct Planner: Sendable {
             let mode = host.mode ?? mode
             // Whether each MTA runs and starts at boot matters to the "not needed" branch only;
             // asking costs every host a few MTA status commands.
-            let facts = try await host.facts(
-                paths: paths, metadata: metadataPaths, probeServices: mode == .disable, probeVersions: playbooks.contains { !$0.versionOf.isEmpty })
+            // The knowledge base names the settings its rules judge: the probe reads those.
+            let versions: [String: [String]]? = playbooks.contains { !$0.versionOf.isEmpty }
+                ? Dictionary(knowledge?.mtas.map { ($0.name, $0.settings.map(\.parameter)) } ?? [], uniquingKeysWith: +) : nil
+            let facts = try await host.facts(FactsRequest(
+                paths: paths, metadata: metadataPaths, probeServices: mode == .disable, versions: versions))
             plan.family = facts.family
             var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode)
             if let port = smtpPort, host.isLive, playbooks.contains(where: { !$0.smtpRefuses.isEmpty }) {

@@ -129,9 +129,9 @@ struct RemoteScript {
     }
 
     /// The service section on its own (the live local host runs just this).
-    func services(probe: Bool, versions: Bool = false) -> ShellCode {
+    func services(probe: Bool, versions: [String: [String]]? = nil) -> ShellCode {
         var body: ShellCode = "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
-        if versions { body += versionProbe + packageTools }
+        if let settings = versions { body += versionProbe + settingsProbe(settings) + packageTools }
         return Self.script(body)
     }
 
@@ -145,14 +145,36 @@ struct RemoteScript {
     /// `readlink -f` on AIX, HP-UX or Solaris 10), `answer:-d0.1` (only sendmail's own prints
     /// its `Version`), `dpkg:PACKAGE` or `rpm:PACKAGE`. A link to postfix or exim is not asked
     /// `-d0.1`; an answer outweighs a package database that says otherwise.
+    /// The settings the knowledge base judges, by name, as each MTA reports the value in force:
+    /// `postconf -h NAME` (postfix, defaults included), `exim -bP NAME` (exim). Prints
+    /// `setting MTA NAME VALUE` lines; a name the MTA does not know prints an empty value.
+    func settingsProbe(_ settings: [String: [String]]) -> ShellCode {
+        var s: ShellCode = ""
+        for name in settings["postfix"] ?? [] {
+            s += """
+                if command -v postconf >/dev/null 2>&1; then
+                  printf '%s setting postfix %s %s\\n' "$M" \(name) "$(postconf -h \(name) 2>/dev/null | tr '\\n' ' ')"
+                fi
+
+                """
+        }
+        for name in settings["exim"] ?? [] {
+            s += """
+                for e in exim4 exim; do
+                  command -v $e >/dev/null 2>&1 || continue
+                  printf '%s setting exim %s %s\\n' "$M" \(name) "$($e -bP \(name) 2>/dev/null | sed -n 's/^[^=]*= *//p' | head -1)"; break
+                done
+
+                """
+        }
+        return s
+    }
+
     var versionProbe: ShellCode {
         """
         if command -v postconf >/dev/null 2>&1; then
           v=$(postconf -d -h mail_version 2>/dev/null)
-          if [ -n "$v" ]; then
-            echo "$M version postfix $v postconf"
-            echo "$M setting postfix smtpd_forbid_bare_newline $(postconf -h smtpd_forbid_bare_newline 2>/dev/null)"
-          fi
+          if [ -n "$v" ]; then echo "$M version postfix $v postconf"; fi
         fi
         mtg_exim() { "$1" -bV 2>/dev/null </dev/null | sed -n 's/^Exim version \\([0-9][0-9.]*\\).*/\\1/p' | head -1; }
         mtg_ev=
@@ -276,6 +298,11 @@ struct RemoteScript {
     }
 
     func facts(paths: [String], metadata: [String] = [], probeServices: Bool = true, probeVersions: Bool = false) -> ShellCode {
+        facts(FactsRequest(paths: paths, metadata: metadata, probeServices: probeServices, versions: probeVersions ? [:] : nil))
+    }
+
+    func facts(_ request: FactsRequest) -> ShellCode {
+        let paths = request.paths, metadata = request.metadata, probeServices = request.probeServices
         var s: ShellCode = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
@@ -286,7 +313,7 @@ struct RemoteScript {
 
             """
         s += serviceProbe
-        if probeVersions { s += versionProbe + packageTools }
+        if let settings = request.versions { s += versionProbe + settingsProbe(settings) + packageTools }
         s += """
             mtg_file() {
               if [ -h "$1" ]; then echo "$M link"; return; fi

@@ -18,13 +18,12 @@ public struct SSHHost: Host {
     public var isLive: Bool { true }
     public var address: HostAddress { HostAddress(kind: .ssh, root: nil, ssh: target) }
 
-    public func facts(paths: [String], metadata: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
+    public func facts(_ request: FactsRequest) async throws -> HostFacts {
         let script = RemoteScript()
-        let out = try await transport.execute(
-            target, script: script.facts(paths: paths, metadata: metadata, probeServices: probeServices, probeVersions: probeVersions))
+        let out = try await transport.execute(target, script: script.facts(request))
         try checkConnection(out)
         do {
-            return try script.parseFacts(out.stdout, paths: paths, metadata: metadata, host: name)
+            return try script.parseFacts(out.stdout, paths: request.paths, metadata: request.metadata, host: name)
         } catch let error as MTAGuardError {
             if out.stdout.isEmpty || !out.stdout.contains(script.marker) {
                 throw MTAGuardError(.hostProtocol, host: name, "the host did not run the facts script: \(out.combined.trimmed(300))")
