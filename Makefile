@@ -17,7 +17,7 @@ deps:
 build: deps
 	$(SWIFT) build
 
-lenses: deps
+lenses: deps mtas
 	bash Tests/lenses/run.sh
 
 # sendmail and exim conflict with postfix as packages: their .debs are downloaded and

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests for the project's Augeas lenses (Sendmail_Cf, Sendmail_Mc, Rc_Tcpip,
-# Postfix_Main).
+# Postfix_Main, Exim).
 #
 #   bash Tests/lenses/run.sh        (from the repository root)
 #
@@ -453,6 +453,72 @@ for path in "${pf_fixtures[@]}"; do
         printf '%s\n' "$d_out" >&2
     fi
 done
+
+# ----------------------------- 5. exim's run time configuration (Exim.lns)
+# Debian's exim4.conf.template and every file of its split layout (conf.d/*/*),
+# from the exim packages Tests/mta/fetch.sh unpacked, each loaded on its own
+# as /etc/exim4/<path>: load (no error), save (as in 2.), and one edit (the
+# value of the first option, driver option or ACL condition, else the first
+# comment, set to a marker): one hunk, changing that one line.
+EXIM_ETC="${MTAGUARD_MTAS:-$ROOT/.build/mtas}/exim/etc/exim4"
+if [ ! -f "$EXIM_ETC/exim4.conf.template" ]; then
+    fail "no exim in $EXIM_ETC: run \`make mtas\` (bash Tests/mta/fetch.sh)"
+else
+    # aug_exim ROOT REL [COMMANDS...]: augtool on ROOT/etc/exim4/REL with only Exim.lns
+    aug_exim() {
+        local root=$1 rel=$2
+        shift 2
+        {
+            echo "set /augeas/load/Fixture/lens Exim.lns"
+            echo "set /augeas/load/Fixture/incl /etc/exim4/$rel"
+            echo "load"
+            printf '%s\n' "$@"
+            echo "match /augeas//error"
+        } | augtool -A -r "$root" -I "$LENSES" 2>&1
+    }
+    exim_files=("$EXIM_ETC/exim4.conf.template" "$EXIM_ETC"/conf.d/*/*)
+    for path in "${exim_files[@]}"; do
+        rel=${path#"$EXIM_ETC"/}
+        f=/files/etc/exim4/$rel
+        root="$WORK/exim.$(tr / _ <<<"$rel")"
+        rm -rf "$root"; mkdir -p "$root/etc/exim4/$(dirname "$rel")"; cp "$path" "$root/etc/exim4/$rel"
+
+        out=$(aug_exim "$root" "$rel" "count $f/*") || true
+        if [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] && ! grep -q '^ *no matches' <<<"$out"; then
+            pass
+        else
+            fail "exim $rel: load"; printf '%s\n' "$out" >&2
+            continue
+        fi
+
+        if out=$(aug_exim "$root" "$rel" "save" "ins zz-roundtrip after $f/*[1]" "rm $f/zz-roundtrip" "save") \
+            && [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] && cmp -s "$path" "$root/etc/exim4/$rel"; then
+            pass
+        else
+            fail "exim $rel: save without change altered the file"
+            printf '%s\n' "$out" >&2; diff "$path" "$root/etc/exim4/$rel" >&2 || true
+        fi
+
+        node=""
+        for p in "$f/*[label()=~regexp('[a-z][a-z0-9_]*') and label()!='begin' and label()!='acl' and label()!='instance'][1]" \
+                 "$f/instance/*[label()=~regexp('[a-z][a-z0-9_]*')][1]" "$f/acl/*/*[label()!='not'][1]" "$f/#comment[1]"; do
+            if aug_exim "$root" "$rel" "match $p" | grep -q "^/files"; then node=$p; break; fi
+        done
+        [ -n "$node" ] || { fail "exim $rel: nothing to edit"; continue; }
+        out=$(aug_exim "$root" "$rel" "set $node mtaguard-edit" "save") || true
+        d_out=$(diff "$path" "$root/etc/exim4/$rel" || true)
+        [ -z "${LENS_TEST_VERBOSE:-}" ] || printf "exim %s: edit diff\n%s\n" "$rel" "$d_out"
+        hunks=$(grep -cE '^[0-9]+(,[0-9]+)?[acd][0-9]+(,[0-9]+)?$' <<<"$d_out" || true)
+        if [ "$(tail -n 1 <<<"$out")" = "$NOERR" ] && [ "$hunks" = 1 ] \
+            && grep -qE '^[0-9]+(,[0-9]+)?c[0-9]+$' <<<"$d_out" \
+            && [ "$(grep -c '^> ' <<<"$d_out")" = 1 ] && grep -q '^> .*mtaguard-edit' <<<"$d_out"; then
+            pass
+        else
+            fail "exim $rel: editing $node changed more or other than its line"
+            printf '%s\n%s\n' "$out" "$d_out" >&2
+        fi
+    done
+fi
 
 echo "lenses: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
