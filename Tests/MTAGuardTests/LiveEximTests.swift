@@ -3,7 +3,7 @@ import Testing
 
 /// mtaguard against a real exim, unpacked from Debian's packages (`make mtas`) and run with
 /// Debian's stock configuration template behind a loopback bridge to `exim4 -C FILE -bs`.
-/// playbooks/srv-005.yaml has no exim file target: SRV-005 is decided by the probe here.
+/// SRV-005 judges exim twice: from its configuration file (the exim-acl kind) and on the wire.
 ///
 /// Over TCP, exim answers an unqualified `VRFY root` with `501 root: recipient address must
 /// contain a domain` before its VRFY ACL is consulted, whatever that ACL says; only
@@ -75,5 +75,44 @@ import Testing
         #expect(sendmail.count == 1, "\(r)")
         #expect(sendmail.first?["text"] as? String == "/usr/sbin/sendmail → exim (link:/usr/sbin/exim4)", "\(r)")
         #expect(sendmail.first?["status"] as? String == "not-applicable", "\(r)")
+    }
+
+    /// The file side: the exim-acl kind reads the configuration as exim does, comments out the
+    /// `accept` lines, and the real exim then refuses both commands; rollback brings back the
+    /// bytes, and exim answers again.
+    @Test func applyCommentsOutTheAcceptAndTheRealEximRefuses() throws {
+        let exim = try ExtractedMTA.exim(accepting: ["vrfy", "expn"])
+        defer { exim.stop() }
+        let backups = try TempDir("exim-apply")
+        defer { backups.remove() }
+        let original = try Data(contentsOf: URL(fileURLWithPath: exim.configFile))
+        let vrfy = "VRFY root@\(ExtractedMTA.hostName)", expn = "EXPN root@\(ExtractedMTA.hostName)"
+        func replies() throws -> [String] {
+            try exim.smtp(["EHLO client.example", vrfy, expn]).dropFirst().map { String($0.code) }
+        }
+        #expect(try replies() == ["250", "250"])
+
+        let check = try mtaguard(["check", "--root", exim.root, "--item", "SRV-005"], backups: backups.path)
+        #expect(check.status == 2 && check.stdout.contains("VRFY answered") && check.stdout.contains("EXPN answered"), "\(check)")
+        let apply = try mtaguard(["apply", "--yes", "--root", exim.root, "--item", "U-48"], backups: backups.path)
+        #expect(apply.status == 0, "\(apply)")
+        let fixed = try String(contentsOfFile: exim.configFile, encoding: .utf8)
+        #expect(fixed.contains("\n#acl_smtp_vrfy = accept\n") && fixed.contains("\n#acl_smtp_expn = accept\n"), "\(apply)")
+        // Only those two lines changed, each by a leading '#'.
+        let before = String(decoding: original, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let after = fixed.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(before.count == after.count)
+        let changed = zip(before, after).filter { $0 != $1 }
+        #expect(changed.count == 2 && changed.allSatisfy { "#" + $0.0 == $0.1 }, "\(changed)")
+        let refused = try replies()
+        #expect(refused == ["252", "550"], "the real exim after the fix: \(refused)\n\(exim.logs())")
+
+        let again = try mtaguard(["apply", "--yes", "--root", exim.root, "--item", "U-70"], backups: backups.path)
+        #expect(again.status == 0 && again.stdout.contains("nothing to do"), "\(again)")
+        let id = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("run ") }.map { String($0.dropFirst(4)) })
+        let rollback = try mtaguard(["rollback", id], backups: backups.path)
+        #expect(rollback.status == 0, "\(rollback)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: exim.configFile)) == original)
+        #expect(try replies() == ["250", "250"])
     }
 }

@@ -379,7 +379,7 @@ public struct VersionKnowledge: Sendable {
         try parse(YAMLValue.load(file: file, text: text, locatingDuplicateKeys: true))
     }
 
-    static let mtaNames = ["sendmail", "postfix", "exim"]
+    static var mtaNames: [String] { MTACatalog.names }
 
     static func parse(_ root: YAMLValue) throws -> VersionKnowledge {
         let top = try root.mapping(allowed: Set(["as_of", "sources"] + mtaNames))

@@ -72,7 +72,7 @@ public enum PlaybookLoader {
         var knowledge: String?
         if let v = top["version"] {
             let vm = try v.mapping(allowed: ["mtas", "knowledge"])
-            versionOf = try vm.required("mtas", in: v).sequence().map { try $0.oneOf(["postfix", "sendmail", "exim"]) }
+            versionOf = try vm.required("mtas", in: v).sequence().map { try $0.oneOf(MTACatalog.names) }
             knowledge = try vm.required("knowledge", in: v).string()
         }
         var smtpRefuses: [String] = []

@@ -59,15 +59,12 @@ public enum ServiceCatalog {
     static let aixSendmailLine = "start[. = '/usr/lib/sendmail']"
 
     static func fmri(_ mta: String) -> String {
-        switch mta {
-        case "sendmail": "svc:/network/smtp:sendmail"
-        default: mta
-        }
+        MTACatalog.entry(mta)?.fmri ?? mta
     }
 
-    /// The unit name on Linux: the one the host reported, else the usual one.
+    /// The unit name on Linux: the one the host reported, else the catalog's first.
     static func unit(_ mta: String, facts: HostFacts) -> String {
-        facts.services[mta]?.unit ?? (mta == "exim" ? "exim4" : mta)
+        facts.services[mta]?.unit ?? MTACatalog.entry(mta)?.linuxUnits.first ?? mta
     }
 
     static func action(_ service: String, _ action: ServiceAction, _ command: [String], probe: [String]? = nil, inverse: [String]?) -> ResolvedAction {

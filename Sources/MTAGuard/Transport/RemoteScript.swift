@@ -68,42 +68,42 @@ struct RemoteScript {
         Linux)
           if [ -d /run/systemd/system ]; then
             M_INIT=systemd; echo "$M init systemd"
-            for u in sendmail postfix exim4 exim; do
+            for u in \(words: MTACatalog.linuxUnits); do
               mtg_q systemctl cat "$u.service" || continue
-              case $u in exim4) m=exim;; *) m=$u;; esac
+              case $u in \(code: MTACatalog.caseArms(\.linuxUnits))esac
               case "$M_SEEN" in *" $m "*) continue;; esac
-              mtg_svc $m "$(mtg_yn systemctl is-active --quiet $u)" "$(mtg_yn systemctl is-enabled --quiet $u)" $u
+              mtg_svc "$m" "$(mtg_yn systemctl is-active --quiet "$u")" "$(mtg_yn systemctl is-enabled --quiet "$u")" "$u"
             done
           else
             M_INIT=sysv; echo "$M init sysv"
             command -v update-rc.d >/dev/null 2>&1 && echo "$M tool update-rc.d"
             command -v chkconfig >/dev/null 2>&1 && echo "$M tool chkconfig"
-            for u in sendmail postfix exim4 exim; do
+            for u in \(words: MTACatalog.linuxUnits); do
               [ -x "/etc/init.d/$u" ] || continue
-              case $u in exim4) m=exim;; *) m=$u;; esac
+              case $u in \(code: MTACatalog.caseArms(\.linuxUnits))esac
               e=$(mtg_bootlink "$u" /etc/rc2.d /etc/rc3.d /etc/rc5.d)
-              mtg_svc $m "$(mtg_yn /etc/init.d/$u status)" "$e" $u
+              mtg_svc "$m" "$(mtg_yn "/etc/init.d/$u" status)" "$e" "$u"
             done
           fi;;
         SunOS)
           if command -v svcs >/dev/null 2>&1; then
             M_INIT=smf; echo "$M init smf"
-            for f in svc:/network/smtp:sendmail postfix exim; do
+            for f in \(words: MTACatalog.all.map(\.fmri)); do
               st=$(svcs -H -o state "$f" 2>/dev/null) || continue
               [ -n "$st" ] || continue
-              case $f in *sendmail) m=sendmail;; *) m=$f;; esac
-              case $st in online|degraded) mtg_svc $m yes yes $f;; disabled) mtg_svc $m no no $f;; *) mtg_svc $m no yes $f;; esac
+              case $f in \(code: MTACatalog.caseArms { [$0.fmri] })esac
+              case $st in online|degraded) mtg_svc "$m" yes yes "$f";; disabled) mtg_svc "$m" no no "$f";; *) mtg_svc "$m" no yes "$f";; esac
             done
           else
             M_INIT=rc; echo "$M init rc"
-            for m in sendmail postfix; do
+            for m in \(words: MTACatalog.all.filter(\.solarisRC).map(\.name)); do
               [ -f "/etc/init.d/$m" ] || continue
               e=$(mtg_bootlink "$m" /etc/rc2.d /etc/rc3.d)
               r=no
               # Solaris 8 to 10 without SMF: ps is what there is.
               # shellcheck disable=SC2009
               if ps -e 2>/dev/null | grep -w "$m" >/dev/null; then r=yes; fi
-              mtg_svc $m $r "$e" "/etc/init.d/$m"
+              mtg_svc "$m" "$r" "$e" "/etc/init.d/$m"
             done
           fi;;
         AIX)
@@ -239,7 +239,7 @@ struct RemoteScript {
           fi
         done
         if command -v dpkg-query >/dev/null 2>&1; then
-          for p in postfix:postfix sendmail-bin:sendmail exim4-daemon-light:exim exim4-daemon-heavy:exim; do
+          for p in \(words: MTACatalog.packageWords(\.dpkg)); do
             n=${p%%:*}; m=${p##*:}
             v=$(dpkg-query -W -f='${Status} ${Version}' "$n" 2>/dev/null)
             case "$v" in "install ok installed "*)
@@ -248,7 +248,7 @@ struct RemoteScript {
             esac
           done
         elif command -v rpm >/dev/null 2>&1; then
-          for p in postfix:postfix sendmail:sendmail exim:exim; do
+          for p in \(words: MTACatalog.packageWords(\.rpm)); do
             n=${p%%:*}; m=${p##*:}
             v=$(rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}' "$n" 2>/dev/null) && echo "$M package $m rpm $n $v"
           done
@@ -265,7 +265,7 @@ struct RemoteScript {
         case "$(uname -s 2>/dev/null)" in
         SunOS)
           if command -v pkg >/dev/null 2>&1; then
-            for p in service/network/smtp/sendmail:sendmail service/network/smtp/postfix:postfix; do
+            for p in \(words: MTACatalog.packageWords(\.ips)); do
               n=${p%%:*}; m=${p##*:}
               v=$(pkg list -H "$n" 2>/dev/null | mtg_after "$n")
               [ -n "$v" ] || continue
