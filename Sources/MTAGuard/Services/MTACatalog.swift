@@ -17,13 +17,17 @@ struct MTAEntry: Sendable {
     let dpkg: [String]
     let rpm: [String]
     let ips: [String]
+    /// Where each OS family keeps its binary, besides PATH (sendmail: Linux, AIX and HP-UX
+    /// /usr/sbin, Solaris /usr/lib and, on 11, /usr/lib/smtp/sendmail).
+    var binaryPaths: [String] = []
 }
 
 enum MTACatalog {
     static let all: [MTAEntry] = [
         MTAEntry(
             name: "sendmail", linuxUnits: ["sendmail"], fmri: "svc:/network/smtp:sendmail", solarisRC: true,
-            versionCommands: [], dpkg: ["sendmail-bin"], rpm: ["sendmail"], ips: ["service/network/smtp/sendmail"]),
+            versionCommands: [], dpkg: ["sendmail-bin"], rpm: ["sendmail"], ips: ["service/network/smtp/sendmail"],
+            binaryPaths: ["/usr/sbin/sendmail", "/usr/lib/sendmail", "/usr/lib/smtp/sendmail/sendmail"]),
         MTAEntry(
             name: "postfix", linuxUnits: ["postfix"], fmri: "postfix", solarisRC: true,
             versionCommands: ["postconf"], dpkg: ["postfix"], rpm: ["postfix"], ips: ["service/network/smtp/postfix"]),

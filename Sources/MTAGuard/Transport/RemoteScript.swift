@@ -160,9 +160,9 @@ struct RemoteScript {
         }
         for name in settings["exim"] ?? [] {
             s += """
-                for e in exim4 exim; do
-                  command -v $e >/dev/null 2>&1 || continue
-                  printf '%s setting exim %s %s\\n' "$M" \(name) "$($e -bP \(name) 2>/dev/null | sed -n 's/^[^=]*= *//p' | head -1)"; break
+                for e in \(words: MTACatalog.entry("exim")?.versionCommands ?? []); do
+                  command -v "$e" >/dev/null 2>&1 || continue
+                  printf '%s setting exim %s %s\\n' "$M" \(name) "$("$e" -bP \(name) 2>/dev/null | sed -n 's/^[^=]*= *//p' | head -1)"; break
                 done
 
                 """
@@ -178,7 +178,7 @@ struct RemoteScript {
         fi
         mtg_exim() { "$1" -bV 2>/dev/null </dev/null | sed -n 's/^Exim version \\([0-9][0-9.]*\\).*/\\1/p' | head -1; }
         mtg_ev=
-        for e in exim4 exim; do
+        for e in \(words: MTACatalog.entry("exim")?.versionCommands ?? []); do
           command -v $e >/dev/null 2>&1 || continue
           v=$(mtg_exim $e)
           if [ -n "$v" ]; then echo "$M version exim $v $e"; mtg_ev=yes; break; fi
@@ -210,7 +210,7 @@ struct RemoteScript {
         # Linux, AIX and HP-UX /usr/sbin, Solaris /usr/lib (and /usr/lib/smtp/sendmail on 11).
         mtg_cv=$(command -v sendmail 2>/dev/null)
         case $mtg_cv in /*) ;; *) mtg_cv=;; esac
-        for s in /usr/sbin/sendmail /usr/lib/sendmail /usr/lib/smtp/sendmail/sendmail "$mtg_cv"; do
+        for s in \(words: MTACatalog.entry("sendmail")?.binaryPaths ?? []) "$mtg_cv"; do
           if [ -z "$s" ] || [ ! -x "$s" ]; then continue; fi
           r=$(mtg_resolve "$s")
           case "$mtg_seen " in *" $r "*) continue;; esac
