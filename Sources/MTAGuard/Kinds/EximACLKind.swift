@@ -28,11 +28,11 @@ struct EximACLTarget: TargetKind, Equatable {
         let refuse = try m.required("refuse", in: value).sequence().map {
             EximSMTPCommand(rawValue: try $0.oneOf(EximSMTPCommand.allCases.map(\.rawValue)))!
         }
-        let (before, after) = try Target.validations(m["validate"])
+        let (before, after) = try PlaybookLoader.validations(m["validate"])
         return EximACLTarget(
             mta: try m.required("mta", in: value).oneOf(["exim"]),
             file: try PlaybookLoader.absolutePath(m, "file", in: value), refuse: refuse,
-            validateBefore: before, validateAfter: after, after: try Target.serviceStep(m["after"]))
+            validateBefore: before, validateAfter: after, after: try PlaybookLoader.serviceStep(m["after"]))
     }
 
     func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {

@@ -32,8 +32,8 @@ extension Target: TargetKind {
         let checkValue = try m.required("check", in: value)
         let check = try parseCheck(checkValue)
         let fix = try parseFix(m.required("fix", in: value), check: check)
-        let (before, after) = try validations(m["validate"])
-        let step = try serviceStep(m["after"])
+        let (before, after) = try PlaybookLoader.validations(m["validate"])
+        let step = try PlaybookLoader.serviceStep(m["after"])
         return Target(
             mta: try m.required("mta", in: value).oneOf(MTACatalog.names),
             file: file, lens: lens,
@@ -42,11 +42,6 @@ extension Target: TargetKind {
             validateBeforeReplace: before, validateAfterReplace: after, after: step)
     }
 
-    static func command(_ value: YAMLValue) throws -> [String] {
-        let argv = try value.strings()
-        guard let first = argv.first, !first.isEmpty else { throw value.error("a command needs a program name") }
-        return argv
-    }
 
     private static func parseCheck(_ value: YAMLValue) throws -> Check {
         let m = try value.mapping(allowed: [
@@ -98,26 +93,5 @@ extension Target: TargetKind {
             throw value.error("cannot create a node from '\(creation.label)': give fix.create.label")
         }
         return Fix(operation: operation, initial: try m["initial"].map(PlaybookLoader.oneLineEach) ?? [], create: creation)
-    }
-
-    /// An entry's `validate`: the commands that check a new file before and after it replaces
-    /// the old one.
-    static func validations(_ value: YAMLValue?) throws -> (before: Validation?, after: Validation?) {
-        guard let v = value else { return (nil, nil) }
-        let vm = try v.mapping(allowed: ["before_replace", "after_replace", "reject_output"])
-        let reject = try vm["reject_output"]?.string()
-        if let reject, (try? NSRegularExpression(pattern: reject)) == nil {
-            throw vm["reject_output"]!.error("'\(reject)' is not a valid regular expression")
-        }
-        return (try vm["before_replace"].map { Validation(argv: try command($0), rejectOutput: reject) },
-                try vm["after_replace"].map { Validation(argv: try command($0), rejectOutput: reject) })
-    }
-
-    /// An entry's `after`: the service step that follows a change of its file.
-    static func serviceStep(_ value: YAMLValue?) throws -> ServiceStep? {
-        guard let a = value else { return nil }
-        let am = try a.mapping(allowed: ["service", "action"])
-        let action = try am.required("action", in: a).oneOf(ServiceAction.allCases.map(\.rawValue))
-        return ServiceStep(service: try am.required("service", in: a).string(), action: ServiceAction(rawValue: action)!)
     }
 }

@@ -130,6 +130,34 @@ public enum PlaybookLoader {
         return try kind.parse(checked, in: value)
     }
 
+    /// An entry's `validate`: the commands that check a new file before and after it replaces
+    /// the old one.
+    static func validations(_ value: YAMLValue?) throws -> (before: Validation?, after: Validation?) {
+        guard let v = value else { return (nil, nil) }
+        let vm = try v.mapping(allowed: ["before_replace", "after_replace", "reject_output"])
+        let reject = try vm["reject_output"]?.string()
+        if let reject, (try? NSRegularExpression(pattern: reject)) == nil {
+            throw vm["reject_output"]!.error("'\(reject)' is not a valid regular expression")
+        }
+        return (try vm["before_replace"].map { Validation(argv: try command($0), rejectOutput: reject) },
+                try vm["after_replace"].map { Validation(argv: try command($0), rejectOutput: reject) })
+    }
+
+    /// An entry's `after`: the service step that follows a change of its file.
+    static func serviceStep(_ value: YAMLValue?) throws -> ServiceStep? {
+        guard let a = value else { return nil }
+        let am = try a.mapping(allowed: ["service", "action"])
+        let action = try am.required("action", in: a).oneOf(ServiceAction.allCases.map(\.rawValue))
+        return ServiceStep(service: try am.required("service", in: a).string(), action: ServiceAction(rawValue: action)!)
+    }
+
+    /// A command line from a playbook: a program name and its arguments.
+    static func command(_ value: YAMLValue) throws -> [String] {
+        let argv = try value.strings()
+        guard let first = argv.first, !first.isEmpty else { throw value.error("a command needs a program name") }
+        return argv
+    }
+
     /// An entry's file: an absolute path without `..`.
     static func absolutePath(_ m: [String: YAMLValue], _ key: String, in value: YAMLValue) throws -> String {
         let file = try m.required(key, in: value).string()

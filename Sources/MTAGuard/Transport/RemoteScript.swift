@@ -348,8 +348,6 @@ struct RemoteScript {
         return Self.script(s)
     }
 
-    enum FactsError: Error { case malformed(String) }
-
     /// Reads what `facts(paths:)` printed.
     func parseFacts(_ output: String, paths: [String], metadata metaPaths: [String] = [], host: String) throws -> HostFacts {
         var uname = "", release = "", done = false
