@@ -20,7 +20,7 @@ import Testing
         let srv = try #require(books.first { $0.id == "SRV-005" })
         #expect(srv.allIDs == ["SRV-005", "U-48", "U-70"])
         #expect(srv.schemes == [.kisa2026: "U-48", .kisa2021: "U-70", .efinance: "SRV-005"])
-        #expect(srv.targets.map(\.mta) == ["postfix", "sendmail", "sendmail", "exim", "exim"])
+        #expect(srv.targets.map(\.mta) == ["postfix", "sendmail", "sendmail", "exim", "exim", "exim"])
         for id in ["SRV-005", "u-48", "U-70"] {
             #expect(try PlaybookLoader.select(books, [id]).map(\.id) == ["SRV-005"])
         }

@@ -27,6 +27,7 @@ import Testing
         return [
             ("facts", script.facts(paths: ["/etc/postfix/main.cf", hostile])),
             ("facts with versions", script.facts(FactsRequest(paths: [hostile], probeServices: true, versions: ["postfix": ["smtpd_forbid_bare_newline"], "exim": ["`id`"]]))),
+            ("facts with folders", script.facts(FactsRequest(paths: [hostile], metadata: [hostile], folders: ["/etc/exim4/conf.d/main", hostile]))),
             ("services", script.services(probe: true)),
             ("services with versions", script.services(probe: true, versions: ["postfix": ["smtpd_forbid_bare_newline", "x$(touch /tmp/CANARY)"], "exim": ["smtp_banner"]])),
             ("apply", script.apply(steps, runID: "run'1 $(x)", controller: "ctl`id`")),

@@ -71,7 +71,7 @@ enum EximACL {
                 let config = try EximConfigReading(trees)
                 let verdict = try config.judge(command)
                 guard verdict.allows == true else { break }
-                guard let setting = config.settings[command.option], let tree = trees.first(where: { $0.path == setting.treePath })
+                guard let setting = config.settings[command.option], let tree = trees.first(where: { $0.path == setting.treePath && $0.file == setting.file })
                 else {
                     throw MTAGuardError(
                         host: trees.first?.host ?? "", file: verdict.file ?? "",
@@ -79,7 +79,7 @@ enum EximACL {
                         hint: "nothing was changed; edit the ACL by hand")
                 }
                 try rename(setting, in: tree, command: command)
-                changed[tree.path] = tree
+                changed[tree.file] = tree
             }
             let after = try EximConfigReading(trees).judge(command)
             if after.allows == true {
@@ -89,7 +89,7 @@ enum EximACL {
                     hint: "edit the configuration by hand")
             }
         }
-        return trees.filter { changed[$0.path] != nil }
+        return trees.filter { changed[$0.file] != nil }
     }
 
     private static func rename(_ setting: EximConfigReading.Setting, in tree: ConfigTree, command: EximSMTPCommand) throws {

@@ -10,8 +10,12 @@ public struct HostFacts: Sendable {
     public var tools: Set<String>
     /// Per MTA (sendmail, postfix, exim): whether it runs and starts at boot, where known.
     public var services: [String: ServiceState]
-    /// Every asked-for path; `nil` where the file does not exist.
+    /// Every asked-for path; `nil` where the file does not exist. A folder's files are here too,
+    /// by their full paths.
     public var files: [String: FileSnapshot?]
+    /// Per asked-for folder: the names of the files read from it (`FactsRequest.folders`),
+    /// sorted bytewise; `nil` where the folder does not exist.
+    public var folders: [String: [String]?] = [:]
     /// Files asked about for their mode and owner only (programs whose permissions an item
     /// judges); `nil` where the file does not exist.
     public var metadata: [String: FileMeta?] = [:]
@@ -74,12 +78,26 @@ public struct FactsRequest: Sendable, Equatable {
     /// nil: no version probe. Else the version probe runs and also reads, per MTA, the settings
     /// the version knowledge base judges (postfix parameters, exim options), by name.
     public var versions: [String: [String]]? = nil
+    /// Folders whose files are wanted like `paths` (a configuration split over files, such as
+    /// Debian's /etc/exim4/conf.d/main). Only names made of letters, digits, `.`, `_` and `-`
+    /// that do not begin with `.` are read: the names such folders' readers take.
+    public var folders: [String] = []
 
-    public init(paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil) {
+    public init(
+        paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil,
+        folders: [String] = []
+    ) {
         self.paths = paths
         self.metadata = metadata
         self.probeServices = probeServices
         self.versions = versions
+        self.folders = folders
+    }
+
+    /// Whether a folder entry's name is one `folders` reads.
+    static func readsFolderEntry(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".")
+            && name.utf8.allSatisfy { $0 == 0x2E || $0 == 0x5F || $0 == 0x2D || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
     }
 }
 

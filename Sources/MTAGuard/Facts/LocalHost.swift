@@ -53,6 +53,15 @@ public struct LocalHost: Host {
         for path in paths {
             files[path] = try LocalFiles.read(resolved(path), displayPath: path)
         }
+        var folders: [String: [String]?] = [:]
+        for folder in request.folders {
+            let names = try listing(folder)
+            folders[folder] = names
+            for name in names ?? [] {
+                let path = (folder.hasSuffix("/") ? folder : folder + "/") + name
+                files[path] = try LocalFiles.read(resolved(path), displayPath: path)
+            }
+        }
         var metas: [String: FileMeta?] = [:]
         var issues: [String: String] = [:]
         for path in metadata {
@@ -72,6 +81,7 @@ public struct LocalHost: Host {
             default: .unknown
             }
             var facts = HostFacts(family: family, release: release, initSystem: initSystem, files: files)
+            facts.folders = folders
             facts.metadata = metas
             facts.metadataIssues = issues
             facts.live = false
@@ -86,11 +96,34 @@ public struct LocalHost: Host {
             family: family, release: release, initSystem: services.initSystem, tools: services.tools,
             services: services.states, files: files)
         let versions = RemoteScript.Versions(output: out.stdout, marker: script.marker)
+        facts.folders = folders
         facts.metadata = metas
         facts.metadataIssues = issues
         facts.versions = versions.facts
         facts.owners = versions.owners
         return facts
+    }
+
+    /// The names `FactsRequest.folders` reads in `folder` (files and links, which reading then
+    /// refuses), sorted bytewise; nil when it does not exist. A folder that is a link is refused.
+    private func listing(_ folder: String) throws -> [String]? {
+        let path = try resolved(folder + "/.")
+        let dir = String(path.dropLast(2))
+        var st = stat()
+        if lstat(dir, &st) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw MTAGuardError(LocalFiles.codeFor(errno), host: name, file: folder, "cannot read the folder: \(LocalFiles.errnoText())")
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            throw MTAGuardError(.unreadableFile, host: name, file: folder, "is a symbolic link; mtaguard does not read a folder through a link")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { entry in
+            guard FactsRequest.readsFolderEntry(entry) else { return false }
+            var est = stat()
+            return lstat(dir + "/" + entry, &est) == 0 && [S_IFREG, S_IFLNK].contains(est.st_mode & S_IFMT)
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
     /// The live kernel's name; for an offline root, the family its files suggest.

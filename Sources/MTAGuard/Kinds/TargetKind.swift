@@ -19,6 +19,10 @@ protocol TargetKind: Sendable {
     var fetch: Fetch { get }
     /// An advisory target is fixed along with its item but does not decide the verdict.
     var advisory: Bool { get }
+    /// Other files the target reads, by their bytes (the kind parses them itself, through
+    /// `Planner.Build.tree`), and folders whose files it reads (`FactsRequest.folders`).
+    var alsoReads: [String] { get }
+    var folders: [String] { get }
     /// Judges the target on one host from what `plan` has read, and records its fix there
     /// (an edit of a parsed file, a mode change, a service step) when it fails.
     func judge(item: String, in plan: inout Planner.Build) throws -> Evidence
@@ -34,6 +38,8 @@ enum Fetch: Sendable, Equatable {
 
 extension TargetKind {
     var advisory: Bool { false }
+    var alsoReads: [String] { [] }
+    var folders: [String] { [] }
 }
 
 /// Every kind a playbook may name.

@@ -172,4 +172,11 @@ public enum ServiceAction: String, Sendable, Equatable, Hashable, Codable, CaseI
     /// Only from `--allow-upgrade`, never from a playbook: the MTA's package, upgraded with
     /// the platform's tool; its inverse reinstalls the version it replaced.
     case upgrade
+    /// Only from a kind, never from a playbook's service step: a configuration built from its
+    /// sources by the platform's own tool (Debian's update-exim4.conf) after they changed. Its
+    /// inverse builds it again, right after a rollback restored the sources.
+    case regenerate
+
+    /// The actions a playbook's `after` and `when_not_needed` may name.
+    static var playbookCases: [ServiceAction] { allCases.filter { $0 != .upgrade && $0 != .regenerate } }
 }

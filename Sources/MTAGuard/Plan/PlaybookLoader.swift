@@ -92,7 +92,7 @@ public enum PlaybookLoader {
         if let w = top["when_not_needed"] {
             let wm = try w.mapping(allowed: ["actions"])
             whenNotNeeded = try (wm.required("actions", in: w).sequence()).map {
-                ServiceAction(rawValue: try $0.oneOf(ServiceAction.allCases.map(\.rawValue)))!
+                ServiceAction(rawValue: try $0.oneOf(ServiceAction.playbookCases.map(\.rawValue)))!
             }
         }
         var schemes: [Playbook.Scheme: String] = [:]
@@ -147,7 +147,7 @@ public enum PlaybookLoader {
     static func serviceStep(_ value: YAMLValue?) throws -> ServiceStep? {
         guard let a = value else { return nil }
         let am = try a.mapping(allowed: ["service", "action"])
-        let action = try am.required("action", in: a).oneOf(ServiceAction.allCases.map(\.rawValue))
+        let action = try am.required("action", in: a).oneOf(ServiceAction.playbookCases.map(\.rawValue))
         return ServiceStep(service: try am.required("service", in: a).string(), action: ServiceAction(rawValue: action)!)
     }
 

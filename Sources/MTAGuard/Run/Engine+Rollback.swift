@@ -167,7 +167,7 @@ extension Engine {
 
     /// A failed undo step, said plainly where it is a package that cannot go back.
     static func explain(_ message: String, step: Int, files: Int, record: Manifest.HostRecord, interrupted: Bool) -> String {
-        let undone = record.actions.reversed().filter { undoable(interrupted: interrupted).contains($0.state) && $0.inverse != nil }
+        let undone = undoOrder(record, interrupted: interrupted)
         guard step >= files, step - files < undone.count, undone[step - files].action == .upgrade,
             let target = undone[step - files].inverse?.last
         else { return message }

@@ -311,11 +311,19 @@ public struct Engine: Sendable {
         for mode in modes {
             steps.append(.chmod(ModeChange(path: mode.path, from: mode.postMode, to: mode.preMode)))
         }
-        for action in record.actions.reversed() where Self.undoable(interrupted: interrupted).contains(action.state) {
-            guard let inverse = action.inverse else { continue }
-            steps.append(.run(argv: inverse, probe: Self.undoGuard(action)))
+        for action in Self.undoOrder(record, interrupted: interrupted) {
+            steps.append(.run(argv: action.inverse!, probe: Self.undoGuard(action)))
         }
         return steps
+    }
+
+    /// The actions whose inverses a rollback runs, in the order it runs them: last done first,
+    /// except that a configuration regenerated from restored sources is rebuilt right after
+    /// them, before any reload or restart reads it. A build that failed installed nothing (the
+    /// tool installs only a file its MTA accepts), so there is nothing to build back.
+    static func undoOrder(_ record: Manifest.HostRecord, interrupted: Bool) -> [Manifest.ActionRecord] {
+        let ran = record.actions.reversed().filter { undoable(interrupted: interrupted).contains($0.state) && $0.inverse != nil }
+        return ran.filter { $0.action == .regenerate && $0.state != .failed } + ran.filter { $0.action != .regenerate }
     }
 }
 

@@ -68,9 +68,16 @@ public struct Planner: Sendable {
     /// stable order: all of them come back in the one facts round trip.
     public var paths: [String] {
         var seen = Set<String>()
-        let files = playbooks.flatMap(\.targets).filter { $0.fetch != .metadata }.map(\.file)
+        let targets = playbooks.flatMap(\.targets)
+        let files = targets.filter { $0.fetch != .metadata }.map(\.file) + targets.flatMap(\.alsoReads)
             + [ServiceCatalog.aixRcTcpip.file, ServiceCatalog.hpuxMailservs.file]
         return files.filter { seen.insert($0).inserted }
+    }
+
+    /// Every folder whose files a target reads.
+    public var folders: [String] {
+        var seen = Set<String>()
+        return playbooks.flatMap(\.targets).flatMap(\.folders).filter { seen.insert($0).inserted }
     }
 
     /// Every file whose mode and owner only a target judges.
@@ -91,7 +98,7 @@ public struct Planner: Sendable {
             let versions: [String: [String]]? = playbooks.contains { !$0.versionOf.isEmpty }
                 ? Dictionary(knowledge?.mtas.map { ($0.name, $0.settings.map(\.parameter)) } ?? [], uniquingKeysWith: +) : nil
             let facts = try await host.facts(FactsRequest(
-                paths: paths, metadata: metadataPaths, probeServices: mode == .disable, versions: versions))
+                paths: paths, metadata: metadataPaths, probeServices: mode == .disable, versions: versions, folders: folders))
             plan.family = facts.family
             var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode)
             if let port = smtpPort, host.isLive, playbooks.contains(where: { !$0.smtpRefuses.isEmpty }) {
@@ -157,7 +164,9 @@ public struct Planner: Sendable {
                     host: host, item: book.id, title: book.title, status: Finding.verdict(evidence), evidence: evidence))
             }
             var toRender: [(path: String, items: [String], tree: ConfigTree, before: FileSnapshot)] = []
-            for path in planner.paths {
+            // Every file read, in a stable order: the named ones, then those read from folders.
+            let named = Set(planner.paths)
+            for path in planner.paths + facts.files.keys.filter({ !named.contains($0) }).sorted() {
                 guard let items = changedItems[path], case .success(let tree)? = trees[path], let before = facts.files[path] ?? nil,
                     // An item whose file errored is not fixed, even if another target of it was.
                     !plan.findings.contains(where: { items.contains($0.item) && $0.status == .error })
@@ -175,7 +184,8 @@ public struct Planner: Sendable {
                     path: path, before: before, after: after, diff: diff, items: items,
                     validateBefore: vb, validateAfter: va))
             }
-            if !plan.files.isEmpty {
+            // A kind's own action (a regenerated configuration) is followed by the reload too.
+            if !plan.files.isEmpty || !actions.isEmpty {
                 for step in steps {
                     for a in try ServiceCatalog.resolve(step, facts: facts) where !actions.contains(a) { actions.append(a) }
                 }
@@ -300,6 +310,23 @@ public struct Planner: Sendable {
             }
         }
 
+        /// The file at `path` parsed with `lens` (once; later calls get the same tree), or nil
+        /// where the host has no such file.
+        mutating func tree(_ path: String, lens: String, mta: String?) throws -> ConfigTree? {
+            if let parsed = trees[path] {
+                let tree = try parsed.get()
+                guard tree.lens == lens else {
+                    throw MTAGuardError(.invalidInput, file: path, "is read with \(tree.lens) by another item and \(lens) here")
+                }
+                return tree
+            }
+            guard let snapshot = facts.files[path] ?? nil else { return nil }
+            let host = self.host
+            let result = Result { try Self.parse(snapshot, path: path, lens: lens, mta: mta, host: host) }.mapError(Self.asMTAGuardError)
+            trees[path] = result
+            return try result.get()
+        }
+
         /// Judges one target on its (cached) tree; fixes it in the tree when it fails.
         mutating func judgeAndFix(_ target: Target, item: String, fix: Bool) throws -> Evidence {
             guard let parsed = trees[target.file] else {
@@ -336,15 +363,19 @@ public struct Planner: Sendable {
             }
             let host = self.host, facts = self.facts
             let results = Self.concurrently(lenses) { item -> ConfigTree in
-                let snapshot = (facts.files[item.file] ?? nil)!
-                guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
-                    throw TextPosition.notUTF8(
-                        file: item.file, bytes: snapshot.bytes, host: host, what: "mtaguard edits text files only",
-                        hint: "the file was left as it is; look at it by hand")
-                }
-                return try ConfigWorkspace().parse(text, lens: item.lens, file: item.file, host: host, mta: item.mta)
+                try Self.parse((facts.files[item.file] ?? nil)!, path: item.file, lens: item.lens, mta: item.mta, host: host)
             }
             for (item, result) in zip(lenses, results) { trees[item.file] = result }
+        }
+
+        /// A file's bytes parsed with `lens`; text files only.
+        static func parse(_ snapshot: FileSnapshot, path: String, lens: String, mta: String?, host: String) throws -> ConfigTree {
+            guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
+                throw TextPosition.notUTF8(
+                    file: path, bytes: snapshot.bytes, host: host, what: "mtaguard edits text files only",
+                    hint: "the file was left as it is; look at it by hand")
+            }
+            return try ConfigWorkspace().parse(text, lens: lens, file: path, host: host, mta: mta)
         }
 
         /// Runs `body` on every element on as many threads as there are cores; results in order.

@@ -132,7 +132,9 @@ public enum ServiceCatalog {
     /// One abstract action for one MTA, as the host's service manager does it.
     public static func resolve(_ a: ServiceAction, mta: String, facts: HostFacts, forceKill: Bool) throws -> Resolution {
         var r = Resolution()
-        if a == .upgrade { throw MTAGuardError("'upgrade' is not a service step: mtaguard upgrades a package under --allow-upgrade") }
+        if a == .upgrade || a == .regenerate {
+            throw MTAGuardError("'\(a.rawValue)' is not a service step: mtaguard \(a == .upgrade ? "upgrades a package under --allow-upgrade" : "regenerates a configuration when a kind edits its sources")")
+        }
         switch facts.initSystem {
         case .systemd:
             let u = unit(mta, facts: facts)
@@ -141,7 +143,7 @@ public enum ServiceCatalog {
             case .start: .stop
             case .disable: .enable
             case .enable: .disable
-            case .reload, .restart, .upgrade: a
+            case .reload, .restart, .upgrade, .regenerate: a
             }
             let probe: [String]? = switch a {
             case .stop: ["systemctl", "is-active", "--quiet", u]
@@ -162,7 +164,7 @@ public enum ServiceCatalog {
                 } else {
                     r.commands = [action(mta, a, ["update-rc.d", u, a.rawValue], inverse: ["update-rc.d", u, on ? "disable" : "enable"])]
                 }
-            case .reload, .restart, .upgrade:
+            case .reload, .restart, .upgrade, .regenerate:
                 r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
             }
         case .smf:
@@ -173,7 +175,7 @@ public enum ServiceCatalog {
                 r.commands = [action(mta, .disable, ["svcadm", "disable", f], probe: ["sh", "-c", "svcs -H -o state \(shellQuote(f)) | grep -v disabled"], inverse: ["svcadm", "enable", f])]
             case .start, .enable:
                 r.commands = [action(mta, .enable, ["svcadm", "enable", f], inverse: ["svcadm", "disable", f])]
-            case .reload, .restart, .upgrade:
+            case .reload, .restart, .upgrade, .regenerate:
                 r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
             }
         case .solarisRC:
@@ -183,7 +185,7 @@ public enum ServiceCatalog {
             case .start: r.commands = [action(mta, a, ["/etc/init.d/\(mta)", "start"], inverse: ["/etc/init.d/\(mta)", "stop"])]
             case .disable: r.commands = [action(mta, a, ["mv", link, off], probe: ["test", "-f", link], inverse: ["mv", off, link])]
             case .enable: r.commands = [action(mta, a, ["mv", off, link], probe: ["test", "-f", off], inverse: ["mv", link, off])]
-            case .reload, .restart, .upgrade: r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
+            case .reload, .restart, .upgrade, .regenerate: r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
             }
         case .src, .hpuxRC:
             if mta == "sendmail" {
@@ -210,7 +212,7 @@ public enum ServiceCatalog {
             r.edits = [aix ? aixRcTcpip : hpuxMailservs]
         case .enable:
             throw MTAGuardError("enabling sendmail at boot on \(aix ? "AIX" : "HP-UX") is done by rolling back the run that disabled it")
-        case .reload, .restart, .upgrade:
+        case .reload, .restart, .upgrade, .regenerate:
             r.commands = try resolve(ServiceStep(service: "sendmail", action: a), facts: facts)
         }
     }

@@ -338,8 +338,33 @@ struct RemoteScript {
             }
 
             """
+        if !request.folders.isEmpty {
+            s += """
+                # mtg_folder DIR: each file of DIR whose name is letters, digits, ".", "_" and "-"
+                # (not beginning with "."), read as mtg_file reads one. find, not a glob (set -f)
+                # nor ls; a name with a newline fails the name test or names no file.
+                mtg_folder() {
+                  if [ -h "$1" ]; then echo "$M link"; return; fi
+                  if [ ! -d "$1" ]; then echo "$M absent"; return; fi
+                  echo "$M listing"
+                  find "$1/." ! -name . -prune -print | while IFS= read -r mtg_f; do
+                    case $mtg_f in "$1"/./*) ;; *) continue;; esac
+                    mtg_n=${mtg_f##*/}
+                    case $mtg_n in .*|*[!A-Za-z0-9._-]*) continue;; esac
+                    if [ -f "$mtg_f" ] || [ -h "$mtg_f" ]; then
+                      echo "$M entry $mtg_n"
+                      mtg_file "$1/$mtg_n"
+                    fi
+                  done
+                }
+
+                """
+        }
         for (i, path) in paths.enumerated() {
             s += "echo \"$M file \(i)\"; mtg_file \(path)\n"
+        }
+        for (i, folder) in request.folders.enumerated() {
+            s += "echo \"$M folder \(i)\"; mtg_folder \(folder)\n"
         }
         for (i, path) in metadata.enumerated() {
             s += "echo \"$M stat \(i)\"; mtg_stat \(path)\n"
@@ -349,15 +374,19 @@ struct RemoteScript {
     }
 
     /// Reads what `facts(paths:)` printed.
-    func parseFacts(_ output: String, paths: [String], metadata metaPaths: [String] = [], host: String) throws -> HostFacts {
+    func parseFacts(_ output: String, paths: [String], metadata metaPaths: [String] = [], folders folderPaths: [String] = [], host: String) throws -> HostFacts {
         var uname = "", release = "", done = false
+        var folders: [String: [String]?] = [:]
+        // Inside a folder record: the folder, and whether its listing has begun (an "absent" or
+        // "link" before it is the folder's own).
+        var folder: (path: String, listed: Bool)?
+        var currentPath: String?
         var metadata: [String: FileMeta?] = [:]
         var metadataIssues: [String: String] = [:]
         var stat: Int?
         var services = Self.Services()
         var versions = Self.Versions()
         var files: [String: FileSnapshot?] = [:]
-        var current: Int?
         var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
         var hex: [UInt8] = []
         var collecting = false
@@ -374,7 +403,18 @@ struct RemoteScript {
             let rest = String(line.dropFirst(marker.count + 1))
             let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
             let arg = rest.count > word.count ? String(rest.dropFirst(word.count + 1)) : ""
-            let path = current.map { paths[$0] } ?? "?"
+            let path = currentPath ?? "?"
+            if let f = folder, !f.listed, ["absent", "link", "listing"].contains(word) {
+                switch word {
+                case "absent": folders[f.path] = .some(nil)
+                case "link":
+                    throw MTAGuardError(.unreadableFile, host: host, file: f.path, "is a symbolic link; mtaguard does not read a folder through a link")
+                default:
+                    folders[f.path] = .some([])
+                    folder?.listed = true
+                }
+                continue
+            }
             if let i = stat, word != "stat", word != "done" {
                 // Inside a stat record: mode and owners only; a link or odd file is the item's
                 // concern (never followed), not the host's.
@@ -392,6 +432,7 @@ struct RemoteScript {
             }
             switch word {
             case "stat":
+                folder = nil
                 stat = Int(arg)
                 guard let i = stat, metaPaths.indices.contains(i) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
             case "uname": uname = arg
@@ -399,8 +440,19 @@ struct RemoteScript {
             case "init", "tool", "service": services.read(word, arg)
             case "version", "package", "setting", "owner": versions.read(word, arg)
             case "file":
-                current = Int(arg)
-                guard let c = current, paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
+                guard let c = Int(arg), paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
+                currentPath = paths[c]
+                folder = nil
+            case "folder":
+                guard let c = Int(arg), folderPaths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
+                folder = (folderPaths[c], false)
+                currentPath = nil
+            case "entry":
+                guard let f = folder, f.listed, FactsRequest.readsFolderEntry(arg) else {
+                    throw MTAGuardError(.hostProtocol, host: host, "bad facts output")
+                }
+                currentPath = (f.path.hasSuffix("/") ? f.path : f.path + "/") + arg
+                folders[f.path] = .some(((folders[f.path] ?? nil) ?? []) + [arg])
             case "absent": files[path] = .some(nil)
             case "link":
                 throw MTAGuardError(.unreadableFile, host: host, file: path, "is a symbolic link; mtaguard does not edit through links",
@@ -423,12 +475,14 @@ struct RemoteScript {
         }
         guard done else { throw MTAGuardError(.hostProtocol, host: host, "the facts script did not finish") }
         for p in paths where files[p] == nil { files[p] = .some(nil) }
+        for p in folderPaths where folders[p] == nil { folders[p] = .some(nil) }
         for p in metaPaths where metadata[p] == nil && metadataIssues[p] == nil { metadata[p] = .some(nil) }
         var facts = HostFacts(
             family: OSFamily(uname: uname), release: release, initSystem: services.initSystem,
             tools: services.tools, services: services.states, files: files)
         facts.metadata = metadata
         facts.metadataIssues = metadataIssues
+        facts.folders = folders.mapValues { $0?.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) }
         facts.versions = versions.facts
         facts.owners = versions.owners
         return facts

@@ -23,7 +23,8 @@ public struct SSHHost: Host {
         let out = try await transport.execute(target, script: script.facts(request))
         try checkConnection(out)
         do {
-            return try script.parseFacts(out.stdout, paths: request.paths, metadata: request.metadata, host: name)
+            return try script.parseFacts(
+                out.stdout, paths: request.paths, metadata: request.metadata, folders: request.folders, host: name)
         } catch let error as MTAGuardError {
             if out.stdout.isEmpty || !out.stdout.contains(script.marker) {
                 throw MTAGuardError(.hostProtocol, host: name, "the host did not run the facts script: \(out.combined.trimmed(300))")
