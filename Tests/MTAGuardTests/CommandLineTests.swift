@@ -71,7 +71,7 @@ import Testing
         #expect(files.map { stat(root.path + "/" + $0).mtime } == statsBefore.map(\.mtime))
         #expect(try runs(backups).isEmpty)
 
-        let apply = try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path)
+        let apply = try mtaguard(["apply", "--root", root.path, "--yes", "--item", "SRV-005", "--item", "U-46"], backups: backups.path)
         #expect(apply.status == 0, "\(apply)")
         let mainAfter = String(decoding: try root.read(files[0]), as: UTF8.self)
         #expect(mainAfter == String(decoding: before[0], as: UTF8.self) + "disable_vrfy_command = yes\n")
@@ -84,11 +84,11 @@ import Testing
         }
         let afterApply = try files.map { try root.read($0) }
 
-        let again = try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path)
+        let again = try mtaguard(["apply", "--root", root.path, "--yes", "--item", "SRV-005", "--item", "U-46"], backups: backups.path)
         #expect(again.status == 0)
         #expect(again.stdout.contains("nothing to do"))
         #expect(try files.map { try root.read($0) } == afterApply)
-        #expect(try mtaguard(["check", "--root", root.path], backups: backups.path).status == 0)
+        #expect(try mtaguard(["check", "--root", root.path, "--item", "SRV-005", "--item", "U-46"], backups: backups.path).status == 0)
 
         let journal = try runs(backups)
         #expect(journal.count == 1)
@@ -184,7 +184,7 @@ import Testing
         let check = try mtaguard(["check", "--root", root.path], backups: backups.path)
         #expect(check.status == 1)
         #expect(check.stdout.contains("/etc/postfix/main.cf:2"))
-        let apply = try mtaguard(["apply", "--root", root.path, "--yes"], backups: backups.path)
+        let apply = try mtaguard(["apply", "--root", root.path, "--yes", "--item", "SRV-005", "--item", "U-46"], backups: backups.path)
         #expect(apply.status == 1, "\(apply)")
         #expect(apply.stdout.contains("/etc/postfix/main.cf:2"))
         #expect(try root.read("etc/mail/sendmail.cf") == before)

@@ -25,10 +25,17 @@ import Testing
         #expect(doc["schema"] as? String == "mtaguard.check/1")
         let hosts = doc["hosts"] as! [[String: Any]]
         #expect(Set(hosts.compactMap { $0["host"] as? String }) == Set(Self.hosts))
+        // Every item the repository ships (the `id:` of each playbook).
+        let shipped = try FileManager.default.contentsOfDirectory(atPath: Repo.playbooks).filter { $0.hasSuffix(".yaml") }
+            .compactMap { file -> String? in
+                let text = try String(contentsOfFile: Repo.playbooks + "/" + file, encoding: .utf8)
+                return text.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
+            }
+        #expect(Set(shipped).isSuperset(of: ["SRV-005", "U-45", "U-46", "SRV-006", "SRV-008", "SRV-170"]), "\(shipped)")
         var verdicts: [String: String] = [:]
         for host in hosts {
             let findings = host["findings"] as! [[String: Any]]
-            #expect(Set(findings.compactMap { $0["item"] as? String }) == ["SRV-005", "U-45", "U-46"], "\(host)")
+            #expect(Set(findings.compactMap { $0["item"] as? String }) == Set(shipped), "\(host)")
             for f in findings {
                 let evidence = f["evidence"] as? [[String: Any]] ?? []
                 #expect(!evidence.isEmpty, "\(host["host"] ?? "?") \(f["item"] ?? "?") has no evidence")
@@ -52,7 +59,7 @@ import Testing
         #expect(csv.hasPrefix("\u{FEFF}호스트,항목"))
         let html = String(decoding: try out.read("r/report.html"), as: UTF8.self)
         for name in Self.hosts {
-            for item in ["SRV-005", "U-45", "U-46"] {
+            for item in shipped {
                 #expect(csv.contains("\(name),\(item),"), "\(name) \(item) missing from the CSV")
             }
             #expect(html.contains(name))

@@ -209,7 +209,7 @@ import Testing
         let without = try mtaguard(["check", "-i", path, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
         #expect(without.status == 1, "\(without)")
         #expect(without.stdout.contains("cannot be read by the login user"), "\(without)")
-        let apply = try mtaguard(["apply", "--yes", "--become", "-i", path, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
+        let apply = try mtaguard(["apply", "--yes", "--become", "--item", "SRV-005", "-i", path, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
         #expect(apply.status == 0, "\(apply)")
         #expect(try read(lab, "h1", "/etc/postfix/main.cf") == Self.debianMain + "disable_vrfy_command = yes\n")
     }

@@ -311,7 +311,7 @@ import Testing
         let root = parent.path + "/root " + odd, backups = parent.path + "/backups " + odd
         try FileManager.default.createDirectory(atPath: root + "/etc/postfix", withIntermediateDirectories: true)
         try Self.debianMain.write(to: URL(fileURLWithPath: root + "/etc/postfix/main.cf"))
-        let apply = try Hostile.run(["apply", "--root", root, "--yes"], backups: backups, cwd: parent.path)
+        let apply = try Hostile.run(["apply", "--root", root, "--yes", "--item", "SRV-005"], backups: backups, cwd: parent.path)
         #expect(apply.status == 0, "\(apply)")
         let main = URL(fileURLWithPath: root + "/etc/postfix/main.cf")
         #expect(try Data(contentsOf: main) == Self.debianMain + Data(Self.fix.utf8))

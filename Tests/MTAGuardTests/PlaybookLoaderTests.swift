@@ -59,6 +59,21 @@ import Testing
         #expect(error("").contains("is empty"))
     }
 
+    /// The check words of SRV-006/008/170 (at_least, excludes) and a fix's inventory variable.
+    @Test func numericAndExcludingChecksAndVariablesAreValidated() {
+        let srv008 = try! String(contentsOfFile: Repo.playbooks + "/srv-008.yaml", encoding: .utf8)
+        let first = "      at_least: 1\n"
+        let line = srv008.components(separatedBy: "\n").firstIndex { $0 == "      at_least: 1" }! + 1
+        let notNumber = error(srv008.replacingOccurrences(of: first, with: "      at_least: many\n"))
+        #expect(notNumber.hasPrefix("playbooks/x.yaml:\(line):"), "\(notNumber)")
+        #expect(notNumber.contains("'at_least' takes a whole number"), "\(notNumber)")
+        #expect(error(srv008.replacingOccurrences(of: first, with: "      at_least: 1\n      equals: [\"5\"]\n"))
+            .contains("say one of 'equals'"))
+        #expect(error(srv008.replacingOccurrences(of: "variable: mtaguard_sendmail_max_daemon_children", with: "variable: PATH"))
+            .contains("'variable' names an inventory variable mtaguard_NAME"))
+        #expect(error(valid.replacingOccurrences(of: "action: reload", with: "action: regenerate")).contains("targets[0].after.action"))
+    }
+
     @Test func duplicateKeyIsRefused() {
         let message = error("id: A\nid: B\ntitle: x\ntargets: []\n")
         #expect(message.hasPrefix("playbooks/x.yaml: "), "\(message)")

@@ -70,6 +70,11 @@ struct Judge {
             return missingFlags(flags, wanted: check.require).isEmpty
         }
         guard let value = reading.nodes.isEmpty ? check.defaultValue : reading.value else { return false }
+        if let least = check.atLeast {
+            guard let n = Int(value.trimmingCharacters(in: .whitespaces)) else { return false }
+            return n >= least
+        }
+        if !check.excludes.isEmpty { return !check.excludes.contains { value.contains($0) } }
         return check.equals.contains { $0.caseInsensitiveCompare(value) == .orderedSame }
     }
 
@@ -93,7 +98,7 @@ struct Judge {
         if !ok && !check.absent {
             note += check.isFlags
                 ? "; needs \(check.require.joined(separator: " and "))" + (check.orAny.isEmpty ? "" : " or \(check.orAny.joined(separator: "/"))")
-                : "; needs \(check.equals.joined(separator: " or "))"
+                : "; needs \(check.wanted)"
         }
         return Evidence(
             mta: target.mta, file: file, line: reading.line,

@@ -203,6 +203,9 @@ public protocol Host: Sendable {
     var address: HostAddress { get }
     /// The branch this host takes when it says (an inventory's `mtaguard_mode`).
     var mode: Mode? { get }
+    /// The inventory's `mtaguard_*` variables for this host (its groups' and its own): values a
+    /// playbook's fix takes instead of its default (`fix: {set: "100", variable: NAME}`).
+    var variables: [String: String] { get }
     /// Reads what `request` asks in one look: files, their modes, the service manager, versions.
     func facts(_ request: FactsRequest) async throws -> HostFacts
     /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
@@ -237,6 +240,7 @@ public struct CommandOwner: Sendable, Equatable {
 
 extension Host {
     public var mode: Mode? { nil }
+    public var variables: [String: String] { [:] }
 
     public func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {
         try await facts(FactsRequest(paths: paths, probeServices: probeServices, versions: probeVersions ? [:] : nil))

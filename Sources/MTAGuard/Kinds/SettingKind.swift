@@ -15,7 +15,24 @@ extension Target: TargetKind {
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable, advisory: advisory,
                 note: "\(file) is absent: \(mta) is not configured here")
         }
-        let found = try plan.judgeAndFix(self, item: item, fix: true)
+        var target = self
+        if let name = fix.variable, let value = plan.variables[name] {
+            // The host's own value: one line of text, or the host errs with the variable named.
+            if let bad = value.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                throw MTAGuardError(
+                    .invalidInput, file: file,
+                    "the inventory variable \(name) holds U+\(String(format: "%04X", bad.value)); a value to write must be one line of text",
+                    hint: "nothing was changed; fix the inventory")
+            }
+            target.fix.operation = .set(value)
+            let reading = Judge.Reading(nodes: [check.node], value: value, flags: [], line: nil, lineText: nil)
+            guard Judge(target: target).passes(reading) else {
+                throw MTAGuardError(
+                    .invalidInput, file: file, "the inventory variable \(name) is '\(value)', which does not pass: \(check.node) needs \(check.wanted)",
+                    hint: "nothing was changed; fix the inventory")
+            }
+        }
+        let found = try plan.judgeAndFix(target, item: item, fix: true)
         if found.status == .fail {
             if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
             plan.validations[file] = (validateBeforeReplace, validateAfterReplace)
@@ -46,8 +63,14 @@ extension Target: TargetKind {
     private static func parseCheck(_ value: YAMLValue) throws -> Check {
         let m = try value.mapping(allowed: [
             "node", "value", "items", "separators", "pick", "equals", "require", "or_any", "default", "unparsed",
+            "at_least", "excludes",
         ])
-        let check = Check(
+        var atLeast: Int?
+        if let a = m["at_least"] {
+            guard let n = Int(try a.string()) else { throw a.error("'at_least' takes a whole number") }
+            atLeast = n
+        }
+        var check = Check(
             node: try m.required("node", in: value).string(),
             valuePath: try m["value"]?.string(),
             items: try m["items"]?.string(),
@@ -58,8 +81,11 @@ extension Target: TargetKind {
             orAny: try m["or_any"]?.strings() ?? [],
             defaultValue: try m["default"]?.string(),
             unparsed: try m["unparsed"]?.string())
-        if check.equals.isEmpty == check.require.isEmpty {
-            throw value.error("say either 'equals' (a value that passes) or 'require' (flags that must be set)")
+        check.atLeast = atLeast
+        check.excludes = try m["excludes"]?.strings() ?? []
+        let criteria = [!check.equals.isEmpty, !check.require.isEmpty, check.atLeast != nil, !check.excludes.isEmpty]
+        if criteria.filter({ $0 }).count != 1 {
+            throw value.error("say one of 'equals' (values that pass), 'require' (flags that must be set), 'at_least' (a smallest number) or 'excludes' (text a value must not hold)")
         }
         if check.items != nil, check.separators != nil {
             throw value.error("'items' and 'separators' exclude each other")
@@ -68,7 +94,7 @@ extension Target: TargetKind {
     }
 
     private static func parseFix(_ value: YAMLValue, check: Check) throws -> Fix {
-        let m = try value.mapping(allowed: ["set", "add_flags", "initial", "create"])
+        let m = try value.mapping(allowed: ["set", "add_flags", "initial", "create", "variable"])
         let operation: Fix.Operation
         switch (m["set"], m["add_flags"]) {
         case (let s?, nil):
@@ -92,6 +118,16 @@ extension Target: TargetKind {
         guard creation.label.range(of: #"^[^/\[\]()=\s]+$"#, options: .regularExpression) != nil else {
             throw value.error("cannot create a node from '\(creation.label)': give fix.create.label")
         }
-        return Fix(operation: operation, initial: try m["initial"].map(PlaybookLoader.oneLineEach) ?? [], create: creation)
+        var variable: String?
+        if let v = m["variable"] {
+            let name = try v.string()
+            guard m["set"] != nil, name.range(of: "^mtaguard_[a-z0-9_]+$", options: .regularExpression) != nil else {
+                throw v.error("'variable' names an inventory variable mtaguard_NAME (lower case) whose value replaces 'set'")
+            }
+            variable = name
+        }
+        return Fix(
+            operation: operation, initial: try m["initial"].map(PlaybookLoader.oneLineEach) ?? [], create: creation,
+            variable: variable)
     }
 }

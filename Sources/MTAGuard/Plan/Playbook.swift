@@ -101,6 +101,11 @@ public struct Check: Sendable, Equatable {
     public var unparsed: String?
     /// The setting passes when no node matches (a start line that must be commented out).
     public var absent: Bool = false
+    /// Scalar settings: passes when the value is a whole number at least this (sendmail's
+    /// LogLevel ≥ 9; a limit ≥ 1, where 0 means unlimited).
+    public var atLeast: Int?
+    /// Scalar settings: passes when the value holds none of these (a banner without `$v`).
+    public var excludes: [String] = []
 
     public enum Pick: String, Sendable, Equatable {
         /// The last definition wins (postfix main.cf, m4 define).
@@ -110,6 +115,13 @@ public struct Check: Sendable, Equatable {
     }
 
     public var isFlags: Bool { !require.isEmpty }
+
+    /// What a passing value is, in words, for evidence.
+    var wanted: String {
+        if let atLeast { return "a whole number of at least \(atLeast)" }
+        if !excludes.isEmpty { return "a value without \(excludes.joined(separator: " or "))" }
+        return equals.joined(separator: " or ")
+    }
 
     public init(
         node: String, valuePath: String?, items: String?, separators: String?, pick: Pick, equals: [String],
@@ -143,6 +155,8 @@ public struct Fix: Sendable, Equatable {
     /// When the setting is absent: the flags it starts from (the MTA's own default).
     public var initial: [String]
     public var create: Creation
+    /// The inventory variable whose value, where a host has it, is set instead of `set`'s.
+    public var variable: String?
 }
 
 /// Where and how a missing setting node is created.

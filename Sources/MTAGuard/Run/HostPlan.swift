@@ -101,6 +101,7 @@ public struct Planner: Sendable {
                 paths: paths, metadata: metadataPaths, probeServices: mode == .disable, versions: versions, folders: folders))
             plan.family = facts.family
             var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode)
+            build.variables = host.variables
             if let port = smtpPort, host.isLive, playbooks.contains(where: { !$0.smtpRefuses.isEmpty }) {
                 let address = host.address.ssh?.address ?? "127.0.0.1"
                 build.smtp = await Task.detached { Result { try SMTPProbe.probe(host: address, port: port, timeout: 10) }
@@ -139,6 +140,8 @@ public struct Planner: Sendable {
         var validations: [String: (Validation?, Validation?)] = [:]
         var smtp: Result<SMTPProbeResult, MTAGuardError>?
         var smtpPlace = ""
+        /// The host's inventory variables (`Host.variables`), for fixes that take one.
+        var variables: [String: String] = [:]
         /// Package upgrades (`--allow-upgrade`), after any other action.
         var upgrades: [ResolvedAction] = []
 

@@ -57,7 +57,9 @@ public struct Session: Sendable {
                     }
                     hostMode = parsed
                 }
-                return SSHHost(name: h.name, target: target(h), transport: transport, mode: mode ?? hostMode)
+                return SSHHost(
+                    name: h.name, target: target(h), transport: transport, mode: mode ?? hostMode,
+                    variables: h.vars.filter { $0.key.hasPrefix("mtaguard_") })
             }
             return (hosts, transport)
         }

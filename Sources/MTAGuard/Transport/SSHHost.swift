@@ -7,8 +7,10 @@ public struct SSHHost: Host {
     public let target: SSHTarget
     let transport: SSHTransport
     public let mode: Mode?
+    public let variables: [String: String]
 
-    public init(name: String, target: SSHTarget, transport: SSHTransport, mode: Mode? = nil) {
+    public init(name: String, target: SSHTarget, transport: SSHTransport, mode: Mode? = nil, variables: [String: String] = [:]) {
+        self.variables = variables
         self.name = name
         self.target = target
         self.transport = transport
