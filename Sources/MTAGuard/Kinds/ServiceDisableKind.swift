@@ -9,7 +9,7 @@ struct ServiceDisableCheck: ItemCheck {
     static let mode = Mode.disable
 
     /// The boot files that start an MTA where no service manager does.
-    static var files: [any TargetKind] { [ServiceCatalog.aixRcTcpip, ServiceCatalog.hpuxMailservs] }
+    static var files: [any TargetKind] { ServiceCatalog.bootEdits }
 
     /// Every item has the branch.
     static func applies(to book: Playbook) -> Bool { true }
