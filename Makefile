@@ -1,6 +1,6 @@
 # mtaguard: every target installs what it needs on a fresh Debian 12 machine (as root).
 SWIFT        ?= swift
-APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium shellcheck
+APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium shellcheck iproute2
 BIN          := .build/debug/mtaguard
 
 .PHONY: deps build test demo lenses mtas faults bench lab lab-stop clean

@@ -83,8 +83,11 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "harden: keep the MTA and restrict it; disable: the mail service is not needed, stop it and keep it off. Default: each host's mtaguard_mode, else harden.")
     var mode: Mode?
 
-    @Option(name: .customLong("smtp-port"), help: "Also connect to each live host's SMTP port and try VRFY and EXPN (no mail is sent).")
+    @Option(name: .customLong("smtp-port"), help: "Also connect to each live host's SMTP port and try what the items say must be refused: VRFY, EXPN, relaying (MAIL FROM and RCPT TO, then RSET; no mail is sent).")
     var smtpPort: UInt16?
+
+    @Option(name: .customLong("smtp-host"), help: "With --smtp-port: connect to this address instead of each host's own (a service address of one host).")
+    var smtpHost: String?
 
     @Option(help: "Another version knowledge base for U-45 (e.g. a newer one); default: playbooks/kb/mail-versions.yaml.")
     var kb: String?
@@ -103,6 +106,7 @@ struct CommonOptions: ParsableArguments {
         if fleet.limit != nil && fleet.inventory.isEmpty {
             throw ValidationError("--limit selects hosts of an inventory: pass -i INVENTORY")
         }
+        if smtpHost != nil && smtpPort == nil { throw ValidationError("--smtp-host says where the SMTP probe connects: pass --smtp-port too") }
         guard root != nil else { return }
         if !fleet.inventory.isEmpty {
             throw ValidationError("--root and -i exclude each other: --root acts on an offline image, -i on hosts over SSH")
@@ -121,6 +125,7 @@ struct CommonOptions: ParsableArguments {
         s.allowUpgrade = allowUpgrade
         s.knowledgeFile = kb
         s.smtpPort = smtpPort
+        s.smtpHost = smtpHost
         s.progress = ProgressLine.shared.update
         s.stopRequested = Interrupt.shared.requested
         return s

@@ -40,6 +40,14 @@ public struct SMTPProbeResult: Sendable, Codable, Equatable {
     /// the bare name as an argument (501).
     public var vrfyAsked = SMTPProbeResult.probedUser
     public var expnAsked = SMTPProbeResult.probedUser
+    /// With `relay`: the reply that decided the relay attempt (`RCPT TO` an outside domain for
+    /// an outside sender, or the `MAIL FROM` that refused the sender already); nil when not asked.
+    public var relay: Reply?
+    /// What the relay attempt said, for evidence.
+    public static let relayAttempt = "MAIL FROM:<probe@outside.example> RCPT TO:<probe@elsewhere.example>"
+
+    /// Whether the server refused to relay: a 4xx (deferred) or 5xx reply. nil when not asked.
+    public var relayRefused: Bool? { relay.map { $0.code >= 400 } }
 
     public init(
         greeting: String, bannerVersion: String?, ehloKeywords: [String], vrfy: Reply, expn: Reply,
@@ -178,14 +186,17 @@ public struct SMTPProbeResult: Sendable, Codable, Equatable {
 /// LF in it), so a probe can never queue or deliver a message.
 public enum SMTPProbe {
     /// Verbs the probe will not send, whatever it is asked.
-    public static let forbiddenVerbs: Set<String> = ["MAIL", "RCPT", "DATA", "BDAT"]
+    /// Never sent: no message is ever transferred.
+    public static let forbiddenVerbs: Set<String> = ["DATA", "BDAT"]
+    /// The only MAIL and RCPT lines ever sent: the relay attempt, which RSET ends.
+    public static let relayLines: Set<String> = ["MAIL FROM:<probe@outside.example>", "RCPT TO:<probe@elsewhere.example>"]
 
     /// Probes `host` (an IPv4 or IPv6 literal, with or without brackets, or a name) on `port`.
     /// Throws an `MTAGuardError` naming host:port when the connection is refused or times out,
     /// the server greets with anything but 220 (421, 554, …), closes the session, or answers
     /// something that is not SMTP.
     public static func probe(
-        host: String, port: UInt16, timeout: Double = 10, heloName: String = "mtaguard.invalid"
+        host: String, port: UInt16, timeout: Double = 10, heloName: String = "mtaguard.invalid", relay: Bool = false
     ) throws -> SMTPProbeResult {
         let place = endpoint(host, port)
         guard timeout > 0, timeout.isFinite else {
@@ -235,15 +246,29 @@ public enum SMTPProbe {
             expn = try session.command("EXPN \(qualified)")
             expnAsked = qualified
         }
+        // The relay attempt (U-47 / SRV-009): an outside sender to an outside domain, then RSET.
+        // Never DATA: nothing is ever sent.
+        var relayReply: SMTPProbeResult.Reply?
+        if relay {
+            let mail = try session.command("MAIL FROM:<probe@outside.example>")
+            var decided = mail
+            if mail.code == 250 {
+                decided = try session.command("RCPT TO:<probe@elsewhere.example>")
+            }
+            relayReply = .init(code: decided.code, text: decided.lines.joined(separator: "\n"))
+            _ = try? session.command("RSET")
+        }
         session.quit()
 
-        return SMTPProbeResult(
+        var result = SMTPProbeResult(
             greeting: greetingText,
             bannerVersion: SMTPProbeResult.bannerVersion(in: greetingText),
             ehloKeywords: keywords,
             vrfy: .init(code: vrfy.code, text: vrfy.lines.joined(separator: "\n")),
             expn: .init(code: expn.code, text: expn.lines.joined(separator: "\n")),
             vrfyAsked: vrfyAsked, expnAsked: expnAsked)
+        result.relay = relayReply
+        return result
     }
 
     /// "127.0.0.1:25", "[::1]:25", "mail.example:25".
@@ -417,8 +442,8 @@ public enum SMTPProbe {
             return reply
         }
 
-        /// The one way bytes reach the server. Refuses MAIL, RCPT, DATA, BDAT and any CR or LF
-        /// inside a line, so nothing can ever start a mail transaction.
+        /// The one way bytes reach the server. Refuses DATA, BDAT, any MAIL or RCPT but the relay
+        /// attempt's, and any CR or LF inside a line, so no message is ever transferred.
         func send(_ line: String) throws {
             guard fd >= 0 else { throw error("not connected") }
             guard !line.contains(where: { $0 == "\r" || $0 == "\n" }), !line.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
@@ -426,7 +451,10 @@ public enum SMTPProbe {
             }
             let verb = line.split(separator: " ", maxSplits: 1).first.map { $0.uppercased() } ?? ""
             guard !SMTPProbe.forbiddenVerbs.contains(verb) else {
-                throw error("refusing to send \(verb): the probe never starts a mail transaction")
+                throw error("refusing to send \(verb): the probe never transfers a message")
+            }
+            guard !["MAIL", "RCPT"].contains(verb) || SMTPProbe.relayLines.contains(line) else {
+                throw error("refusing to send \(line.debugDescription): the only MAIL and RCPT the probe sends are its relay attempt's")
             }
             let bytes = Array((line + "\r\n").utf8)
             var offset = 0

@@ -9,13 +9,16 @@ enum SMTPVerification {
         var last = "no answer"
         while true {
             let outcome: Result<SMTPProbeResult, any Error> = await Task.detached {
-                Result { try SMTPProbe.probe(host: address, port: port, timeout: 10) }
+                Result { try SMTPProbe.probe(host: address, port: port, timeout: 10, relay: mustRefuse.contains("relay")) }
             }.value
             switch outcome {
             case .success(let r):
                 var allowed: [String] = []
                 if mustRefuse.contains("vrfy"), !r.vrfyRefused { allowed.append("VRFY root → \(r.vrfy.code) \(r.vrfy.text)") }
                 if mustRefuse.contains("expn"), !r.expnRefused { allowed.append("EXPN root → \(r.expn.code) \(r.expn.text)") }
+                if mustRefuse.contains("relay"), r.relayRefused == false, let reply = r.relay {
+                    allowed.append("relaying (\(SMTPProbeResult.relayAttempt) → \(reply.code) \(reply.text))")
+                }
                 if allowed.isEmpty { return nil }
                 last = "the MTA still answers " + allowed.joined(separator: "; ")
             case .failure(let error):

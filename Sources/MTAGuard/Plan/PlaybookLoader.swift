@@ -78,7 +78,7 @@ public enum PlaybookLoader {
         var smtpRefuses: [String] = []
         if let v = top["verify"] {
             let vm = try v.mapping(allowed: ["smtp"])
-            let sm = try vm.required("smtp", in: v).mapping(allowed: ["vrfy", "expn"])
+            let sm = try vm.required("smtp", in: v).mapping(allowed: ["vrfy", "expn", "relay"])
             for (command, value) in sm.sorted(by: { $0.key < $1.key }) {
                 guard try value.oneOf(["refused", "allowed"]) == "refused" else { continue }
                 smtpRefuses.append(command)

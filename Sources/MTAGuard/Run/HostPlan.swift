@@ -54,6 +54,9 @@ public struct Planner: Sendable {
     /// `--smtp-port`: also connect to each live host's SMTP port and try the commands an item
     /// says must be refused (SRV-005's own check method).
     public var smtpPort: UInt16?
+    /// `--smtp-host`: the address the SMTP probe connects to instead of the host's own (a
+    /// service address, or a network the test places outside the host's own networks).
+    public var smtpHost: String?
     /// `--allow-upgrade`: a version item that fails on a packaged MTA upgrades that package.
     public var allowUpgrade = false
 
@@ -64,13 +67,13 @@ public struct Planner: Sendable {
         self.knowledge = knowledge
     }
 
-    /// Every file any target may touch, plus the boot files of the "not needed" branch, in a
-    /// stable order: all of them come back in the one facts round trip.
+    /// Every file any target may touch, plus those the item checks may read (the boot files
+    /// of the "not needed" branch), in a stable order: all of them come back in the one facts
+    /// round trip.
     public var paths: [String] {
         var seen = Set<String>()
         let targets = playbooks.flatMap(\.targets)
-        let files = targets.filter { $0.fetch != .metadata }.map(\.file) + targets.flatMap(\.alsoReads)
-            + [ServiceCatalog.aixRcTcpip.file, ServiceCatalog.hpuxMailservs.file]
+        let files = (targets + ItemChecks.files).filter { $0.fetch != .metadata }.map(\.file) + targets.flatMap(\.alsoReads)
         return files.filter { seen.insert($0).inserted }
     }
 
@@ -92,22 +95,17 @@ public struct Planner: Sendable {
             findings: [], files: [], actions: [], error: nil)
         do {
             let mode = host.mode ?? mode
-            // Whether each MTA runs and starts at boot matters to the "not needed" branch only;
-            // asking costs every host a few MTA status commands.
-            // The knowledge base names the settings its rules judge: the probe reads those.
-            let versions: [String: [String]]? = playbooks.contains { !$0.versionOf.isEmpty }
-                ? Dictionary(knowledge?.mtas.map { ($0.name, $0.settings.map(\.parameter)) } ?? [], uniquingKeysWith: +) : nil
-            let facts = try await host.facts(FactsRequest(
-                paths: paths, metadata: metadataPaths, probeServices: mode == .disable, versions: versions, folders: folders))
+            // The item checks the items have say what the facts round trip brings back; those
+            // the mode judges then learn what the facts do not tell (the SMTP probe).
+            let checks = ItemChecks.of(self)
+            var request = FactsRequest(paths: paths, metadata: metadataPaths, folders: folders)
+            for check in checks { check.request(&request, mode: mode) }
+            let facts = try await host.facts(request)
             plan.family = facts.family
-            var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode)
+            var judging = checks.filter { type(of: $0).mode == mode }
+            for i in judging.indices { await judging[i].prepare(host) }
+            var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode, checks: judging)
             build.variables = host.variables
-            if let port = smtpPort, host.isLive, playbooks.contains(where: { !$0.smtpRefuses.isEmpty }) {
-                let address = host.address.ssh?.address ?? "127.0.0.1"
-                build.smtp = await Task.detached { Result { try SMTPProbe.probe(host: address, port: port, timeout: 10) }
-                    .mapError { $0 as? MTAGuardError ?? MTAGuardError("\($0)") } }.value
-                build.smtpPlace = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
-            }
             try build.run(&plan)
         } catch let error as MTAGuardError {
             plan.error = error.on(host: host.name)
@@ -130,6 +128,8 @@ public struct Planner: Sendable {
         let host: String
         let facts: HostFacts
         let mode: Mode
+        /// The item checks the mode judges, each ready for this host.
+        let checks: [any ItemCheck]
         /// Parsed files, or why a file could not be parsed. Each file has an Augeas handle of its
         /// own, so files are parsed, and later rendered, on several cores at once.
         var trees: [String: Result<ConfigTree, MTAGuardError>] = [:]
@@ -138,18 +138,17 @@ public struct Planner: Sendable {
         var steps: [ServiceStep] = []
         var actions: [ResolvedAction] = []
         var validations: [String: (Validation?, Validation?)] = [:]
-        var smtp: Result<SMTPProbeResult, MTAGuardError>?
-        var smtpPlace = ""
         /// The host's inventory variables (`Host.variables`), for fixes that take one.
         var variables: [String: String] = [:]
         /// Package upgrades (`--allow-upgrade`), after any other action.
         var upgrades: [ResolvedAction] = []
 
-        init(planner: Planner, host: String, facts: HostFacts, mode: Mode) throws {
+        init(planner: Planner, host: String, facts: HostFacts, mode: Mode, checks: [any ItemCheck]) throws {
             self.planner = planner
             self.host = host
             self.facts = facts
             self.mode = mode
+            self.checks = checks
         }
 
         mutating func run(_ plan: inout HostPlan) throws {
@@ -162,7 +161,7 @@ public struct Planner: Sendable {
                                             note: "item does not apply to \(facts.family.rawValue)")]))
                     continue
                 }
-                let evidence = mode == .harden ? try harden(book) : try disable(book)
+                let evidence = try judge(book)
                 plan.findings.append(Finding(
                     host: host, item: book.id, title: book.title, status: Finding.verdict(evidence), evidence: evidence))
             }
@@ -199,9 +198,14 @@ public struct Planner: Sendable {
             plan.actions = actions + upgrades.filter { !actions.contains($0) }
         }
 
-        /// Keep the MTA: judge each target and fix the ones that fail; judge each MTA's version.
-        mutating func harden(_ book: Playbook) throws -> [Evidence] {
-            var evidence: [Evidence] = versions(book) + probeEvidence(book)
+        /// One item's evidence: its item checks (those the mode judges), then, when the MTA is
+        /// kept, each target, fixed when it fails.
+        mutating func judge(_ book: Playbook) throws -> [Evidence] {
+            var evidence: [Evidence] = []
+            for check in checks where type(of: check).applies(to: book) {
+                evidence += try check.evidence(for: book, in: &self)
+            }
+            guard mode == .harden else { return evidence }
             for target in book.targets {
                 do {
                     evidence.append(try target.judge(item: book.id, in: &self))
@@ -212,95 +216,6 @@ public struct Planner: Sendable {
                 }
             }
             return evidence
-        }
-
-        /// What the MTA answered on the network, for the commands the item says it must refuse.
-        func probeEvidence(_ book: Playbook) -> [Evidence] {
-            guard !book.smtpRefuses.isEmpty, let smtp else { return [] }
-            switch smtp {
-            case .failure(let error):
-                return [Evidence(mta: "smtp", file: smtpPlace, line: nil, text: "", status: .error, note: error.withoutHost.description)]
-            case .success(let r):
-                return book.smtpRefuses.map { command in
-                    let reply = command == "vrfy" ? r.vrfy : r.expn
-                    let refused = command == "vrfy" ? r.vrfyRefused : r.expnRefused
-                    let asked = command == "vrfy" ? r.vrfyAsked : r.expnAsked
-                    return Evidence(
-                        mta: "smtp", file: smtpPlace, line: nil,
-                        text: "\(command.uppercased()) \(asked) → \(reply.code) \(reply.text)", status: refused ? .pass : .fail,
-                        note: refused ? "\(command.uppercased()) is refused" : "\(command.uppercased()) answers; it must be refused")
-                }
-            }
-        }
-
-        /// A version item: each MTA the host has, judged against the knowledge base (an upstream
-        /// build) or by its distribution (a package). Patching is the remedy; the note says which
-        /// version fixes what, and the rule that decided.
-        /// Under `--allow-upgrade`, a failing packaged MTA's upgrade joins `upgrades`.
-        mutating func versions(_ book: Playbook) -> [Evidence] {
-            guard !book.versionOf.isEmpty else { return [] }
-            guard let knowledge = planner.knowledge else {
-                return [Evidence(mta: "-", file: book.knowledge ?? "-", line: nil, text: "", status: .error,
-                                 note: "no version knowledge base loaded")]
-            }
-            let found = book.versionOf.compactMap { mta in facts.versions[mta].map { (mta, $0) } }
-            guard !found.isEmpty else {
-                let why = facts.live ? "no \(book.versionOf.joined(separator: ", ")) found on the host" : "an offline root runs no MTA to ask its version"
-                return [Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable, note: why)] + wrappers(book)
-            }
-            var evidence: [Evidence] = []
-            for (mta, fact) in found {
-                let verdict = VersionJudge.judge(
-                    mta: mta, version: fact.version, package: fact.package, settings: fact.settings, knowledge: knowledge)
-                var text = "\(mta) \(fact.version)"
-                if let p = fact.package { text += " (\(p.tool) \(p.name) \(p.installed))" }
-                var notes = [verdict.rule] + verdict.notes
-                if verdict.status == .fail {
-                    // The package tool's upgrade, where it has a newer package.
-                    let upgrade = fact.package.flatMap { p in
-                        VersionJudge.packageDecision(p).newer ? ServiceCatalog.upgrade(mta, package: p, facts: facts) : nil
-                    }
-                    if planner.allowUpgrade, let upgrade, !upgrades.contains(upgrade) { upgrades.append(upgrade) }
-                    if let remedy = remedy(mta, fact.package, upgrade: upgrade) { notes.append(remedy) }
-                }
-                let note = notes.joined(separator: "; ") + " [knowledge base as of \(knowledge.asOf)]"
-                evidence.append(Evidence(mta: mta, file: fact.source, line: nil, text: text, status: verdict.status, note: note))
-            }
-            return evidence + wrappers(book)
-        }
-
-        /// What patches a failing MTA: its package's upgrade where the package tool has a newer
-        /// one (carried out under `--allow-upgrade`), else the maintained release to build.
-        func remedy(_ mta: String, _ package: PackageInfo?, upgrade: ResolvedAction?) -> String? {
-            guard let package, VersionJudge.packageDecision(package).newer else {
-                guard let line = planner.knowledge?.mtas.first(where: { $0.name == mta })?.releaseLines
-                    .filter({ !$0.endOfLife }).max(by: { $0.latest < $1.latest })
-                else { return nil }
-                // A vendor package whose tool knows no candidate: the vendor's fixes come first.
-                let vendor = package.flatMap { p in
-                    VersionJudge.candidateBlind[p.tool.lowercased()].map { "apply \($0.platform)'s fixes for \(p.name), or " }
-                } ?? ""
-                return "to patch: \(vendor)install \(mta) \(line.latest) or a later maintained release (\(line.source)), or stop it with --mode disable"
-            }
-            guard let upgrade else {
-                return "to patch: upgrade the \(package.name) package to \(package.candidate ?? "its newest version") with the platform's package tool, or stop it with --mode disable"
-            }
-            let how = shellWords(upgrade.command)
-            return planner.allowUpgrade
-                ? "upgrade: \(how) (--allow-upgrade; rollback reinstalls \(package.installed))"
-                : "to patch: \(how) (mtaguard apply --allow-upgrade does it, journaled), or stop it with --mode disable"
-        }
-
-        /// `/usr/sbin/sendmail` and `/usr/lib/sendmail` where another MTA owns them: shown, so
-        /// that nobody takes postfix's or exim's wrapper for sendmail; they decide nothing.
-        func wrappers(_ book: Playbook) -> [Evidence] {
-            guard book.versionOf.contains("sendmail") else { return [] }
-            return facts.owners.filter { $0.mta != "sendmail" }.map { owner in
-                Evidence(
-                    mta: "sendmail", file: owner.path, line: nil,
-                    text: "\(owner.path) → \(owner.mta) (\(owner.evidence.joined(separator: ", ")))", status: .notApplicable,
-                    note: "\(owner.path) is \(owner.mta)'s sendmail-compatible command, not sendmail; no sendmail version is claimed for it")
-            }
         }
 
         /// Records a mode change; a second item asking for the same one joins it.
@@ -348,15 +263,12 @@ public struct Planner: Sendable {
             return found
         }
 
-        /// Parses every present file the items (and, for the "not needed" branch, the boot files)
-        /// read, each with the lens of the first target naming it.
+        /// Parses every present file the items and their item checks (the boot files of the
+        /// "not needed" branch) read, each with the lens of the first target naming it.
         mutating func parseAll() {
-            // `mta` reads the file, for the hint when its lens cannot (none for the boot files).
+            // `mta` reads the file, for the hint when its lens cannot (none for the checks' files).
             var lenses: [(file: String, lens: String, mta: String?)] = []
-            var edits: [any TargetKind] = []
-            if mode == .disable {
-                edits = [ServiceCatalog.aixRcTcpip, ServiceCatalog.hpuxMailservs]
-            }
+            let edits = checks.flatMap { type(of: $0).files }
             let bootFiles = Set(edits.map(\.file))
             for target in planner.playbooks.flatMap(\.targets) + edits {
                 guard case .contents(let lens) = target.fetch, facts.files[target.file] ?? nil != nil,
@@ -401,71 +313,6 @@ public struct Planner: Sendable {
 
         static func asMTAGuardError(_ error: any Error) -> MTAGuardError {
             error as? MTAGuardError ?? MTAGuardError("\(error)")
-        }
-
-        /// The mail service is not needed: for each MTA the item names that is on the host,
-        /// stop it and keep it from starting again, the way its platform does that.
-        mutating func disable(_ book: Playbook) throws -> [Evidence] {
-            var evidence: [Evidence] = []
-            var seen = Set<String>()
-            for mta in book.mtas where seen.insert(mta).inserted {
-                let configFiles = book.targets.filter { $0.mta == mta }.map(\.file)
-                let configured = configFiles.contains { facts.files[$0] ?? nil != nil || facts.metadata[$0] ?? nil != nil }
-                    || facts.versions[mta] != nil
-                let state = facts.services[mta]
-                do {
-                    let r = try ServiceCatalog.resolve(book.whenNotNeeded, mta: mta, facts: facts, forceKill: planner.forceKill)
-                    // Present: configured here, running, known to start at boot, or named by a
-                    // boot file (AIX rc.tcpip, HP-UX mailservs).
-                    let bootFile = r.edits.contains { facts.files[$0.file] ?? nil != nil }
-                    guard configured || state?.running == true || state?.enabled == true || bootFile else {
-                        evidence.append(Evidence(
-                            mta: mta, file: "-", line: nil, text: "", status: .notApplicable,
-                            note: "\(mta) is neither installed as a service nor configured here"))
-                        continue
-                    }
-                    // A service manager that does not know the MTA neither runs it nor starts it.
-                    let managed = [InitSystem.systemd, .sysv, .smf].contains(facts.initSystem)
-                    var bootOff = state?.enabled == false || (state == nil && managed)
-                    for edit in r.edits {
-                        guard facts.files[edit.file] ?? nil != nil else {
-                            evidence.append(Evidence(
-                                mta: mta, file: edit.file, line: nil, text: "(no such file)", status: .notApplicable,
-                                note: "\(edit.file) is absent: nothing there starts \(mta) at boot"))
-                            bootOff = true
-                            continue
-                        }
-                        let found = try judgeAndFix(edit, item: book.id, fix: true)
-                        evidence.append(Evidence(
-                            mta: mta, file: edit.file, line: found.line, text: found.text, status: found.status,
-                            note: found.status == .pass ? "\(mta) does not start at boot" : "starts \(mta) at boot; mode disable turns it off"))
-                        bootOff = bootOff || found.status == .pass
-                    }
-                    // An offline image runs nothing; a managed host's manager would know.
-                    let running = state?.running ?? ((state == nil && managed) || !facts.live ? false : nil)
-                    let done = running == false && bootOff && r.caveat == nil
-                    var note = "service not needed (mode disable): "
-                    note += done ? "\(mta) is stopped and does not start at boot"
-                        : "\(mta) is \(describe(running, "running", "stopped")), \(describe(state?.enabled, "starts at boot", "does not start at boot")); it will be stopped and disabled"
-                    if let caveat = r.caveat { note += "; \(caveat)" }
-                    evidence.append(Evidence(
-                        mta: mta, file: state?.unit ?? "-", line: nil, text: "", status: done ? .pass : .fail, note: note))
-                    if !done {
-                        for c in r.commands where !actions.contains(c) { actions.append(c) }
-                    }
-                } catch let error as MTAGuardError {
-                    evidence.append(Evidence(mta: mta, file: "-", line: nil, text: "", status: .error, note: error.withoutHost.description))
-                }
-            }
-            return evidence
-        }
-
-        private func describe(_ value: Bool?, _ yes: String, _ no: String) -> String {
-            switch value {
-            case true?: yes
-            case false?: no
-            case nil: "\(yes.split(separator: " ").first.map(String.init) ?? yes) unknown"
-            }
         }
     }
 }

@@ -80,6 +80,8 @@ public struct Session: Sendable {
     public var knowledgeFile: String?
     /// `--smtp-port`: probe each live host's SMTP port too.
     public var smtpPort: UInt16?
+    /// `--smtp-host`.
+    public var smtpHost: String?
 
     func planner(loadPlaybooks: Bool) throws -> Planner {
         let books = loadPlaybooks ? try playbooks() : []
@@ -90,6 +92,7 @@ public struct Session: Sendable {
         }
         var planner = Planner(playbooks: books, mode: mode ?? .harden, forceKill: forceKill, knowledge: knowledge)
         planner.smtpPort = smtpPort
+        planner.smtpHost = smtpHost
         planner.allowUpgrade = allowUpgrade
         return planner
     }
@@ -111,16 +114,7 @@ public struct Session: Sendable {
                 return SSHHost(name: name, target: target, transport: transport)
             }
         }
-        if let port = smtpPort, engine.planner.playbooks.contains(where: { !$0.smtpRefuses.isEmpty }) {
-            let books = engine.planner.playbooks.filter { !$0.smtpRefuses.isEmpty }
-            engine.verify = { host, plan in
-                guard host.isLive, plan.files.contains(where: { f in f.items.contains { id in books.contains { $0.id == id } } })
-                else { return nil }
-                let commands = Set(books.flatMap(\.smtpRefuses))
-                return await SMTPVerification.check(
-                    address: host.address.ssh?.address ?? "127.0.0.1", port: port, mustRefuse: commands)
-            }
-        }
+        if let port = smtpPort { engine.verify = SMTPRefusalCheck.verification(engine.planner.playbooks, port: port, address: smtpHost) }
         engine.progress = progress
         engine.stopRequested = stopRequested
         return engine

@@ -43,6 +43,8 @@ public struct ServiceState: Sendable, Codable, Equatable {
 /// How each OS family stops, starts, disables, enables, reloads and restarts each MTA, with the
 /// inverse of every command; and the file edits that keep a service from starting at boot where
 /// the platform does that in a file (AIX /etc/rc.tcpip, HP-UX /etc/rc.config.d/mailservs).
+/// The commands are each init system's; what is the MTA's own (a control program, an SRC
+/// subsystem, an init script, a daemon's command line) comes from its `MTAEntry`.
 public enum ServiceCatalog {
     /// What one abstract action becomes on a host.
     public struct Resolution: Sendable {
@@ -54,9 +56,6 @@ public enum ServiceCatalog {
         /// undoes), rather than claiming it.
         public var caveat: String?
     }
-
-    /// The AIX line that starts sendmail, and its commented form as the guide writes it.
-    static let aixSendmailLine = "start[. = '/usr/lib/sendmail']"
 
     static func fmri(_ mta: String) -> String {
         MTACatalog.entry(mta)?.fmri ?? mta
@@ -71,14 +70,22 @@ public enum ServiceCatalog {
         ResolvedAction(service: service, action: action, command: command, probe: probe, inverse: inverse)
     }
 
+    /// The boot-file edits of every MTA that has one (the "not needed" branch reads them).
+    static var bootEdits: [Target] {
+        MTACatalog.all.compactMap(\.srcSubsystem?.bootEdit) + MTACatalog.all.compactMap(\.hpuxInitScript?.bootEdit)
+    }
+
     /// `reload` and `restart` after a configuration change.
     public static func resolve(_ step: ServiceStep, facts: HostFacts) throws -> [ResolvedAction] {
         let mta = step.service
-        switch (mta, step.action) {
-        case ("postfix", .reload):
-            // postfix's own control program works the same under every init system.
-            return [action(mta, .reload, ["postfix", "reload"], probe: ["postfix", "status"], inverse: ["postfix", "reload"])]
-        case (_, .reload), (_, .restart):
+        let entry = MTACatalog.entry(mta)
+        switch step.action {
+        case .reload:
+            // The MTA's own control program works the same under every init system.
+            if let own = entry?.ownControl {
+                return [action(mta, .reload, own.reload, probe: own.status, inverse: own.reload)]
+            }
+        case .restart:
             break
         default:
             return try resolve(step.action, mta: mta, facts: facts, forceKill: false).commands
@@ -97,13 +104,13 @@ public enum ServiceCatalog {
         case .solarisRC:
             return [action(mta, a, ["/etc/init.d/\(mta)", "restart"], inverse: ["/etc/init.d/\(mta)", "restart"])]
         case .src:
-            guard mta == "sendmail" else { return try restartByStopStart(mta, facts: facts) }
-            return [action(mta, a, ["refresh", "-s", "sendmail"], probe: aixRunning, inverse: ["refresh", "-s", "sendmail"])]
+            guard let s = entry?.srcSubsystem else { return try restartByStopStart(mta, facts: facts) }
+            return [action(mta, a, ["refresh", "-s", s.name], probe: running(s), inverse: ["refresh", "-s", s.name])]
         case .hpuxRC:
-            guard mta == "sendmail" else { return try restartByStopStart(mta, facts: facts) }
+            guard let s = entry?.hpuxInitScript else { return try restartByStopStart(mta, facts: facts) }
             return [
-                action(mta, .stop, ["/sbin/init.d/sendmail", "stop"], probe: hpuxRunning, inverse: ["/sbin/init.d/sendmail", "start"]),
-                action(mta, .start, ["/sbin/init.d/sendmail", "start"], inverse: ["/sbin/init.d/sendmail", "stop"]),
+                action(mta, .stop, [s.script, "stop"], probe: running(s), inverse: [s.script, "start"]),
+                action(mta, .start, [s.script, "start"], inverse: [s.script, "stop"]),
             ]
         }
     }
@@ -113,8 +120,15 @@ public enum ServiceCatalog {
             + resolve(.start, mta: mta, facts: facts, forceKill: false).commands
     }
 
-    static let aixRunning = ["sh", "-c", "lssrc -s sendmail | grep -w active"]
-    static let hpuxRunning = ["sh", "-c", "ps -e | grep -w sendmail"]
+    /// Succeeds while the subsystem runs.
+    static func running(_ s: MTAEntry.SRCSubsystem) -> [String] {
+        ["sh", "-c", "lssrc -s \(shellQuote(s.name)) | grep -w active"]
+    }
+
+    /// Succeeds while the script's daemon runs.
+    static func running(_ s: MTAEntry.HPUXInitScript) -> [String] {
+        ["sh", "-c", "ps -e | grep -w \(shellQuote(s.process))"]
+    }
 
     /// Several actions for one MTA (the "service not needed" branch: stop, disable), merged: a
     /// command two actions share is said once (SMF's `svcadm disable` both stops and disables).
@@ -187,77 +201,78 @@ public enum ServiceCatalog {
             case .enable: r.commands = [action(mta, a, ["mv", off, link], probe: ["test", "-f", off], inverse: ["mv", link, off])]
             case .reload, .restart, .upgrade, .regenerate: r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
             }
-        case .src, .hpuxRC:
-            if mta == "sendmail" {
-                try sendmailAIXorHPUX(a, facts: facts, into: &r)
+        case .src:
+            if let s = MTACatalog.entry(mta)?.srcSubsystem {
+                try src(a, mta: mta, s, facts: facts, into: &r)
             } else {
-                try otherMTA(a, mta: mta, facts: facts, forceKill: forceKill, into: &r)
+                try unmanaged(a, mta: mta, facts: facts, forceKill: forceKill, into: &r)
+            }
+        case .hpuxRC:
+            if let s = MTACatalog.entry(mta)?.hpuxInitScript {
+                try hpuxInit(a, mta: mta, s, facts: facts, into: &r)
+            } else {
+                try unmanaged(a, mta: mta, facts: facts, forceKill: forceKill, into: &r)
             }
         }
         return r
     }
 
-    private static func sendmailAIXorHPUX(_ a: ServiceAction, facts: HostFacts, into r: inout Resolution) throws {
-        let aix = facts.initSystem == .src
+    /// An MTA that AIX runs as an SRC subsystem (sendmail): the SRC's commands, and its
+    /// rc.tcpip line for boot.
+    private static func src(_ a: ServiceAction, mta: String, _ s: MTAEntry.SRCSubsystem, facts: HostFacts, into r: inout Resolution) throws {
+        let start = ["startsrc", "-s", s.name, "-a", s.arguments], stop = ["stopsrc", "-s", s.name]
         switch a {
-        case .stop:
-            r.commands = aix
-                ? [action("sendmail", .stop, ["stopsrc", "-s", "sendmail"], probe: aixRunning, inverse: ["startsrc", "-s", "sendmail", "-a", "-bd -q30m"])]
-                : [action("sendmail", .stop, ["/sbin/init.d/sendmail", "stop"], probe: hpuxRunning, inverse: ["/sbin/init.d/sendmail", "start"])]
-        case .start:
-            r.commands = aix
-                ? [action("sendmail", .start, ["startsrc", "-s", "sendmail", "-a", "-bd -q30m"], inverse: ["stopsrc", "-s", "sendmail"])]
-                : [action("sendmail", .start, ["/sbin/init.d/sendmail", "start"], inverse: ["/sbin/init.d/sendmail", "stop"])]
-        case .disable:
-            r.edits = [aix ? aixRcTcpip : hpuxMailservs]
-        case .enable:
-            throw MTAGuardError("enabling sendmail at boot on \(aix ? "AIX" : "HP-UX") is done by rolling back the run that disabled it")
-        case .reload, .restart, .upgrade, .regenerate:
-            r.commands = try resolve(ServiceStep(service: "sendmail", action: a), facts: facts)
+        case .stop: r.commands = [action(mta, .stop, stop, probe: running(s), inverse: start)]
+        case .start: r.commands = [action(mta, .start, start, inverse: stop)]
+        case .disable: r.edits = [s.bootEdit]
+        case .enable: throw rollbackEnables(mta, on: "AIX")
+        case .reload, .restart, .upgrade, .regenerate: r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
         }
     }
 
-    /// postfix and exim on AIX and HP-UX, where the guide only says `kill -9 PID`: stop them
-    /// gracefully; a signal only when asked (`--force-kill`); and say that a reboot may start them
-    /// again, since neither platform has a switch mtaguard can turn for them.
-    private static func otherMTA(_ a: ServiceAction, mta: String, facts: HostFacts, forceKill: Bool, into r: inout Resolution) throws {
-        let signal = forceKill ? "KILL" : "TERM"
-        switch (mta, a) {
-        case ("postfix", .stop):
-            r.commands = [forceKill
-                ? action(mta, .stop, ["sh", "-c", "postfix stop || pkill -KILL -x master"], probe: ["postfix", "status"], inverse: ["postfix", "start"])
-                : action(mta, .stop, ["postfix", "stop"], probe: ["postfix", "status"], inverse: ["postfix", "start"])]
-        case ("postfix", .start):
-            r.commands = [action(mta, .start, ["postfix", "start"], inverse: ["postfix", "stop"])]
-        case ("exim", .stop):
-            let script = "for f in /var/run/exim.pid /var/spool/exim/exim-daemon.pid; do if [ -f \"$f\" ]; then kill -\(signal) \"$(cat \"$f\")\"; exit $?; fi; done; exit 1"
-            r.commands = [action(mta, .stop, ["sh", "-c", script], inverse: ["exim", "-bd", "-q30m"])]
-        case ("exim", .start):
-            r.commands = [action(mta, .start, ["exim", "-bd", "-q30m"], inverse: nil)]
-        case (_, .disable), (_, .enable):
+    /// An MTA that HP-UX starts by an init script (sendmail): the script, and its rc.config.d
+    /// setting for boot.
+    private static func hpuxInit(_ a: ServiceAction, mta: String, _ s: MTAEntry.HPUXInitScript, facts: HostFacts, into r: inout Resolution) throws {
+        switch a {
+        case .stop: r.commands = [action(mta, .stop, [s.script, "stop"], probe: running(s), inverse: [s.script, "start"])]
+        case .start: r.commands = [action(mta, .start, [s.script, "start"], inverse: [s.script, "stop"])]
+        case .disable: r.edits = [s.bootEdit]
+        case .enable: throw rollbackEnables(mta, on: "HP-UX")
+        case .reload, .restart, .upgrade, .regenerate: r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
+        }
+    }
+
+    private static func rollbackEnables(_ mta: String, on platform: String) -> MTAGuardError {
+        MTAGuardError("enabling \(mta) at boot on \(platform) is done by rolling back the run that disabled it")
+    }
+
+    /// An MTA that AIX or HP-UX does not manage (postfix, exim), where the guide only says
+    /// `kill -9 PID`: stop it gracefully, with its control program or a signal to its daemon's
+    /// process id; a KILL only when asked (`--force-kill`); and say that a reboot may start it
+    /// again, since neither platform has a switch mtaguard can turn for it.
+    private static func unmanaged(_ a: ServiceAction, mta: String, facts: HostFacts, forceKill: Bool, into r: inout Resolution) throws {
+        let entry = MTACatalog.entry(mta)
+        switch (a, entry?.ownControl, entry?.daemon) {
+        case (.stop, let own?, _):
+            let stop = forceKill ? ["sh", "-c", "\(shellWords(own.stop)) || pkill -KILL -x \(shellQuote(own.process))"] : own.stop
+            r.commands = [action(mta, .stop, stop, probe: own.status, inverse: own.start)]
+        case (.start, let own?, _):
+            r.commands = [action(mta, .start, own.start, inverse: own.stop)]
+        case (.stop, nil, let daemon?):
+            let signal = forceKill ? "KILL" : "TERM"
+            let files = daemon.pidFiles.map(shellQuote).joined(separator: " ")
+            let script = "for f in \(files); do if [ -f \"$f\" ]; then kill -\(signal) \"$(cat \"$f\")\"; exit $?; fi; done; exit 1"
+            r.commands = [action(mta, .stop, ["sh", "-c", script], inverse: daemon.start)]
+        case (.start, nil, let daemon?):
+            r.commands = [action(mta, .start, daemon.start, inverse: nil)]
+        case (.disable, _, _), (.enable, _, _):
             r.caveat = "\(mta) on \(facts.family.rawValue) has no switch mtaguard can turn: a reboot may start it again; remove it from the boot scripts (/etc/inittab, /etc/rc.*) by hand"
-        case (_, .reload), (_, .restart):
+        case (.reload, _, _), (.restart, _, _):
             r.commands = try resolve(ServiceStep(service: mta, action: a), facts: facts)
         default:
             throw MTAGuardError("no \(a.rawValue) of \(mta) on \(facts.family.rawValue)")
         }
     }
-
-    /// AIX: `#start /usr/lib/sendmail "$src_running" "-bd -q${qpi}"`, through the project's lens.
-    static let aixRcTcpip = Target(
-        mta: "sendmail", file: "/etc/rc.tcpip", lens: "Rc_Tcpip.lns", advisory: false,
-        check: Check(node: aixSendmailLine, valuePath: nil, items: nil, separators: nil, pick: .last,
-                     equals: [], require: [], orAny: [], defaultValue: nil, unparsed: nil, absent: true),
-        fix: Fix(operation: .rename("#start"), initial: [], create: Creation(label: "#start", value: nil, after: nil, before: nil)),
-        validateBeforeReplace: nil, validateAfterReplace: nil, after: nil)
-
-    /// HP-UX: `SENDMAIL_SERVER=0` in /etc/rc.config.d/mailservs, through the stock Shellvars lens.
-    static let hpuxMailservs = Target(
-        mta: "sendmail", file: "/etc/rc.config.d/mailservs", lens: "Shellvars.lns", advisory: false,
-        check: Check(node: "SENDMAIL_SERVER", valuePath: nil, items: nil, separators: nil, pick: .last,
-                     equals: ["0", "\"0\""], require: [], orAny: [], defaultValue: nil, unparsed: nil, absent: false),
-        fix: Fix(operation: .set("0"), initial: [], create: Creation(label: "SENDMAIL_SERVER", value: nil, after: nil, before: nil)),
-        validateBeforeReplace: nil, validateAfterReplace: nil, after: nil)
 }
 
 // MARK: Package upgrades

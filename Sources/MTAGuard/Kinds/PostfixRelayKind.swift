@@ -1,0 +1,85 @@
+/// The `postfix-relay` kind: whether postfix relays for outside clients, judged from main.cf as
+/// postfix decides RCPT TO (`PostfixRelay`), and closed with the smallest edit an admin would
+/// make: the world taken out of mynetworks, `reject_unauth_destination` put where the relay
+/// list needs it. Networks a site configured on purpose (whole private ranges) stay, and the
+/// finding says so.
+///
+///     - kind: postfix-relay
+///       mta: postfix
+///       file: /etc/postfix/main.cf
+///       validate: { after_replace: [postfix, check] }
+///       after: { service: postfix, action: reload }
+struct PostfixRelayTarget: TargetKind, Equatable {
+    static let name = "postfix-relay"
+    static let keys: Set<String> = ["mta", "file", "validate", "after"]
+    static let lens = PostfixValue.lens
+
+    var mta: String
+    var file: String
+    var validateBefore: Validation?
+    var validateAfter: Validation?
+    var after: ServiceStep?
+
+    var fetch: Fetch { .contents(lens: Self.lens) }
+
+    static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> PostfixRelayTarget {
+        let (before, after) = try PlaybookLoader.validations(m["validate"])
+        return PostfixRelayTarget(
+            mta: try m.required("mta", in: value).oneOf(["postfix"]),
+            file: try PlaybookLoader.absolutePath(m, "file", in: value),
+            validateBefore: before, validateAfter: after, after: try PlaybookLoader.serviceStep(m["after"]))
+    }
+
+    /// The relay parameters main.cf sets, and the line of each.
+    static func read(_ tree: ConfigTree) throws -> (PostfixRelay.Settings, [String: Int]) {
+        var values: [String: String] = [:], lines: [String: Int] = [:]
+        for name in PostfixRelay.Settings.names {
+            guard let node = try tree.match(name).last else { continue }
+            values[name] = PostfixValue.read(try tree.value(node) ?? "")
+            lines[name] = tree.line(of: node)
+        }
+        let s = PostfixRelay.Settings(
+            relay: values["smtpd_relay_restrictions"], recipient: values["smtpd_recipient_restrictions"],
+            mynetworks: values["mynetworks"], style: values["mynetworks_style"], compatibility: values["compatibility_level"])
+        return (s, lines)
+    }
+
+    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
+        guard plan.facts.files[file] ?? nil != nil, let tree = try plan.tree(file, lens: Self.lens, mta: mta) else {
+            return Evidence(
+                mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
+                note: "\(file) is absent: postfix is not configured here")
+        }
+        let (settings, lines) = try Self.read(tree)
+        let verdict = try PostfixRelay.judge(settings)
+        // The line that decides: the relay list where main.cf sets it, else mynetworks.
+        let line = lines["smtpd_relay_restrictions"] ?? lines["mynetworks"] ?? lines["smtpd_recipient_restrictions"]
+        let text = tree.sourceLine(line) ?? "(postfix's defaults)"
+        guard verdict.open else {
+            return Evidence(mta: mta, file: file, line: line, text: text, status: .pass, note: "relaying is closed: " + verdict.note)
+        }
+        let (changes, said) = try PostfixRelay.fix(settings)
+        if !changes.isEmpty {
+            try tree.wrap {
+                for (name, value) in changes {
+                    if let node = try tree.match(name).last {
+                        try tree.augeas.set(node, value)
+                    } else {
+                        try tree.augeas.set(tree.path + "/" + name + "[last()+1]", value)
+                    }
+                }
+            }
+            let (fixedSettings, _) = try Self.read(tree)
+            let fixed = try PostfixRelay.judge(fixedSettings)
+            if fixed.open && fixed.privateNetworks.isEmpty {
+                throw MTAGuardError(.failed, file: file, "closing the relay did not close it: \(fixed.note)", hint: "nothing was changed; report this main.cf")
+            }
+            if !(plan.changedItems[file] ?? []).contains(item) { plan.changedItems[file, default: []].append(item) }
+            if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
+            plan.validations[file] = (validateBefore, validateAfter)
+        }
+        return Evidence(
+            mta: mta, file: file, line: line, text: text, status: .fail,
+            note: "relaying is open: " + verdict.note + (said.isEmpty ? "" : "; fix: " + said.joined(separator: "; ")))
+    }
+}

@@ -1,0 +1,84 @@
+/// The network side of an item that names SMTP commands the MTA must refuse (SRV-005's own
+/// check method, under `--smtp-port`): each live host's SMTP port is asked once, and every
+/// such item reads that answer; after `apply` changed such an item's file, the port is asked
+/// again (`verification`).
+///
+///     verify:
+///       smtp: { vrfy: refused, expn: refused }
+struct SMTPRefusalCheck: ItemCheck {
+    static let mode = Mode.harden
+
+    static func applies(to book: Playbook) -> Bool { !book.smtpRefuses.isEmpty }
+
+    /// `--smtp-port`; nil: the port is not asked and the check shows nothing.
+    let port: UInt16?
+    /// What the port answered; nil when it was not asked (no port, an offline root).
+    var answer: Result<SMTPProbeResult, MTAGuardError>?
+    /// `ADDRESS:PORT`, the evidence's file.
+    var place = ""
+
+    /// Whether an item asks the relay attempt of the port (`relay: refused`).
+    let relay: Bool
+    /// `--smtp-host`: the address to ask instead of the host's own.
+    let address: String?
+
+    init(planner: Planner) {
+        port = planner.smtpPort
+        relay = planner.playbooks.contains { $0.smtpRefuses.contains("relay") }
+        address = planner.smtpHost
+    }
+
+    mutating func prepare(_ host: any Host) async {
+        guard let port, host.isLive else { return }
+        let address = self.address ?? host.address.ssh?.address ?? "127.0.0.1"
+        let relay = self.relay
+        answer = await Task.detached { Result { try SMTPProbe.probe(host: address, port: port, timeout: 10, relay: relay) }
+            .mapError { $0 as? MTAGuardError ?? MTAGuardError("\($0)") } }.value
+        place = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+
+    /// What the MTA answered on the network, for the commands the item says it must refuse.
+    func evidence(for book: Playbook, in build: inout Planner.Build) -> [Evidence] {
+        switch answer {
+        case nil:
+            return []
+        case .failure(let error)?:
+            return [Evidence(mta: "smtp", file: place, line: nil, text: "", status: .error, note: error.withoutHost.description)]
+        case .success(let r)?:
+            return book.smtpRefuses.map { command in
+                if command == "relay" {
+                    guard let reply = r.relay else {
+                        return Evidence(mta: "smtp", file: place, line: nil, text: "", status: .error, note: "the relay attempt was not made")
+                    }
+                    let refused = reply.code >= 400
+                    return Evidence(
+                        mta: "smtp", file: place, line: nil,
+                        text: "\(SMTPProbeResult.relayAttempt) → \(reply.code) \(reply.text)", status: refused ? .pass : .fail,
+                        note: refused ? "relaying for an outside client is refused" : "the MTA accepts mail from an outside client for an outside domain: an open relay")
+                }
+                let reply = command == "vrfy" ? r.vrfy : r.expn
+                let refused = command == "vrfy" ? r.vrfyRefused : r.expnRefused
+                let asked = command == "vrfy" ? r.vrfyAsked : r.expnAsked
+                return Evidence(
+                    mta: "smtp", file: place, line: nil,
+                    text: "\(command.uppercased()) \(asked) → \(reply.code) \(reply.text)", status: refused ? .pass : .fail,
+                    note: refused ? "\(command.uppercased()) is refused" : "\(command.uppercased()) answers; it must be refused")
+            }
+        }
+    }
+
+    /// After `apply`: whether a live host whose files changed for such an item now refuses the
+    /// commands on `port` (nil: it does, or there was nothing to ask). Nil when no item of
+    /// `playbooks` has the check.
+    static func verification(_ playbooks: [Playbook], port: UInt16, address: String? = nil) -> (@Sendable (any Host, HostPlan) async -> String?)? {
+        let books = playbooks.filter(applies)
+        guard !books.isEmpty else { return nil }
+        return { host, plan in
+            guard host.isLive, plan.files.contains(where: { f in f.items.contains { id in books.contains { $0.id == id } } })
+            else { return nil }
+            let commands = Set(books.flatMap(\.smtpRefuses))
+            return await SMTPVerification.check(
+                address: address ?? host.address.ssh?.address ?? "127.0.0.1", port: port, mustRefuse: commands)
+        }
+    }
+}
