@@ -100,10 +100,7 @@ struct EximACLTarget: TargetKind, Equatable {
 
     /// Comments out what lets `allowed` through in `trees`, and records the edit and the reload.
     private func fix(_ allowed: [EximVerdict], in trees: [ConfigTree], item: String, plan: inout Planner.Build) throws {
-        for tree in try EximACL.commentOut(allowed.map(\.command), in: trees)
-        where !(plan.changedItems[tree.file] ?? []).contains(item) {
-            plan.changedItems[tree.file, default: []].append(item)
-        }
+        for tree in try EximACL.commentOut(allowed.map(\.command), in: trees) { plan.changed(tree.file, by: item) }
         if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
     }
 
@@ -205,7 +202,7 @@ struct DebianEximSources: Sendable, Equatable {
     /// `dc_use_split_config` as the shell reads update-exim4.conf.conf (the last assignment
     /// wins); nil when it is not set. Throws, with the line, for a value other than true/false.
     static func splitSetting(_ snapshot: FileSnapshot, path: String) throws -> Bool? {
-        var value: (Bool, Int)?
+        var value: Bool?
         let text = String(decoding: snapshot.bytes, as: UTF8.self)
         for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let t = line.trimmingCharacters(in: .whitespaces)
@@ -217,9 +214,9 @@ struct DebianEximSources: Sendable, Equatable {
                     .invalidInput, file: path, line: i + 1, "dc_use_split_config is '\(v)'; update-exim4.conf takes 'true' or 'false'",
                     hint: "nothing was changed")
             }
-            value = (v == "true", i + 1)
+            value = v == "true"
         }
-        return value?.0
+        return value
     }
 
     /// "conf.d/main/02_… and 3 more" style, for a note.

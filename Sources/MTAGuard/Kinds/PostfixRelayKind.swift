@@ -74,7 +74,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
             if fixed.open && fixed.privateNetworks.isEmpty {
                 throw MTAGuardError(.failed, file: file, "closing the relay did not close it: \(fixed.note)", hint: "nothing was changed; report this main.cf")
             }
-            if !(plan.changedItems[file] ?? []).contains(item) { plan.changedItems[file, default: []].append(item) }
+            plan.changed(file, by: item)
             if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
             plan.validations[file] = (validateBefore, validateAfter)
         }

@@ -245,20 +245,21 @@ public struct Planner: Sendable {
             return try result.get()
         }
 
+        /// Records that `item`'s fix changed the parsed `file` (rendered and diffed after every item).
+        mutating func changed(_ file: String, by item: String) {
+            if !(changedItems[file] ?? []).contains(item) { changedItems[file, default: []].append(item) }
+        }
+
         /// Judges one target on its (cached) tree; fixes it in the tree when it fails.
         mutating func judgeAndFix(_ target: Target, item: String, fix: Bool) throws -> Evidence {
-            guard let parsed = trees[target.file] else {
+            guard let tree = try tree(target.file, lens: target.lens, mta: target.mta) else {
                 throw MTAGuardError(file: target.file, "is absent")
-            }
-            let tree = try parsed.get()
-            guard tree.lens == target.lens else {
-                throw MTAGuardError(.invalidInput, file: target.file, "is read with \(tree.lens) by another item and \(target.lens) here")
             }
             let judge = Judge(target: target)
             let found = judge.evidence(try judge.read(tree), file: target.file)
             if found.status == .fail && fix {
                 try Remediator(target: target).apply(to: tree)
-                if !(changedItems[target.file] ?? []).contains(item) { changedItems[target.file, default: []].append(item) }
+                changed(target.file, by: item)
             }
             return found
         }
