@@ -27,6 +27,8 @@ public struct HostFacts: Sendable {
     public var versions: [String: MTAVersionFact] = [:]
     /// Whose `/usr/sbin/sendmail` and `/usr/lib/sendmail` are (often postfix's or exim's).
     public var owners: [CommandOwner] = []
+    /// The listening TCP sockets (`FactsRequest.listeners`); nil when not asked or offline.
+    public var listening: ListenerFacts?
 
     public init(
         family: OSFamily, release: String, initSystem: InitSystem, tools: Set<String> = [],
@@ -82,16 +84,19 @@ public struct FactsRequest: Sendable, Equatable {
     /// Debian's /etc/exim4/conf.d/main). Only names made of letters, digits, `.`, `_` and `-`
     /// that do not begin with `.` are read: the names such folders' readers take.
     public var folders: [String] = []
+    /// Whether the host's listening TCP sockets are wanted (`ss -ltn`, else `netstat -an`).
+    public var listeners = false
 
     public init(
         paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil,
-        folders: [String] = []
+        folders: [String] = [], listeners: Bool = false
     ) {
         self.paths = paths
         self.metadata = metadata
         self.probeServices = probeServices
         self.versions = versions
         self.folders = folders
+        self.listeners = listeners
     }
 
     /// Whether a folder entry's name is one `folders` reads.

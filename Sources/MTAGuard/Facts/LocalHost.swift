@@ -88,7 +88,7 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let probe = script.services(probe: request.probeServices, versions: request.versions)
+        let probe = script.services(probe: request.probeServices, versions: request.versions, listeners: request.listeners)
         ScriptRecorder.record(probe)
         let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.text.utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)
@@ -101,6 +101,7 @@ public struct LocalHost: Host {
         facts.metadataIssues = issues
         facts.versions = versions.facts
         facts.owners = versions.owners
+        facts.listening = RemoteScript.Listeners(output: out.stdout, marker: script.marker).facts
         return facts
     }
 

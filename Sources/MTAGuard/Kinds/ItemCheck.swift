@@ -38,7 +38,9 @@ extension ItemCheck {
 
 /// Every item check, in the order an item's evidence shows them.
 enum ItemChecks {
-    static let all: [any ItemCheck.Type] = [VersionCheck.self, SMTPRefusalCheck.self, ServiceDisableCheck.self]
+    static let all: [any ItemCheck.Type] = [
+        VersionCheck.self, ListenerCheck.self, SMTPRefusalCheck.self, ServiceDisableCheck.self,
+    ]
 
     /// One check of each kind some item of `planner` has, for one host.
     static func of(_ planner: Planner) -> [any ItemCheck] {

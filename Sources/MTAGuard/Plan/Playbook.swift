@@ -19,11 +19,15 @@ public struct Playbook: Sendable {
     public var knowledge: String?
     /// Network verification: the SMTP commands that must be refused (`vrfy`, `expn`).
     public var smtpRefuses: [String] = []
+    /// A listener item (SRV-004): the TCP port whose listeners are judged, and the MTAs that
+    /// may be what listens there (stopped and disabled by `--mode disable`).
+    public var listensOn: UInt16?
+    public var listeningMTAs: [String] = []
 
     /// Every MTA the item is about.
     public var mtas: [String] {
         var seen = Set<String>()
-        return (targets.map(\.mta) + versionOf).filter { seen.insert($0).inserted }
+        return (targets.map(\.mta) + versionOf + listeningMTAs).filter { seen.insert($0).inserted }
     }
     /// Where the playbook was read from, for messages.
     public var source: String

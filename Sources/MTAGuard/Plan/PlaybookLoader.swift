@@ -11,7 +11,7 @@ public enum PlaybookLoader {
     }
 
     /// Every `*.yaml` playbook in `folder`, sorted by id. Data files that are not playbooks
-    /// (they have no `targets`, such as a knowledge base) are skipped.
+    /// (they have no `targets`, `version` or `listening`, such as a knowledge base) are skipped.
     public static func loadAll(folder: String) throws -> [Playbook] {
         let names: [String]
         do {
@@ -24,7 +24,7 @@ public enum PlaybookLoader {
         for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
             let path = (folder as NSString).appendingPathComponent(name)
             let value = try YAMLValue.load(file: path)
-            guard case .mapping(let m) = value.node, m.keys.contains(where: { $0.string == "targets" || $0.string == "version" }) else {
+            guard case .mapping(let m) = value.node, m.keys.contains(where: { ["targets", "version", "listening"].contains($0.string) }) else {
                 continue
             }
             let book = try parse(value)
@@ -54,7 +54,7 @@ public enum PlaybookLoader {
     static func parse(_ root: YAMLValue) throws -> Playbook {
         let top = try root.mapping(allowed: [
             "id", "aliases", "schemes", "title", "title_en", "severity", "references", "applies_to", "targets", "when_not_needed",
-            "version", "verify",
+            "version", "verify", "listening",
         ])
         let id = try top.required("id", in: root).string()
         guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*$"#, options: .regularExpression) != nil else {
@@ -84,9 +84,20 @@ public enum PlaybookLoader {
                 smtpRefuses.append(command)
             }
         }
+        var listensOn: UInt16?
+        var listeningMTAs: [String] = []
+        if let v = top["listening"] {
+            let lm = try v.mapping(allowed: ["port", "mtas"])
+            let portValue = try lm.required("port", in: v)
+            guard let port = UInt16(try portValue.string()), port != 0 else {
+                throw portValue.error("'\(try portValue.string())' is not a TCP port (1-65535)")
+            }
+            listensOn = port
+            listeningMTAs = try lm.required("mtas", in: v).sequence().map { try $0.oneOf(MTACatalog.names) }
+        }
         let targets = try top["targets"]?.sequence().map(parseTarget) ?? []
-        guard !targets.isEmpty || !versionOf.isEmpty else {
-            throw root.error("an item needs targets (files to judge) or version (MTAs whose version to judge)")
+        guard !targets.isEmpty || !versionOf.isEmpty || listensOn != nil else {
+            throw root.error("an item needs targets (files to judge), version (MTAs whose version to judge) or listening (a port and the MTAs that may listen on it)")
         }
         var whenNotNeeded: [ServiceAction] = [.stop, .disable]
         if let w = top["when_not_needed"] {
@@ -116,6 +127,8 @@ public enum PlaybookLoader {
             smtpRefuses: smtpRefuses,
             source: root.file)
         book.schemes = schemes
+        book.listensOn = listensOn
+        book.listeningMTAs = listeningMTAs
         return book
     }
 

@@ -129,9 +129,10 @@ struct RemoteScript {
     }
 
     /// The service section on its own (the live local host runs just this).
-    func services(probe: Bool, versions: [String: [String]]? = nil) -> ShellCode {
+    func services(probe: Bool, versions: [String: [String]]? = nil, listeners: Bool = false) -> ShellCode {
         var body: ShellCode = "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
         if let settings = versions { body += versionProbe + settingsProbe(settings) + packageTools }
+        if listeners { body += listenerProbe }
         return Self.script(body)
     }
 
@@ -314,6 +315,7 @@ struct RemoteScript {
             """
         s += serviceProbe
         if let settings = request.versions { s += versionProbe + settingsProbe(settings) + packageTools }
+        if request.listeners { s += listenerProbe }
         s += """
             mtg_file() {
               if [ -h "$1" ]; then echo "$M link"; return; fi
@@ -386,6 +388,7 @@ struct RemoteScript {
         var stat: Int?
         var services = Self.Services()
         var versions = Self.Versions()
+        var listeners = Self.Listeners()
         var files: [String: FileSnapshot?] = [:]
         var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
         var hex: [UInt8] = []
@@ -439,6 +442,7 @@ struct RemoteScript {
             case "release": release = arg
             case "init", "tool", "service": services.read(word, arg)
             case "version", "package", "setting", "owner": versions.read(word, arg)
+            case "listen", "listen-tool", "listen-none": listeners.read(word, arg)
             case "file":
                 guard let c = Int(arg), paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
                 currentPath = paths[c]
@@ -485,6 +489,7 @@ struct RemoteScript {
         facts.folders = folders.mapValues { $0?.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) }
         facts.versions = versions.facts
         facts.owners = versions.owners
+        facts.listening = listeners.facts
         return facts
     }
 

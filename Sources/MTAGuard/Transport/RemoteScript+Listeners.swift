@@ -1,0 +1,93 @@
+/// The listening TCP sockets of a host (SRV-004), as the OS's own tool shows them: `ss -ltn`
+/// on Linux, else `netstat -an` (Solaris, AIX, HP-UX and older Linux). The tool's lines come
+/// back as they are (`listen LINE`), after a `listen-tool NAME` line; a host with neither tool
+/// says `listen-none`. Nothing of a line is ever run: it is read here, in Swift.
+extension RemoteScript {
+    var listenerProbe: ShellCode {
+        """
+        if command -v ss >/dev/null 2>&1 && mtg_lo=$(ss -ltn 2>/dev/null); then mtg_lt=ss
+        elif command -v netstat >/dev/null 2>&1 && mtg_lo=$(netstat -an 2>/dev/null); then mtg_lt=netstat
+        else mtg_lt=; mtg_lo=; fi
+        if [ -n "$mtg_lt" ]; then
+          echo "$M listen-tool $mtg_lt"
+          printf '%s\\n' "$mtg_lo" | while IFS= read -r mtg_x; do
+            case $mtg_x in *LISTENING*|unix*) ;; *LISTEN*) echo "$M listen $mtg_x";; esac
+          done
+        else
+          echo "$M listen-none"
+        fi
+
+        """
+    }
+
+    /// What `listenerProbe` printed.
+    struct Listeners {
+        /// The tool that answered; nil when the host has none (or the probe did not run).
+        var tool: String?
+        var sockets: [ListeningSocket] = []
+        var asked = false
+
+        mutating func read(_ word: String, _ arg: String) {
+            switch word {
+            case "listen-tool":
+                tool = arg
+                asked = true
+            case "listen-none": asked = true
+            case "listen":
+                if let s = ListeningSocket(line: arg) { sockets.append(s) }
+            default: break
+            }
+        }
+
+        init() {}
+
+        init(output: String, marker: String) {
+            for (word, arg) in RemoteScript.reports(output, marker: marker) { read(word, arg) }
+        }
+
+        /// The facts' value: nil when the probe did not run.
+        var facts: ListenerFacts? {
+            asked ? ListenerFacts(tool: tool, sockets: sockets) : nil
+        }
+    }
+}
+
+/// The listening sockets a host reported, and the tool that told.
+public struct ListenerFacts: Sendable, Equatable {
+    /// `ss` or `netstat`; nil when the host has neither.
+    public var tool: String?
+    public var sockets: [ListeningSocket]
+
+    /// The sockets on `port`.
+    public func on(_ port: UInt16) -> [ListeningSocket] { sockets.filter { $0.port == port } }
+}
+
+/// One listening TCP socket: its local address and port, and the tool's line.
+public struct ListeningSocket: Sendable, Equatable {
+    public var address: String
+    public var port: UInt16
+    public var line: String
+
+    /// The local address of one line of `ss -ltn` (`LISTEN 0 100 0.0.0.0:25 0.0.0.0:*`,
+    /// `[::]:25`) or `netstat -an` (Linux `0.0.0.0:25`; Solaris, AIX and HP-UX `*.25`,
+    /// `127.0.0.1.25`): the first field that ends in a separator and a port number. Nil for a
+    /// line that has none (a heading, a unix socket).
+    public init?(line: String) {
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        for field in fields {
+            guard let sep = field.lastIndex(where: { $0 == ":" || $0 == "." }), sep != field.startIndex else { continue }
+            let digits = field[field.index(after: sep)...]
+            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let port = UInt16(digits), port != 0
+            else { continue }
+            self.address = String(field[..<sep])
+            self.port = port
+            self.line = fields.joined(separator: " ")
+            return
+        }
+        return nil
+    }
+
+    /// `ADDRESS:PORT` as ss writes it.
+    public var endpoint: String { "\(address):\(port)" }
+}
