@@ -78,7 +78,7 @@ import Testing
             before = try outside(["check"] + wire)
         }
         #expect(before.status == 2, "\(before)\n\(pf.logTail())")
-        #expect(before.stdout.contains("fail  smtp \(net.hostAddress):\(port)  \"MAIL FROM:<probe@outside.example> RCPT TO:<probe@elsewhere.example> → 250"), "\(before)")
+        #expect(before.stdout.contains("fail  smtp \(net.hostAddress):\(port)  \"MAIL FROM:<> RCPT TO:<probe@elsewhere.example> → 250"), "\(before)")
         #expect(before.stdout.contains("mynetworks holds 0.0.0.0/0 (the whole Internet)"), "\(before)")
 
         // apply: the world leaves mynetworks (nothing else), postfix reloads, and the probe
@@ -103,5 +103,69 @@ import Testing
             again = try outside(["check"] + wire)
         }
         #expect(again.status == 2 && again.stdout.contains("RCPT TO:<probe@elsewhere.example> → 250"), "\(again)")
+    }
+
+    /// sendmail or exim (`mta`, made open already; `original` its file's bytes) asked from
+    /// outside: 250 before, `refusal` after apply (with the file as `fixed`), 250 again after
+    /// rollback, and the file byte for byte.
+    func roundTrip(_ mta: ExtractedMTA, _ net: OutsideNetwork, original: Data, fixed: String, refusal: String,
+                   layingEtc: Bool = false, beforeSays: String? = nil) throws {
+        let backups = try TempDir("relay-wire-\(mta.kind.rawValue)")
+        defer { backups.remove() }
+        func outside(_ args: [String]) throws -> CommandResult {
+            let playbooks = ["check", "plan", "apply"].contains(args[0]) ? ["--playbooks", Repo.playbooks] : []
+            return try mta.run(["ip", "netns", "exec", net.name, Repo.binary] + args + playbooks,
+                               environment: ["MTAGUARD_BACKUPS": backups.path], layingEtc: layingEtc)
+        }
+        let wire = ["--item", "U-47", "--smtp-port", String(mta.port), "--smtp-host", net.hostAddress]
+        let before = try outside(["check"] + wire)
+        #expect(before.status == 2, "\(before)\n\(mta.logs())")
+        #expect(before.stdout.contains("RCPT TO:<probe@elsewhere.example> → 250"), "\(before)\n\(mta.logs())")
+        if let beforeSays { #expect(before.stdout.contains(beforeSays), "\(before)") }
+
+        let apply = try outside(["apply", "--yes"] + wire)
+        #expect(apply.status == 0, "\(apply)\n\(mta.logs())")
+        #expect(try String(contentsOfFile: mta.configFile, encoding: .utf8) == fixed)
+        let after = try outside(["check"] + wire)
+        #expect(after.status == 0, "\(after)")
+        #expect(after.stdout.contains("RCPT TO:<probe@elsewhere.example> → \(refusal)"), "\(after)")
+
+        let id = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("run ") }.map { String($0.dropFirst(4)) })
+        let rollback = try outside(["rollback", id])
+        #expect(rollback.status == 0, "\(rollback)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mta.configFile)) == original)
+        let again = try outside(["check"] + wire)
+        #expect(again.status == 2 && again.stdout.contains("RCPT TO:<probe@elsewhere.example> → 250"), "\(again)")
+    }
+
+    /// sendmail: its check_rcpt rule that refuses what no relay check allowed commented out
+    /// (an open relay), run by the bridge on the host's end of the veth pair so that sendmail
+    /// sees the client's outside address: the rule is put back.
+    @Test func anOpenSendmailRelayIsClosedAndOpenAgainAfterRollback() throws {
+        let net = try OutsideNetwork()
+        defer { net.remove() }
+        let mta = try ExtractedMTA.sendmail(address: net.hostAddress)
+        defer { mta.stop() }
+        let deny = "R$*\t\t\t$#error $@ 5.7.1 $: \"550 Relaying denied\"\n"
+        let built = try String(contentsOfFile: mta.configFile, encoding: .utf8)
+        #expect(built.components(separatedBy: "\n" + deny).count == 2, "one deny rule in the built cf")
+        let open = built.replacingOccurrences(of: "\n" + deny, with: "\n#" + deny)
+        try Data(open.utf8).write(to: URL(fileURLWithPath: mta.configFile))
+        try roundTrip(mta, net, original: Data(open.utf8), fixed: built, refusal: "550 5.7.1",
+                      beforeSays: "the rule that refuses what no relay check allowed is commented out")
+    }
+
+    /// exim with the world in its relay networks (Debian's template, MAIN_RELAY_NETS), seen
+    /// through an /etc overlay where Debian's exim4 reads it: the world leaves the macro.
+    @Test func anOpenEximRelayIsClosedAndOpenAgainAfterRollback() throws {
+        let net = try OutsideNetwork()
+        defer { net.remove() }
+        let mta = try ExtractedMTA.exim(macros: ["MAIN_RELAY_NETS = 0.0.0.0/0"], address: net.hostAddress)
+        defer { mta.stop() }
+        #expect(mta.configFile == mta.root + "/etc/exim4/exim4.conf")
+        let original = try Data(contentsOf: URL(fileURLWithPath: mta.configFile))
+        let fixed = String(decoding: original, as: UTF8.self).replacingOccurrences(
+            of: "MAIN_RELAY_NETS = 0.0.0.0/0\n", with: "MAIN_RELAY_NETS = 127.0.0.1 : ::::1\n")
+        try roundTrip(mta, net, original: original, fixed: fixed, refusal: "550", layingEtc: true)
     }
 }

@@ -144,6 +144,25 @@ import Glibc
         #expect(error.description.contains("VRFY"), "\(error)")
     }
 
+    /// A server that refuses even the null sender was not asked the relay question: neither
+    /// refused nor allowed, and the RCPT is never sent.
+    @Test func aRefusedNullSenderAsksNoRelayQuestion() throws {
+        let server = try FakeSMTPServer(greeting: "220 mx.example.test ESMTP", replies: [
+            "EHLO": "250 mx.example.test", "VRFY": "252 2.0.0 root", "EXPN": "502 5.5.2 no",
+            "MAIL": "553 5.1.8 sender refused", "RCPT": "250 2.1.5 ok", "RSET": "250 2.0.0 ok",
+        ])
+        let r = try SMTPProbe.probe(host: "127.0.0.1", port: server.port, timeout: 3, relay: true)
+        #expect(r.relaySenderRefused)
+        #expect(r.relayRefused == nil)
+        #expect(r.relay?.code == 553)
+        let open = try FakeSMTPServer(greeting: "220 mx.example.test ESMTP", replies: [
+            "EHLO": "250 mx.example.test", "VRFY": "252 2.0.0 root", "EXPN": "502 5.5.2 no",
+            "MAIL": "250 2.1.0 ok", "RCPT": "250 2.1.5 ok", "RSET": "250 2.0.0 ok",
+        ])
+        let o = try SMTPProbe.probe(host: "127.0.0.1", port: open.port, timeout: 3, relay: true)
+        #expect(!o.relaySenderRefused && o.relayRefused == false && o.relay?.code == 250)
+    }
+
     @Test func somethingThatIsNotSMTPIsAnError() throws {
         let server = try FakeSMTPServer(greeting: "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")
         let error = try #require(throws: MTAGuardError.self) {

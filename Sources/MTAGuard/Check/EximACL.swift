@@ -139,11 +139,26 @@ struct EximConfigReading {
         let file: String
         let line: Int?
         let text: String?
+        /// Each condition and modifier with its value (macros replaced) and its node.
+        var values: [(name: String, value: String, node: String)] = []
+        var treePath = ""
+    }
+    /// A named list (`hostlist relay_from_hosts = …`): `node` holds its value.
+    struct NamedList {
+        let kind: String
+        let name: String
+        let setting: Setting
     }
 
     private(set) var macros: [(name: String, value: String)] = []
+    /// Where each macro's value in force was defined.
+    private(set) var macroSettings: [String: Setting] = [:]
     private(set) var settings: [String: Setting] = [:]
     private(set) var acls: [String: [Statement]] = [:]
+    /// Named lists by `KIND NAME` (`hostlist relay_from_hosts`), the first definition of each.
+    private(set) var lists: [String: NamedList] = [:]
+    /// Main options read besides the VRFY/EXPN ones.
+    static let otherSettings: Set<String> = ["acl_smtp_rcpt"]
     private(set) var includes: [String] = []
     private(set) var builtinConditions: [String] = []
 
@@ -171,7 +186,15 @@ struct EximConfigReading {
                     guard state == 0 else { continue }
                     if label.first?.isUppercase == true {
                         try define(label, node: node, in: tree)
-                    } else if section == "main", EximSMTPCommand.allCases.contains(where: { $0.option == label }) {
+                    } else if section == "main", ["hostlist", "domainlist", "addresslist", "localpartlist"].contains(label) {
+                        let name = try tree.value(node) ?? ""
+                        guard let valueNode = try tree.wrap({ try tree.augeas.match(node + "/value") }).first,
+                              lists[label + " " + name] == nil else { continue }
+                        let line = tree.line(of: node)
+                        lists[label + " " + name] = NamedList(kind: label, name: name, setting: Setting(
+                            treePath: tree.path, node: valueNode, file: tree.file, line: line, text: tree.sourceLine(line),
+                            value: expand(Self.logical(try tree.value(valueNode) ?? ""))))
+                    } else if section == "main", EximSMTPCommand.allCases.contains(where: { $0.option == label }) || Self.otherSettings.contains(label) {
                         let line = tree.line(of: node)
                         let raw = try tree.value(node) ?? ""
                         settings[label] = Setting(
@@ -209,10 +232,16 @@ struct EximConfigReading {
     private mutating func define(_ name: String, node: String, in tree: ConfigTree) throws {
         let value = expand(Self.logical(try tree.value(node) ?? ""))
         let redefine = try !tree.wrap { try tree.augeas.match(node + "/redefine") }.isEmpty
+        let line = tree.line(of: node)
+        let setting = Setting(treePath: tree.path, node: node, file: tree.file, line: line, text: tree.sourceLine(line), value: value)
         if let i = macros.firstIndex(where: { $0.name == name }) {
-            if redefine { macros[i].value = value }
+            if redefine {
+                macros[i].value = value
+                macroSettings[name] = setting
+            }
         } else {
             macros.append((name, value))
+            macroSettings[name] = setting
         }
     }
 
@@ -257,7 +286,12 @@ struct EximConfigReading {
             let children = try tree.wrap { try tree.augeas.match(item + "/*") }
             let conditions = try children.compactMap { child in try tree.wrap { try tree.augeas.label(child) } }
             let line = tree.line(of: item)
-            statements.append(Statement(verb: label, conditions: conditions, file: tree.file, line: line, text: tree.sourceLine(line)))
+            var statement = Statement(verb: label, conditions: conditions, file: tree.file, line: line, text: tree.sourceLine(line))
+            statement.treePath = tree.path
+            for (child, name) in zip(children, conditions) {
+                statement.values.append((name, expand(Self.logical(try tree.value(child) ?? "")), child))
+            }
+            statements.append(statement)
         }
         if active, let name = try tree.value(node), acls[name] == nil { acls[name] = statements }
     }

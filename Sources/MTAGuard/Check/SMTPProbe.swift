@@ -40,14 +40,20 @@ public struct SMTPProbeResult: Sendable, Codable, Equatable {
     /// the bare name as an argument (501).
     public var vrfyAsked = SMTPProbeResult.probedUser
     public var expnAsked = SMTPProbeResult.probedUser
-    /// With `relay`: the reply that decided the relay attempt (`RCPT TO` an outside domain for
-    /// an outside sender, or the `MAIL FROM` that refused the sender already); nil when not asked.
+    /// With `relay`: the reply that decided the relay attempt (`RCPT TO` an outside domain), or
+    /// the `MAIL FROM` that refused the null sender already; nil when not asked.
     public var relay: Reply?
-    /// What the relay attempt said, for evidence.
-    public static let relayAttempt = "MAIL FROM:<probe@outside.example> RCPT TO:<probe@elsewhere.example>"
+    /// Whether `relay` is MAIL FROM's refusal: the relay question itself was not asked.
+    public var relaySenderRefused = false
+    /// What the relay attempt said, for evidence. The sender is the null reverse-path, which an
+    /// MTA must accept (RFC 5321 4.5.5) and which no sender-domain check refuses (an outside
+    /// sender's domain must resolve for sendmail, and `.example` never does): only the relay
+    /// decision answers RCPT.
+    public static let relayAttempt = "MAIL FROM:<> RCPT TO:<probe@elsewhere.example>"
 
-    /// Whether the server refused to relay: a 4xx (deferred) or 5xx reply. nil when not asked.
-    public var relayRefused: Bool? { relay.map { $0.code >= 400 } }
+    /// Whether the server refused to relay: a 4xx (deferred) or 5xx reply to RCPT TO. nil when
+    /// not asked, or when MAIL FROM was refused (the RCPT was never asked).
+    public var relayRefused: Bool? { relaySenderRefused ? nil : relay.map { $0.code >= 400 } }
 
     public init(
         greeting: String, bannerVersion: String?, ehloKeywords: [String], vrfy: Reply, expn: Reply,
@@ -189,7 +195,7 @@ public enum SMTPProbe {
     /// Never sent: no message is ever transferred.
     public static let forbiddenVerbs: Set<String> = ["DATA", "BDAT"]
     /// The only MAIL and RCPT lines ever sent: the relay attempt, which RSET ends.
-    public static let relayLines: Set<String> = ["MAIL FROM:<probe@outside.example>", "RCPT TO:<probe@elsewhere.example>"]
+    public static let relayLines: Set<String> = ["MAIL FROM:<>", "RCPT TO:<probe@elsewhere.example>"]
 
     /// Probes `host` (an IPv4 or IPv6 literal, with or without brackets, or a name) on `port`.
     /// Throws an `MTAGuardError` naming host:port when the connection is refused or times out,
@@ -246,14 +252,17 @@ public enum SMTPProbe {
             expn = try session.command("EXPN \(qualified)")
             expnAsked = qualified
         }
-        // The relay attempt (U-47 / SRV-009): an outside sender to an outside domain, then RSET.
+        // The relay attempt (U-47 / SRV-009): the null sender to an outside domain, then RSET.
         // Never DATA: nothing is ever sent.
         var relayReply: SMTPProbeResult.Reply?
+        var senderRefused = false
         if relay {
-            let mail = try session.command("MAIL FROM:<probe@outside.example>")
+            let mail = try session.command("MAIL FROM:<>")
             var decided = mail
             if mail.code == 250 {
                 decided = try session.command("RCPT TO:<probe@elsewhere.example>")
+            } else {
+                senderRefused = true
             }
             relayReply = .init(code: decided.code, text: decided.lines.joined(separator: "\n"))
             _ = try? session.command("RSET")
@@ -268,6 +277,7 @@ public enum SMTPProbe {
             expn: .init(code: expn.code, text: expn.lines.joined(separator: "\n")),
             vrfyAsked: vrfyAsked, expnAsked: expnAsked)
         result.relay = relayReply
+        result.relaySenderRefused = senderRefused
         return result
     }
 

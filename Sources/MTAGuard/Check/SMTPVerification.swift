@@ -19,6 +19,9 @@ enum SMTPVerification {
                 if mustRefuse.contains("relay"), r.relayRefused == false, let reply = r.relay {
                     allowed.append("relaying (\(SMTPProbeResult.relayAttempt) → \(reply.code) \(reply.text))")
                 }
+                if mustRefuse.contains("relay"), r.relaySenderRefused, let reply = r.relay {
+                    allowed.append("no relay question: MAIL FROM:<> → \(reply.code) \(reply.text)")
+                }
                 if allowed.isEmpty { return nil }
                 last = "the MTA still answers " + allowed.joined(separator: "; ")
             case .failure(let error):

@@ -23,11 +23,8 @@ struct PostfixRelayTarget: TargetKind, Equatable {
     var fetch: Fetch { .contents(lens: Self.lens) }
 
     static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> PostfixRelayTarget {
-        let (before, after) = try PlaybookLoader.validations(m["validate"])
-        return PostfixRelayTarget(
-            mta: try m.required("mta", in: value).oneOf(["postfix"]),
-            file: try PlaybookLoader.absolutePath(m, "file", in: value),
-            validateBefore: before, validateAfter: after, after: try PlaybookLoader.serviceStep(m["after"]))
+        let t = try PlaybookLoader.fileTarget(m, in: value, mtas: ["postfix"])
+        return PostfixRelayTarget(mta: t.mta, file: t.file, validateBefore: t.before, validateAfter: t.after, after: t.step)
     }
 
     /// The relay parameters main.cf sets, and the line of each.

@@ -50,6 +50,11 @@ struct SMTPRefusalCheck: ItemCheck {
                     guard let reply = r.relay else {
                         return Evidence(mta: "smtp", file: place, line: nil, text: "", status: .error, note: "the relay attempt was not made")
                     }
+                    if r.relaySenderRefused {
+                        return Evidence(
+                            mta: "smtp", file: place, line: nil, text: "MAIL FROM:<> → \(reply.code) \(reply.text)", status: .error,
+                            note: "the server refused the null sender, which it must accept: the relay question (RCPT TO an outside domain) was not asked")
+                    }
                     let refused = reply.code >= 400
                     return Evidence(
                         mta: "smtp", file: place, line: nil,

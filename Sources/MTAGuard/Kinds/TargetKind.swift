@@ -44,7 +44,10 @@ extension TargetKind {
 
 /// Every kind a playbook may name.
 enum TargetKinds {
-    static let all: [any TargetKind.Type] = [Target.self, FileModeTarget.self, EximACLTarget.self, PostfixRelayTarget.self]
+    static let all: [any TargetKind.Type] = [
+        Target.self, FileModeTarget.self, EximACLTarget.self, PostfixRelayTarget.self, SendmailRelayTarget.self,
+        EximRelayTarget.self,
+    ]
 
     /// The kind an entry names (`setting` when it names none).
     static func named(_ name: String) -> (any TargetKind.Type)? {

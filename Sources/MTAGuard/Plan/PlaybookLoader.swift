@@ -143,6 +143,16 @@ public enum PlaybookLoader {
         return try kind.parse(checked, in: value)
     }
 
+    /// The keys every kind that judges one MTA's file reads the same way: `mta` (one of
+    /// `mtas`), `file`, `validate` and `after`.
+    static func fileTarget(
+        _ m: [String: YAMLValue], in value: YAMLValue, mtas: [String]
+    ) throws -> (mta: String, file: String, before: Validation?, after: Validation?, step: ServiceStep?) {
+        let (before, after) = try validations(m["validate"])
+        return (try m.required("mta", in: value).oneOf(mtas), try absolutePath(m, "file", in: value),
+                before, after, try serviceStep(m["after"]))
+    }
+
     /// An entry's `validate`: the commands that check a new file before and after it replaces
     /// the old one.
     static func validations(_ value: YAMLValue?) throws -> (before: Validation?, after: Validation?) {

@@ -96,8 +96,10 @@ final class ExtractedMTA: Sendable {
     let kind: Kind
     let packages: MTAPackages
     let root: String
-    /// The loopback port the bridge listens on (127.0.0.1 only).
+    /// The port the bridge listens on, at `address`.
     var port: UInt16 { bridge.port }
+    /// 127.0.0.1, or the address `sendmail(address:)` or `exim(address:)` was given.
+    var address: String { bridge.address }
     /// `root/etc/mail/sendmail.cf` (sendmail) or `root/etc/exim4/exim4.conf` (exim).
     let configFile: String
     var logFile: String { root + "/mta.log" }
@@ -124,7 +126,9 @@ final class ExtractedMTA: Sendable {
     // MARK: - start
 
     /// sendmail from a generic Linux `.mc`: PrivacyOptions=authwarnings, so VRFY and EXPN answer.
-    static func sendmail() throws -> ExtractedMTA {
+    /// Host names come from files only (its own service.switch): no session asks DNS. `address`:
+    /// where the bridge listens (a test's veth address, so that sendmail sees an outside client).
+    static func sendmail(address: String = "127.0.0.1") throws -> ExtractedMTA {
         let packages = try MTAPackages.locate()
         let root = try makeRoot("sendmail")
         return try starting(root) {
@@ -136,12 +140,14 @@ final class ExtractedMTA: Sendable {
                 OSTYPE(`linux')dnl
                 define(`QUEUE_DIR', `\(root)/spool')dnl
                 define(`ALIAS_FILE', `\(root)/etc/mail/aliases')dnl
+                define(`confSERVICE_SWITCH_FILE', `\(root)/etc/mail/service.switch')dnl
                 MAILER(`local')dnl
                 MAILER(`smtp')dnl
 
                 """
             try write(root + "/etc/mail/sendmail.mc", mc)
             try write(root + "/etc/mail/aliases", "postmaster: root\n")
+            try write(root + "/etc/mail/service.switch", "hosts files\naliases files\n")
             let cf = packages.cfDirectory
             let built = try runCommand(["m4", "-D_CF_DIR_=\(cf)/", cf + "/m4/cf.m4", root + "/etc/mail/sendmail.mc"])
             guard built.status == 0, built.stdout.contains("O PrivacyOptions=authwarnings") else {
@@ -154,7 +160,7 @@ final class ExtractedMTA: Sendable {
             let bridge = try LoopbackInetd(
                 command: ["unshare", "-u", "bash", "-c", LoopbackInetd.trampoline(hostName: hostName), "bash",
                           packages.sendmailBinary, "-C", configFile, "-bs"],
-                environment: ["LD_LIBRARY_PATH": packages.sendmailLibraries], log: root + "/mta.log")
+                environment: ["LD_LIBRARY_PATH": packages.sendmailLibraries], log: root + "/mta.log", address: address)
             return ExtractedMTA(kind: .sendmail, packages: packages, root: root, configFile: configFile, bridge: bridge)
         }
     }
@@ -162,7 +168,10 @@ final class ExtractedMTA: Sendable {
     /// exim with Debian's stock configuration (VRFY 252, EXPN 550), or with
     /// `acl_smtp_vrfy = accept` and/or `acl_smtp_expn = accept` (`accepting: ["vrfy", "expn"]`:
     /// they answer 250).
-    static func exim(accepting: [String] = []) throws -> ExtractedMTA {
+    /// `macros`: lines put before the template (`MAIN_RELAY_NETS = 0.0.0.0/0`); `address`:
+    /// where the bridge listens. Clients' names are never looked up (`MAIN_HOST_LOOKUP = !*`):
+    /// no session asks DNS.
+    static func exim(accepting: [String] = [], macros: [String] = [], address: String = "127.0.0.1") throws -> ExtractedMTA {
         let packages = try MTAPackages.locate()
         guard let user = getpwnam("Debian-exim") else {
             throw ExtractedMTAError(description: "exim needs the Debian-exim user: run `make mtas` (Tests/mta/fetch.sh creates it)")
@@ -183,8 +192,13 @@ final class ExtractedMTA: Sendable {
                 ETC_MAILNAME = \(hostName)
                 MAIN_LOCAL_DOMAINS = @:localhost
                 log_file_path = \(root)/log/%slog
+                MAIN_HOST_LOOKUP = !*
 
                 """
+            for line in macros { conf += line + "\n" }
+            // update-exim4.conf always defines it (dc_relay_nets); undefined, relay_from_hosts
+            // would name a host called MAIN_RELAY_NETS, looked up in DNS.
+            if !macros.contains(where: { $0.hasPrefix("MAIN_RELAY_NETS ") }) { conf += "MAIN_RELAY_NETS = 127.0.0.1 : ::::1\n" }
             for command in accepting { conf += "acl_smtp_\(command) = accept\n" }
             conf += try String(contentsOfFile: packages.eximTemplate, encoding: .utf8)
             let configFile = root + "/etc/exim4/exim4.conf"
@@ -193,7 +207,7 @@ final class ExtractedMTA: Sendable {
             try FileManager.default.createSymbolicLink(atPath: root + "/sbin/sendmail", withDestinationPath: "exim4")
             let bridge = try LoopbackInetd(
                 command: ["bash", "-c", LoopbackInetd.trampoline(hostName: nil), "bash", packages.eximBinary, "-C", configFile, "-bs"],
-                environment: ["LD_LIBRARY_PATH": packages.eximLibraries], log: root + "/mta.log")
+                environment: ["LD_LIBRARY_PATH": packages.eximLibraries], log: root + "/mta.log", address: address)
             return ExtractedMTA(kind: .exim, packages: packages, root: root, configFile: configFile, bridge: bridge)
         }
     }
@@ -296,7 +310,7 @@ final class ExtractedMTA: Sendable {
             throw error
         }
         do {
-            let client = try SMTPClient(port: mta.port, timeout: 20)
+            let client = try SMTPClient(port: mta.port, timeout: 20, host: mta.address)
             let greeting = client.greeting
             client.close()
             guard greeting.code == 220 else { throw SMTPError.unexpectedGreeting(greeting) }
@@ -315,7 +329,15 @@ final class ExtractedMTA: Sendable {
     /// `root/etc/postfix` over /etc/postfix and, with `wrappers`, `root/sbin` laid over
     /// /usr/sbin (an overlay: the rest of /usr/sbin stays). Directories are bound, never single
     /// files, so mtaguard's replace-by-rename works.
-    func run(_ argv: [String], environment: [String: String] = [:], wrappers: Bool = true) throws -> CommandResult {
+    /// With `layingEtc` (always for Debian's layout), `root/etc` and `root/varlib` are laid over
+    /// /etc and /var/lib (overlays whose upper layers are the test's): the MTA's files under /etc
+    /// (/etc/exim4/exim4.conf) are the test's, and a write there lands in `root`.
+    func run(_ argv: [String], environment: [String: String] = [:], wrappers: Bool = true, layingEtc: Bool = false) throws -> CommandResult {
+        if layingEtc {
+            for sub in ["varlib", ".etc-work", ".varlib-work"] {
+                try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
+            }
+        }
         let script = """
             hostname "$3" &&
             if [ "$4" = yes ]; then
@@ -331,14 +353,14 @@ final class ExtractedMTA: Sendable {
         env.merge(environment) { _, new in new }
         return try runCommand(
             ["unshare", "-m", "-u", "--propagation", "private", "sh", "-c", script, "sh", root, wrappers ? "yes" : "no",
-             Self.hostName, debianLayout ? "yes" : "no"] + argv,
+             Self.hostName, debianLayout || layingEtc ? "yes" : "no"] + argv,
             environment: env)
     }
 
     /// A NEW SMTP session through the bridge: checks the 220 greeting, sends `commands`, QUIT.
     /// One reply per command.
     func smtp(_ commands: [String]) throws -> [SMTPReply] {
-        let client = try SMTPClient(port: port, timeout: 10)
+        let client = try SMTPClient(port: port, timeout: 10, host: address)
         defer { client.close() }
         guard client.greeting.code == 220 else { throw SMTPError.unexpectedGreeting(client.greeting) }
         return try commands.map { try client.send($0) }
@@ -415,7 +437,11 @@ final class LoopbackInetd: @unchecked Sendable {
             + #"for p in /proc/$$/fd/*; do n=${p##*/}; [ "$n" -gt 2 ] && exec {n}>&-; done; exec "$@""#
     }
 
-    init(command: [String], environment: [String: String], log: String) throws {
+    /// The dotted IPv4 address it listens on: 127.0.0.1, or a test's own veth address.
+    let address: String
+
+    init(command: [String], environment: [String: String], log: String, address: String = "127.0.0.1") throws {
+        self.address = address
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
         self.environment = env.map { "\($0.key)=\($0.value)" }
@@ -432,7 +458,11 @@ final class LoopbackInetd: @unchecked Sendable {
             close(logFD)
             throw LoopbackSocketError(operation: "socket", code: errno)
         }
-        var addr = loopbackAddress(port: 0)
+        guard var addr = ipv4Address(address, port: 0) else {
+            close(fd)
+            close(logFD)
+            throw ExtractedMTAError(description: "not an IPv4 address: \(address)")
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
@@ -443,7 +473,7 @@ final class LoopbackInetd: @unchecked Sendable {
             let code = errno
             close(fd)
             close(logFD)
-            throw LoopbackSocketError(operation: "listen on 127.0.0.1:0", code: code)
+            throw LoopbackSocketError(operation: "listen on \(address):0", code: code)
         }
         listener = fd
         port = UInt16(bigEndian: addr.sin_port)

@@ -75,3 +75,11 @@ func loopbackAddress(port: UInt16) -> sockaddr_in {
     addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
     return addr
 }
+
+/// sockaddr_in for a dotted IPv4 `address`:port (port in host byte order); nil when `address`
+/// is not one.
+func ipv4Address(_ address: String, port: UInt16) -> sockaddr_in? {
+    var addr = loopbackAddress(port: port)
+    guard inet_pton(AF_INET, address, &addr.sin_addr) == 1 else { return nil }
+    return addr
+}

@@ -67,6 +67,7 @@ enum SMTPError: Error, CustomStringConvertible {
 }
 
 final class SMTPClient {
+    let host: String
     let port: UInt16
     let timeout: Double
     /// The server's greeting (any code; check `greeting.code == 220`).
@@ -76,7 +77,9 @@ final class SMTPClient {
     private var buffer: [UInt8] = []
 
     /// Connect to 127.0.0.1:`port` and read the (possibly multi-line) greeting.
-    init(port: UInt16, timeout: Double = 5) throws {
+    /// `host`: the dotted IPv4 address to connect to.
+    init(port: UInt16, timeout: Double = 5, host: String = "127.0.0.1") throws {
+        self.host = host
         self.port = port
         self.timeout = timeout
         try connectSocket()
@@ -119,7 +122,7 @@ final class SMTPClient {
         let flags = fcntl(s, F_GETFL, 0)
         _ = fcntl(s, F_SETFL, flags | O_NONBLOCK)
 
-        var addr = loopbackAddress(port: port)
+        guard var addr = ipv4Address(host, port: port) else { throw SMTPError.io("not an IPv4 address: \(host)", code: EINVAL) }
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

@@ -1,0 +1,110 @@
+/// The `sendmail-relay` kind: whether sendmail relays for everyone (`SendmailRelay`).
+/// On sendmail.cf (what sendmail runs): the check_rcpt rule set must end in the rule that
+/// refuses what no relay check allowed (`R$*  $#error $@ 5.7.1 $: "550 Relaying denied"`); a
+/// commented-out one is put back, as the guide says. On sendmail.mc (advisory: m4 builds the
+/// cf from it): no `FEATURE(`promiscuous_relay')`, removed when there, so that the next
+/// rebuild does not open relaying again.
+///
+///     - kind: sendmail-relay
+///       mta: sendmail
+///       file: /etc/mail/sendmail.cf
+///       validate: { before_replace: [sendmail, -bt, -C, "{file}"], reject_output: "line [0-9]+: " }
+///       after: { service: sendmail, action: restart }
+///     - kind: sendmail-relay
+///       mta: sendmail
+///       file: /etc/mail/sendmail.mc
+///       source: true
+struct SendmailRelayTarget: TargetKind, Equatable {
+    static let name = "sendmail-relay"
+    static let keys: Set<String> = ["mta", "file", "source", "validate", "after"]
+
+    var mta: String
+    var file: String
+    /// The m4 source (.mc) rather than the cf: advisory.
+    var source: Bool
+    var validateBefore: Validation?
+    var validateAfter: Validation?
+    var after: ServiceStep?
+
+    var lens: String { source ? "Sendmail_Mc.lns" : "Sendmail_Cf.lns" }
+    var fetch: Fetch { .contents(lens: lens) }
+    var advisory: Bool { source }
+
+    static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> SendmailRelayTarget {
+        let t = try PlaybookLoader.fileTarget(m, in: value, mtas: ["sendmail"])
+        return SendmailRelayTarget(
+            mta: t.mta, file: t.file, source: try m["source"]?.bool() ?? false,
+            validateBefore: t.before, validateAfter: t.after, after: t.step)
+    }
+
+    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
+        guard plan.facts.files[file] ?? nil != nil, let tree = try plan.tree(file, lens: lens, mta: mta) else {
+            return Evidence(
+                mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable, advisory: advisory,
+                note: "\(file) is absent: sendmail is not configured here")
+        }
+        return source ? try judgeSource(tree, item: item, in: &plan) : try judgeCf(tree, item: item, in: &plan)
+    }
+
+    /// Every node of the tree in order, with its line: comments by their text.
+    private func lines(_ tree: ConfigTree) throws -> [(node: String, line: SendmailRelay.Line)] {
+        try tree.match("*").compactMap { node in
+            let label = try tree.wrap { try tree.augeas.label(node) } ?? ""
+            guard label == "#comment" || label == "@line", let text = try tree.value(node), let n = tree.line(of: node) else { return nil }
+            return (node, SendmailRelay.Line(number: n, text: text, comment: label == "#comment"))
+        }
+    }
+
+    private func judgeCf(_ tree: ConfigTree, item: String, in plan: inout Planner.Build) throws -> Evidence {
+        let nodes = try lines(tree)
+        switch SendmailRelay.judge(nodes.map(\.line)) {
+        case .closed(let line, let text):
+            return Evidence(
+                mta: mta, file: file, line: line, text: text, status: .pass,
+                note: "relaying is closed: the check_rcpt rules refuse every recipient no relay check allowed")
+        case .commentedOut(let line, let text):
+            guard let node = nodes.first(where: { $0.line.number == line && $0.line.comment })?.node else {
+                throw MTAGuardError(.failed, file: file, line: line, "the commented-out rule was not found again")
+            }
+            try tree.wrap {
+                // The value first: after the rename the node's path changes.
+                try tree.augeas.set(node, String(text.dropFirst()))
+                _ = try tree.augeas.rename(node, to: "@line")
+            }
+            guard case .closed = SendmailRelay.judge(try lines(tree).map(\.line)) else {
+                throw MTAGuardError(.failed, file: file, line: line, "putting back the deny rule did not close relaying", hint: "nothing was changed")
+            }
+            plan.changed(file, by: item)
+            if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
+            plan.validations[file] = (validateBefore, validateAfter)
+            return Evidence(
+                mta: mta, file: file, line: line, text: text, status: .fail,
+                note: "relaying is open: the rule that refuses what no relay check allowed is commented out; fix: uncomment it")
+        case .noDenyRule(let ruleset, let line, let promiscuous):
+            let why = promiscuous ? "built with FEATURE(`promiscuous_relay')" : "edited by hand"
+            return Evidence(
+                mta: mta, file: file, line: line, text: "S\(ruleset)", status: .fail,
+                note: "relaying is open: the \(ruleset) rule set has no rule that refuses other recipients (\(why)); "
+                    + "not fixed in the cf: remove the feature from the .mc, rebuild sendmail.cf from it with m4 and restart sendmail")
+        case .noRuleset:
+            return Evidence(
+                mta: mta, file: file, line: nil, text: "(no check_rcpt rule set)", status: .fail,
+                note: "relaying is open: a sendmail.cf without check_rcpt is sendmail's before 8.9, which relays for everyone; "
+                    + "upgrade sendmail (U-45) and build its cf from a .mc")
+        }
+    }
+
+    private func judgeSource(_ tree: ConfigTree, item: String, in plan: inout Planner.Build) throws -> Evidence {
+        let open = try lines(tree).filter { !$0.line.comment && SendmailRelay.isPromiscuousFeature($0.line.text) }
+        guard let first = open.first else {
+            return Evidence(
+                mta: mta, file: file, line: nil, text: "(no FEATURE(`promiscuous_relay'))", status: .pass, advisory: true,
+                note: "m4 builds a cf that denies relaying by default")
+        }
+        try tree.wrap { for entry in open.reversed() { _ = try tree.augeas.remove(entry.node) } }
+        plan.changed(file, by: item)
+        return Evidence(
+            mta: mta, file: file, line: first.line.number, text: first.line.text, status: .fail, advisory: true,
+            note: "FEATURE(`promiscuous_relay') builds a cf that relays for everyone; fix: the line is removed, so the next m4 rebuild denies relaying")
+    }
+}
