@@ -52,8 +52,16 @@ import Testing
         #expect(check.stdout.contains("SRV-006  양호(pass)") && check.stdout.contains("SRV-008  취약(fail)")
             && check.stdout.contains("SRV-170  취약(fail)"), "\(check)")
 
-        // Live: the real sendmail checks the new cf (sendmail -bt -C) before it is renamed.
-        let apply = try run(["apply", "--yes"] + Self.items)
+        // On the wire: the greeting the probe reads tells the version.
+        let port = ["--smtp-port", String(sm.port)]
+        let wire = try run(["check", "--item", "SRV-170"] + port)
+        #expect(wire.status == 2, "\(wire)")
+        #expect(wire.stdout.contains("fail  smtp 127.0.0.1:\(sm.port)  \"220 \(ExtractedMTA.hostName) ESMTP Sendmail \(version)"), "\(wire)")
+        #expect(wire.stdout.contains("the greeting tells the version: Sendmail \(version)"), "\(wire)")
+
+        // Live: the real sendmail checks the new cf (sendmail -bt -C) before it is renamed; then
+        // the probe asks the greeting again (apply's verification).
+        let apply = try run(["apply", "--yes"] + Self.items + port)
         #expect(apply.status == 0, "\(apply)\n\(sm.logs())")
         let after = try greeting(sm)
         #expect(after.hasPrefix("220 \(ExtractedMTA.hostName) ESMTP ") && !after.contains(version) && !after.contains("Sendmail"), "\(after)")
@@ -67,8 +75,10 @@ import Testing
         #expect(fromM4.count == Self.sendmailOptions.count && fromM4 == fromMtaguard, "m4: \(fromM4)\nmtaguard: \(fromMtaguard)")
         #expect(fromMtaguard["MaxDaemonChildren"] == "40" && fromMtaguard["SmtpGreetingMessage"] == "$j $b")
 
-        let again = try run(["check"] + Self.items)
+        let again = try run(["check"] + Self.items + port)
         #expect(again.status == 0, "\(again)")
+        #expect(again.stdout.contains("pass  smtp 127.0.0.1:\(sm.port)  \"220 \(ExtractedMTA.hostName) ESMTP "), "\(again)")
+        #expect(again.stdout.contains("the greeting tells no version"), "\(again)")
         let twice = try run(["apply", "--yes"] + Self.items)
         #expect(twice.status == 0 && twice.stdout.contains("nothing to do"), "\(twice)")
 
@@ -77,6 +87,7 @@ import Testing
         #expect(rollback.status == 0, "\(rollback)")
         #expect(try [sm.configFile, mcFile].map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == originals)
         #expect(try greeting(sm).contains("Sendmail \(version)"))
+        #expect(try run(["check", "--item", "SRV-170"] + port).stdout.contains("the greeting tells the version: Sendmail \(version)"))
     }
 
     /// exim's default banner tells its version; the fixed file passes the real exim's own check

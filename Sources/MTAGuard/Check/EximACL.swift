@@ -158,7 +158,7 @@ struct EximConfigReading {
     /// Named lists by `KIND NAME` (`hostlist relay_from_hosts`), the first definition of each.
     private(set) var lists: [String: NamedList] = [:]
     /// Main options read besides the VRFY/EXPN ones.
-    static let otherSettings: Set<String> = ["acl_smtp_rcpt"]
+    static let otherSettings: Set<String> = ["acl_smtp_rcpt", "log_selector"]
     private(set) var includes: [String] = []
     private(set) var builtinConditions: [String] = []
 

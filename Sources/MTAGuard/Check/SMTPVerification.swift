@@ -22,6 +22,9 @@ enum SMTPVerification {
                 if mustRefuse.contains("relay"), r.relaySenderRefused, let reply = r.relay {
                     allowed.append("no relay question: MAIL FROM:<> → \(reply.code) \(reply.text)")
                 }
+                if mustRefuse.contains("banner"), let version = r.bannerVersion {
+                    allowed.append("a greeting that tells the version (\(version))")
+                }
                 if allowed.isEmpty { return nil }
                 last = "the MTA still answers " + allowed.joined(separator: "; ")
             case .failure(let error):

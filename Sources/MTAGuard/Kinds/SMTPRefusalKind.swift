@@ -8,7 +8,7 @@
 struct SMTPRefusalCheck: ItemCheck {
     static let mode = Mode.harden
 
-    static func applies(to book: Playbook) -> Bool { !book.smtpRefuses.isEmpty }
+    static func applies(to book: Playbook) -> Bool { !book.smtpRefuses.isEmpty || book.smtpBannerHidesVersion }
 
     /// `--smtp-port`; nil: the port is not asked and the check shows nothing.
     let port: UInt16?
@@ -45,7 +45,11 @@ struct SMTPRefusalCheck: ItemCheck {
         case .failure(let error)?:
             return [Evidence(mta: "smtp", file: place, line: nil, text: "", status: .error, note: error.withoutHost.description)]
         case .success(let r)?:
-            return book.smtpRefuses.map { command in
+            let banner: [Evidence] = book.smtpBannerHidesVersion ? [Evidence(
+                mta: "smtp", file: place, line: nil, text: "220 " + (r.greeting.split(separator: "\n").first.map(String.init) ?? ""),
+                status: r.bannerVersion == nil ? .pass : .fail,
+                note: r.bannerVersion.map { "the greeting tells the version: \($0)" } ?? "the greeting tells no version")] : []
+            return banner + book.smtpRefuses.map { command in
                 if command == "relay" {
                     guard let reply = r.relay else {
                         return Evidence(mta: "smtp", file: place, line: nil, text: "", status: .error, note: "the relay attempt was not made")
@@ -81,7 +85,7 @@ struct SMTPRefusalCheck: ItemCheck {
         return { host, plan in
             guard host.isLive, plan.files.contains(where: { f in f.items.contains { id in books.contains { $0.id == id } } })
             else { return nil }
-            let commands = Set(books.flatMap(\.smtpRefuses))
+            let commands = Set(books.flatMap(\.smtpRefuses) + (books.contains(where: \.smtpBannerHidesVersion) ? ["banner"] : []))
             return await SMTPVerification.check(
                 address: address ?? host.address.ssh?.address ?? "127.0.0.1", port: port, mustRefuse: commands)
         }

@@ -19,6 +19,8 @@ public struct Playbook: Sendable {
     public var knowledge: String?
     /// Network verification: the SMTP commands that must be refused (`vrfy`, `expn`).
     public var smtpRefuses: [String] = []
+    /// Network verification: the 220 greeting must not tell the MTA's version (`banner: no_version`).
+    public var smtpBannerHidesVersion = false
     /// A listener item (SRV-004): the TCP port whose listeners are judged, and the MTAs that
     /// may be what listens there (stopped and disabled by `--mode disable`).
     public var listensOn: UInt16?

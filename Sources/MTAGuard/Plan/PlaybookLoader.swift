@@ -76,10 +76,12 @@ public enum PlaybookLoader {
             knowledge = try vm.required("knowledge", in: v).string()
         }
         var smtpRefuses: [String] = []
+        var bannerHidesVersion = false
         if let v = top["verify"] {
             let vm = try v.mapping(allowed: ["smtp"])
-            let sm = try vm.required("smtp", in: v).mapping(allowed: ["vrfy", "expn", "relay"])
-            for (command, value) in sm.sorted(by: { $0.key < $1.key }) {
+            let sm = try vm.required("smtp", in: v).mapping(allowed: ["vrfy", "expn", "relay", "banner"])
+            if let banner = sm["banner"] { bannerHidesVersion = try banner.oneOf(["no_version"]) == "no_version" }
+            for (command, value) in sm.sorted(by: { $0.key < $1.key }) where command != "banner" {
                 guard try value.oneOf(["refused", "allowed"]) == "refused" else { continue }
                 smtpRefuses.append(command)
             }
@@ -128,6 +130,7 @@ public enum PlaybookLoader {
             source: root.file)
         book.schemes = schemes
         book.listensOn = listensOn
+        book.smtpBannerHidesVersion = bannerHidesVersion
         book.listeningMTAs = listeningMTAs
         return book
     }
