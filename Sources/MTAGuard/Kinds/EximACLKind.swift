@@ -47,15 +47,7 @@ struct EximACLTarget: TargetKind, Equatable {
             EximSMTPCommand(rawValue: try $0.oneOf(EximSMTPCommand.allCases.map(\.rawValue)))!
         }
         let (before, after) = try PlaybookLoader.validations(m["validate"])
-        var generated: DebianEximSources?
-        if let g = m["generated_by"] {
-            let gm = try g.mapping(allowed: ["tool", "confdir"])
-            _ = try gm.required("tool", in: g).oneOf([DebianEximSources.tool])
-            generated = DebianEximSources(confdir: try PlaybookLoader.absolutePath(gm, "confdir", in: g))
-            if let v = m["validate"] {
-                throw v.error("update-exim4.conf checks the file it builds with exim -bV before installing it: no 'validate' here")
-            }
-        }
+        let generated = try DebianEximSources.parse(m, in: value)
         return EximACLTarget(
             mta: try m.required("mta", in: value).oneOf(["exim"]),
             file: try PlaybookLoader.absolutePath(m, "file", in: value), refuse: refuse,
@@ -108,11 +100,7 @@ struct EximACLTarget: TargetKind, Equatable {
     /// them, and from the built file as exim reads it now.
     private func judgeGenerated(_ sources: DebianEximSources, item: String, in plan: inout Planner.Build) throws -> Evidence {
         let facts = plan.facts
-        if facts.files[sources.override] ?? nil != nil {
-            return Evidence(
-                mta: mta, file: file, line: nil, text: "(not used)", status: .notApplicable,
-                note: "exim reads \(sources.override), and update-exim4.conf does not build \(file) while it exists")
-        }
+        if let unused = sources.unused(file, mta: mta, facts: facts) { return unused }
         guard let settings = facts.files[sources.settings] ?? nil else {
             guard facts.files[file] ?? nil != nil else {
                 return Evidence(
@@ -168,6 +156,25 @@ struct EximACLTarget: TargetKind, Equatable {
 struct DebianEximSources: Sendable, Equatable {
     static let tool = "update-exim4.conf"
     let confdir: String
+
+    /// 해당 없음 for the built `file` where exim reads the admin's own exim4.conf instead.
+    func unused(_ file: String, mta: String, facts: HostFacts) -> Evidence? {
+        guard facts.files[override] ?? nil != nil else { return nil }
+        return Evidence(
+            mta: mta, file: file, line: nil, text: "(not used)", status: .notApplicable,
+            note: "exim reads \(override), and \(Self.tool) does not build \(file) while it exists")
+    }
+
+    /// A target's `generated_by: {tool: update-exim4.conf, confdir: DIR}`; nil without one.
+    static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> DebianEximSources? {
+        guard let g = m["generated_by"] else { return nil }
+        let gm = try g.mapping(allowed: ["tool", "confdir"])
+        _ = try gm.required("tool", in: g).oneOf([tool])
+        if let v = m["validate"] {
+            throw v.error("update-exim4.conf checks the file it builds with exim -bV before installing it: no 'validate' here")
+        }
+        return DebianEximSources(confdir: try PlaybookLoader.absolutePath(gm, "confdir", in: g))
+    }
 
     var settings: String { confdir + "/update-exim4.conf.conf" }
     var override: String { confdir + "/exim4.conf" }

@@ -11,9 +11,16 @@
 ///       file: /etc/exim4/exim4.conf
 ///       validate: { before_replace: [exim4, -C, "{file}", -bV] }
 ///       after: { service: exim, action: reload }
+///
+/// Debian's exim4 without exim4.conf runs the file update-exim4.conf builds (`generated_by`):
+/// that built file is judged, as exim reads it. The relay networks and domains there come from
+/// debconf's `dc_relay_nets` and `dc_relay_domains` in update-exim4.conf.conf (the tool writes
+/// them into `MAIN_RELAY_NETS` and `MAIN_RELAY_TO_DOMAINS`): where the world is there, it is
+/// taken out of that setting (Shellvars lens) and the tool builds the file again; the world
+/// anywhere else in conf.d is said and left to the admin.
 struct EximRelayTarget: TargetKind, Equatable {
     static let name = "exim-relay"
-    static let keys: Set<String> = ["mta", "file", "validate", "after"]
+    static let keys: Set<String> = ["mta", "file", "validate", "after", "generated_by"]
     static let lens = "Exim.lns"
 
     var mta: String
@@ -21,15 +28,23 @@ struct EximRelayTarget: TargetKind, Equatable {
     var validateBefore: Validation?
     var validateAfter: Validation?
     var after: ServiceStep?
+    /// The file is built by Debian's update-exim4.conf.
+    var generatedBy: DebianEximSources?
 
     var fetch: Fetch { .contents(lens: Self.lens) }
+    var alsoReads: [String] { generatedBy.map { [$0.settings, $0.override] } ?? [] }
+
+    static let settingsLens = "Shellvars.lns"
 
     static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> EximRelayTarget {
         let t = try PlaybookLoader.fileTarget(m, in: value, mtas: ["exim"])
-        return EximRelayTarget(mta: t.mta, file: t.file, validateBefore: t.before, validateAfter: t.after, after: t.step)
+        return EximRelayTarget(
+            mta: t.mta, file: t.file, validateBefore: t.before, validateAfter: t.after, after: t.step,
+            generatedBy: try DebianEximSources.parse(m, in: value))
     }
 
     func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
+        if let generatedBy { return try judgeGenerated(generatedBy, item: item, in: &plan) }
         guard plan.facts.files[file] ?? nil != nil, let tree = try plan.tree(file, lens: Self.lens, mta: mta) else {
             return Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
@@ -67,6 +82,58 @@ struct EximRelayTarget: TargetKind, Equatable {
         plan.changed(file, by: item)
         if let step = self.after, !plan.steps.contains(step) { plan.steps.append(step) }
         plan.validations[file] = (validateBefore, validateAfter)
+        return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "", status: .fail,
+                        note: "relaying is open: " + verdict.reason + "; fix: " + said.joined(separator: "; "))
+    }
+
+    /// The built file judged as exim runs it; the world fixed in debconf's setting.
+    private func judgeGenerated(_ sources: DebianEximSources, item: String, in plan: inout Planner.Build) throws -> Evidence {
+        let facts = plan.facts
+        if let unused = sources.unused(file, mta: mta, facts: facts) { return unused }
+        guard facts.files[file] ?? nil != nil, let built = try plan.tree(file, lens: Self.lens, mta: mta) else {
+            return Evidence(
+                mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
+                note: "\(file) is absent: exim is not configured this way")
+        }
+        let reading = try EximConfigReading([built])
+        let (verdict, _) = EximRelay.judge(reading)
+        switch verdict.outcome {
+        case .closed:
+            return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "(exim's default)", status: .pass,
+                            note: "relaying is closed: " + verdict.reason)
+        case .unknown:
+            throw MTAGuardError(.unreadableFile, file: file, line: verdict.line, "relaying cannot be judged: \(verdict.reason)",
+                                hint: "nothing was changed; judge the RCPT ACL by hand")
+        case .open:
+            break
+        }
+        // Which debconf setting holds the world: MAIN_RELAY_NETS is dc_relay_nets, and so on.
+        let fields = [("MAIN_RELAY_NETS", "dc_relay_nets", "host"), ("MAIN_RELAY_TO_DOMAINS", "dc_relay_domains", "domain")]
+        var said: [String] = []
+        if facts.files[sources.settings] ?? nil != nil, let settings = try plan.tree(sources.settings, lens: Self.settingsLens, mta: mta) {
+            for (macro, field, kind) in fields {
+                guard let value = reading.macroSettings[macro]?.value, EximRelay.withoutWorld(value, kind: kind) != nil,
+                      let node = try settings.match(field).last else { continue }
+                let raw = try settings.value(node) ?? ""
+                var text = raw
+                for q in ["'", "\""] where text.count >= 2 && text.hasPrefix(q) && text.hasSuffix(q) { text = String(text.dropFirst().dropLast()) }
+                // debconf's lists are separated by ";" (update-exim4.conf turns them into ":").
+                guard let stripped = EximRelay.withoutWorld("<; " + text, kind: kind) else { continue }
+                let kept = EximRelay.items(stripped).items.joined(separator: " ; ")
+                try settings.wrap { try settings.augeas.set(node, "'\(kept)'") }
+                plan.changed(sources.settings, by: item)
+                said.append("\(field)=\(raw) → '\(kept)' in \(sources.settings) (line \(settings.line(of: node) ?? 0)), and \(DebianEximSources.tool) builds \(file) again")
+            }
+        }
+        guard !said.isEmpty else {
+            return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "", status: .fail,
+                            note: "relaying is open: " + verdict.reason + "; the world is not in dc_relay_nets or dc_relay_domains: "
+                                + "not fixed, restrict that statement in its conf.d source by hand")
+        }
+        if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
+        let build = ResolvedAction(
+            service: mta, action: .regenerate, command: [DebianEximSources.tool], probe: nil, inverse: [DebianEximSources.tool])
+        if !plan.actions.contains(build) { plan.actions.append(build) }
         return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "", status: .fail,
                         note: "relaying is open: " + verdict.reason + "; fix: " + said.joined(separator: "; "))
     }
