@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Fleet benchmark: `mtaguard apply --item SRV-005` against Ansible doing the same change
-# (Benchmarks/ansible/srv005.yml), on fake postfix hosts over real SSH (Tests/lab/lab.sh).
+# Fleet benchmark: `mtaguard apply --item SRV-005` against Ansible and pyinfra doing the same
+# change (Benchmarks/ansible/srv005.yml, Benchmarks/pyinfra/srv005.py), and the lab's floor (two
+# plain `ssh HOST true` per host at the same forks), on fake postfix hosts over real SSH
+# (Tests/lab/lab.sh). Each run's control-node CPU (the tool and the children it waited for) and
+# peak RSS come from Benchmarks/rusage.py.
 #
 #   bash Benchmarks/fleet.sh            # as root, from anywhere
 #   SIZES="10 50" FORKS=20 PLAN_SIZE=10 bash Benchmarks/fleet.sh
@@ -37,6 +40,8 @@ PLAN_SIZE=${PLAN_SIZE:-${sizes[0]}}
 LAB_SH=$repo/Tests/lab/lab.sh
 STOCK_MAIN_CF=$repo/Tests/Fixtures/postfix/main.cf.debian
 PLAYBOOK=$here/ansible/srv005.yml
+PYINFRA_DEPLOY=$here/pyinfra/srv005.py
+RUSAGE=$here/rusage.py
 CFG_TEMPLATE=$here/ansible/ansible.cfg
 RESULTS=$here/results.md
 VENV=$here/.venv
@@ -114,14 +119,16 @@ trap 'exit 143' TERM
 say "installing what the lab and the build need (make deps)"
 make -s deps >"$logs/deps.log" 2>&1 || { cat "$logs/deps.log" >&2; die "make deps failed"; }
 
-if [[ ! -x $VENV/bin/ansible-playbook ]]; then
-    say "ansible-core into $VENV"
-    python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install -y python3-venv)"
-    "$VENV/bin/pip" install -q ansible-core >"$logs/pip.log" 2>&1 ||
-        { cat "$logs/pip.log" >&2; die "pip install ansible-core failed"; }
+if [[ ! -x $VENV/bin/ansible-playbook || ! -x $VENV/bin/pyinfra ]]; then
+    say "ansible-core and pyinfra into $VENV"
+    [[ -x $VENV/bin/pip ]] || python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install -y python3-venv)"
+    "$VENV/bin/pip" install -q ansible-core pyinfra >"$logs/pip.log" 2>&1 ||
+        { cat "$logs/pip.log" >&2; die "pip install ansible-core pyinfra failed"; }
 fi
 ANSIBLE_PLAYBOOK=$VENV/bin/ansible-playbook
+PYINFRA=$VENV/bin/pyinfra
 ansible_version=$("$ANSIBLE_PLAYBOOK" --version | sed -n '1s/.*\[core \(.*\)\].*/\1/p')
+pyinfra_version=$("$PYINFRA" --version 2>&1 | sed -n 's/.*v\([0-9][0-9.]*\).*/\1/p' | head -n 1)
 
 say "building mtaguard (release)"
 swift build -c release >"$logs/build.log" 2>&1 || { tail -n 30 "$logs/build.log" >&2; die "swift build -c release failed"; }
@@ -197,7 +204,27 @@ stats() {
              END { printf "%.1f %d %d\n", s / NR, min, max }'
 }
 
-# Result rows: size|tool|wall|sessions mean|min-max|connections mean|load before|status
+# pyinfra_inventory LAB: the lab's hosts as a pyinfra inventory (paramiko, the lab's key and
+# known_hosts, strict host key checking as the other tools).
+pyinfra_inventory() {
+    local lab=$1 name port
+    {
+        echo "hosts = ["
+        while read -r name port _; do
+            echo "    (\"$name\", {\"ssh_hostname\": \"127.0.0.1\", \"ssh_port\": $port, \"ssh_user\": \"root\","
+            echo "        \"ssh_key\": \"$lab/id_ed25519\", \"ssh_known_hosts_file\": \"$lab/known_hosts\","
+            echo "        \"ssh_strict_host_key_checking\": \"yes\"}),"
+        done <"$lab/hosts.tsv"
+        echo "]"
+    } >"$lab/pyinfra_inventory.py"
+}
+
+# The lab's floor: two plain `ssh HOST true` sessions per host, FORKS at once (bash -c, so that
+# rusage.py can run it): what the lab costs any tool that makes two round trips per host.
+# shellcheck disable=SC2016
+FLOOR='awk '"'"'{print $2; print $2}'"'"' "$1/hosts.tsv" | xargs -P "$2" -I{} ssh -F "$1/ssh_config" -o ControlMaster=no -p {} -l root 127.0.0.1 true'
+
+# Result rows: size|tool|wall|sessions mean|min-max|connections mean|load before|status|cpu|rss
 rows=()
 
 # measure SIZE TOOL LAB EXPECT_RC CMD...: time one run, count sessions, verify (apply only).
@@ -214,7 +241,7 @@ measure() {
     local load
     read -r load _ </proc/loadavg
     local t0=$EPOCHREALTIME rc=0
-    "$@" >"$log" 2>&1 </dev/null || rc=$?
+    python3 "$RUSAGE" "$log.rusage" "$@" >"$log" 2>&1 </dev/null || rc=$?
     local t1=$EPOCHREALTIME
     sleep 1 # the last log lines of the session processes
     count s1 "$lab" "Starting session:"
@@ -225,7 +252,7 @@ measure() {
     read -r cmean _ _ <<<"$(stats c0 c1)"
     if ((rc != expect)); then
         status="FAILED (exit $rc, expected $expect)"
-    elif [[ $tool != *plan* ]] && ! verify_hosts "$lab" >"$log.verify"; then
+    elif [[ $tool != *plan* && $tool != floor ]] && ! verify_hosts "$lab" >"$log.verify"; then
         status="FAILED (hosts not fixed)"
     fi
     if [[ $status != ok ]]; then
@@ -234,7 +261,9 @@ measure() {
         tail -n 20 "$log" | sed 's/^/    /' >&2
         if [[ -s $log.verify ]]; then head -n 20 "$log.verify" >&2; fi
     fi
-    rows+=("$size|$tool|$wall|$smean|$smin-$smax|$cmean|$load|$status")
+    local cpu=- rss=-
+    if [[ -s $log.rusage ]]; then read -r cpu rss <"$log.rusage"; fi
+    rows+=("$size|$tool|$wall|$smean|$smin-$smax|$cmean|$load|$status|$cpu|$rss")
 }
 
 for size in "${sizes[@]}"; do
@@ -270,6 +299,13 @@ for size in "${sizes[@]}"; do
     say "$size hosts: ended $n ControlPersist ssh processes Ansible left"
     kill_ssh "$lab/" >/dev/null
 
+    reset_hosts "$lab"
+    pyinfra_inventory "$lab"
+    measure "$size" "pyinfra" "$lab" 0 \
+        "$PYINFRA" -y --parallel "$FORKS" "$lab/pyinfra_inventory.py" "$PYINFRA_DEPLOY"
+
+    measure "$size" "floor" "$lab" 0 bash -c "$FLOOR" floor "$lab" "$FORKS"
+
     stop_lab "$lab"
     current_lab=""
 done
@@ -277,21 +313,22 @@ done
 # ---------------------------------------------------------------- report
 
 elapsed=$((SECONDS - started))
-declare -A mt_wall=()
+declare -A mt_wall=() mt_cpu=()
 for r in "${rows[@]}"; do
-    IFS='|' read -r size tool wall _ _ _ _ status <<<"$r"
-    if [[ $tool == mtaguard && $status == ok ]]; then mt_wall[$size]=$wall; fi
+    IFS='|' read -r size tool wall _ _ _ _ status cpu _ <<<"$r"
+    if [[ $tool == mtaguard && $status == ok ]]; then mt_wall[$size]=$wall; mt_cpu[$size]=$cpu; fi
 done
 
-table="| hosts | tool | wall s | SSH sessions/host (mean) | min-max | SSH connections/host | Ansible/mtaguard wall | load before | status |
-|---:|---|---:|---:|---:|---:|---:|---:|---|"
+table="| hosts | tool | wall s | wall / mtaguard's | control-node CPU s | CPU / mtaguard's | peak RSS MB | SSH sessions/host (mean) | min-max | SSH connections/host | load before | status |
+|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for r in "${rows[@]}"; do
-    IFS='|' read -r size tool wall smean srange cmean load status <<<"$r"
-    ratio=""
-    if [[ $tool == Ansible && $status == ok && -n ${mt_wall[$size]:-} ]]; then
+    IFS='|' read -r size tool wall smean srange cmean load status cpu rss <<<"$r"
+    ratio="" cratio=""
+    if [[ $tool != mtaguard* && $status == ok && -n ${mt_wall[$size]:-} ]]; then
         ratio=$(awk -v a="$wall" -v m="${mt_wall[$size]}" 'BEGIN { printf "%.2f", a / m }')
+        cratio=$(awk -v a="$cpu" -v m="${mt_cpu[$size]}" 'BEGIN { if (m > 0) printf "%.2f", a / m }')
     fi
-    table+=$'\n'"| $size | $tool | $wall | $smean | $srange | $cmean | $ratio | $load | $status |"
+    table+=$'\n'"| $size | $tool | $wall | $ratio | $cpu | $cratio | $rss | $smean | $srange | $cmean | $load | $status |"
 done
 
 echo
@@ -306,7 +343,10 @@ echo "forks $FORKS; whole benchmark ${elapsed}s (with build and lab start/stop)"
     echo "One run per tool and size, each on freshly reset hosts. \"SSH sessions\" counts"
     echo "\`Starting session:\` lines (one per remote execution) in each host's sshd log;"
     echo "\"SSH connections\" counts \`Accepted publickey\` lines (one per TCP connection)."
-    echo "\"load before\" is the 1-minute load average just before the run."
+    echo "\"load before\" is the 1-minute load average just before the run. Control-node CPU is"
+    echo "user + system time of the tool and the children it waited for (Benchmarks/rusage.py;"
+    echo "detached ControlPersist masters are not counted); peak RSS is the largest process's."
+    echo "\"floor\" is two plain \`ssh HOST true\` per host at the same forks."
     echo
     echo "$table"
     echo
@@ -319,6 +359,7 @@ echo "forks $FORKS; whole benchmark ${elapsed}s (with build and lab start/stop)"
     echo "- kernel: $(uname -r)"
     echo "- swift: $swift_version"
     echo "- ansible-core: $ansible_version"
+    echo "- pyinfra: $pyinfra_version"
     echo "- OpenSSH: $(ssh -V 2>&1)"
     echo "- mtaguard source: $mtaguard_source"
     echo

@@ -91,20 +91,72 @@ import Testing
         }
     }
 
-    @Test func validatorRejects() async throws {
+    /// The validator on the temporary file (`{file}`), or on a staging folder (`{dir}`).
+    @Test(arguments: [("{file}", " in /etc/postfix/.main.cf.mtaguard-"), ("{dir}", " in /etc/postfix/.mtaguard-")])
+    func validatorRejects(placeholder: String, seen: String) async throws {
         try await withLab { l in
             let old = Data("old\n".utf8)
             try old.write(to: URL(fileURLWithPath: l.etc + "/main.cf"))
             let validator = Validation(
-                argv: ["sh", "-c", "printf 'rejected: %s in %s\\n' \"$1\" \"$2\" >&2; exit 3", "sh", l.argument, "{file}"], rejectOutput: nil)
+                argv: ["sh", "-c", "printf 'rejected: %s in %s\\n' \"$1\" \"$2\" >&2; exit 3", "sh", l.argument, placeholder],
+                rejectOutput: nil, stagedWith: placeholder == "{dir}" ? ["master.cf"] : [])
             let r = try await l.host.apply(
                 [replace(l, path: "/etc/postfix/main.cf", old: old, new: Data("new\n".utf8), before: validator)], runID: "r")
             #expect(r.map(\.outcome) == [.failed], "\(r)")
             let message = r.first?.message ?? ""
             #expect(message.contains("validator rejected the new /etc/postfix/main.cf"), "\(message)")
-            #expect(message.contains(" exited 3: rejected: " + l.argument + " in /etc/postfix/.main.cf.mtaguard-"), "\(message)")
+            #expect(message.contains(" exited 3: rejected: " + l.argument + seen), "\(message)")
             #expect(try Data(contentsOf: URL(fileURLWithPath: l.etc + "/main.cf")) == old)
             try expectNothingLeft(l)
+        }
+    }
+
+    /// `{dir}` staging over SSH, in a hostile folder with a hostile companion: the validator
+    /// reads the new bytes under the target's name and the companion's copy, the installed file
+    /// keeps the time set 3 s back, and the staging folder goes.
+    @Test func stagedValidatorSeesTheNewFileAndItsCompanions() async throws {
+        try await withLab { l in
+            let folder = l.etc + "/" + l.hostile
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let old = Data("old\n".utf8)
+            try old.write(to: URL(fileURLWithPath: folder + "/main.cf"))
+            try Data("companion\n".utf8).write(to: URL(fileURLWithPath: folder + "/" + l.hostile + ".cf"))
+            let validator = Validation(
+                argv: ["sh", "-c", "test \"$(cat \"$2/main.cf\")\" = new && test \"$1\" = \"$2/main.cf\" && test \"$(cat \"$2/$3\")\" = companion || { ls -la \"$2\" >&2; exit 4; }",
+                       "sh", "{file}", "{dir}", l.hostile + ".cf"],
+                rejectOutput: nil, stagedWith: [l.hostile + ".cf", "absent.cf"], backdate: 3)
+            var step = replace(l, path: "/etc/postfix/" + l.hostile + "/main.cf", old: old, new: Data("new\n".utf8), before: validator)
+            if case .replace(var r) = step { r.backdate = 3; step = .replace(r) }
+            let r = try await l.host.apply([step], runID: "r")
+            #expect(r.map(\.outcome) == [.done], "\(r)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/main.cf")) == Data("new\n".utf8))
+            #expect(try LivePostfixTests.mtime(folder + "/main.cf") <= time(nil) - 3)
+            let left = try FileManager.default.contentsOfDirectory(atPath: folder)
+            #expect(Set(left) == ["main.cf", l.hostile + ".cf"], "\(left)")
+            try expectNothingLeft(l)
+        }
+    }
+
+    /// The staging folder cannot be made (the folder's file system has no inode left for it):
+    /// mkdir's own words, the original untouched, the temporary file gone.
+    @Test func stagingFolderCannotBeCreated() async throws {
+        try await withLab { l in
+            let folder = "/etc/postfix/" + l.hostile
+            try FileManager.default.createDirectory(atPath: l.etc + "/" + l.hostile, withIntermediateDirectories: true)
+            // Room for the folder itself, main.cf and the temporary file; none for the staging folder.
+            let q = shellQuote(folder)
+            let small = try l.lab.inNamespace("branch", "mount -t tmpfs -o nr_inodes=3,size=64k tmpfs \(q) && printf 'old\\n' > \(q)/main.cf")
+            try #require(small.status == 0, "\(small)")
+            defer { _ = try? l.lab.inNamespace("branch", "umount \(q)") }
+            let validator = Validation(argv: ["true", "{dir}"], rejectOutput: nil)
+            let r = try await l.host.apply(
+                [replace(l, path: folder + "/main.cf", old: Data("old\n".utf8), new: Data("new\n".utf8), before: validator)], runID: "r")
+            #expect(r.map(\.outcome) == [.failed], "\(r)")
+            let message = r.first?.message ?? ""
+            #expect(message.contains("cannot create a staging folder in " + folder + ": mkdir: "), "\(message)")
+            #expect(message.contains("No space left"), "\(message)")
+            let seen = try l.lab.inNamespace("branch", "cat \(q)/main.cf; ls -a \(q)")
+            #expect(seen.stdout == "old\n.\n..\nmain.cf\n", "\(seen)")
         }
     }
 

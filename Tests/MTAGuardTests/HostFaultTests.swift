@@ -102,18 +102,22 @@ import Glibc
         }
     }
 
-    @Test func validatorRejectionRollsTheHostBack() throws {
+    @Test func validatorRejectionKeepsTheNewFileOffTheHost() throws {
         try withLab { lab, backups in
-            // srv-005.yaml validates main.cf with `postfix check` after the replace.
-            try shimPostfix(lab, "faulty", check: "echo 'postfix/postfix-script: fatal: /etc/postfix/main.cf: rejected by the fault test' >&2; exit 1")
+            // srv-005.yaml has postfix check the new main.cf in a staging folder before the replace.
+            try shimPostfix(lab, "faulty", check: "echo 'postfix/postfix-script: fatal: main.cf: rejected by the fault test' >&2; exit 1")
+            let before = try hostFile(lab, "faulty")
 
-            let apply = try applyUnderFault(lab, backups, "validator rejects the new main.cf", outcomes: ["rolled-back"],
-                                            reason: "validator rejected the new /etc/postfix/main.cf", files: ["restored"])
+            let apply = try applyUnderFault(lab, backups, "validator rejects the new main.cf", outcomes: ["failed"],
+                                            reason: "validator rejected the new /etc/postfix/main.cf", files: ["failed"])
             #expect(apply.stdout.contains("rejected by the fault test"), "\(apply)")
-            // Validated, refused, and no reload ever ran on the refused file.
+            // Validated in the staging folder, refused, never installed, nothing reloaded, and
+            // neither the temporary file nor the staging folder is left.
             let log = commands(lab, "faulty")
-            #expect(log.first == "postfix check", "\(log)")
-            #expect(!log.contains("postfix reload"), "\(log)")
+            #expect(log.map(Self.staged) == ["postfix check (staged)"], "\(log)")
+            #expect(try hostFile(lab, "faulty") == before)
+            let left = try FileManager.default.contentsOfDirectory(atPath: lab.host("faulty").root + "/etc/postfix")
+            #expect(!left.contains { $0.contains("mtaguard") }, "\(left)")
 
             try FileManager.default.removeItem(atPath: lab.host("faulty").shims + "/postfix")
             try expectConverges(lab, backups)
@@ -136,8 +140,8 @@ import Glibc
             // apply: validate, probe, reload (refused); rollback: the original back, then postfix
             // reloaded again so that what runs is what the file says (a failed reload or restart
             // may have half happened).
-            #expect(commands(lab, "faulty") == [
-                "postfix check", "postfix status", "postfix reload",
+            #expect(commands(lab, "faulty").map(Self.staged) == [
+                "postfix check (staged)", "postfix status", "postfix reload",
                 "postfix status", "postfix reload",
             ])
 
@@ -258,9 +262,16 @@ import Glibc
         for (word, code) in [("check", check), ("reload", reload)] {
             if let code { cases += "\(word))\n\(code)\n;;\n" }
         }
-        let script = "#!/bin/sh\necho \"postfix $*\" >> \(host.commandsLog)\ncase \"$1\" in\n\(cases)esac\nexec /usr/sbin/postfix \"$@\"\n"
+        let script = "#!/bin/sh\necho \"postfix $*\" >> \(host.commandsLog)\nfor w; do :; done\ncase \"$w\" in\n\(cases)esac\nexec /usr/sbin/postfix \"$@\"\n"
         try Data(script.utf8).write(to: URL(fileURLWithPath: path))
         chmod(path, 0o755)
+    }
+
+    /// `postfix -c STAGING check` as one line to compare, once its folder is shown to be the
+    /// staging folder beside main.cf.
+    static func staged(_ line: String) -> String {
+        guard line.hasPrefix("postfix -c /etc/postfix/.mtaguard-"), line.hasSuffix(".d check") else { return line }
+        return "postfix check (staged)"
     }
 
     func commands(_ lab: SSHLab, _ name: String) -> [String] {

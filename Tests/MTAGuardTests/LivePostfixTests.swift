@@ -27,10 +27,16 @@ import Testing
         #expect(check.status == 2, "\(check)")
         #expect(check.stdout.contains("fail  smtp 127.0.0.1:\(pf.port)  \"VRFY root → 252"), "\(check)")
 
+        let started = time(nil)
         let apply = try pf.run([Repo.binary, "apply", "--yes", "--item", "SRV-005", "--playbooks", Repo.playbooks,
                                 "--smtp-port", String(pf.port)], environment: env)
         #expect(apply.status == 0, "\(apply)")
         #expect(apply.stdout.contains("done postfix reload"), "\(apply)")
+        // Checked in a staging folder and installed with its time 3 s back (postfix's hot-file
+        // rule then never makes the check or the reload wait); no staging folder is left.
+        let written = try Self.mtime(mainCF)
+        #expect(written <= time(nil) - 3 && written >= started - 4, "mtime \(written), apply from \(started)")
+        #expect(try !FileManager.default.contentsOfDirectory(atPath: pf.configDirectory).contains { $0.contains("mtaguard") })
         #expect(try vrfy(pf, expecting: 502) == 502)
         // SRV-005's own method agrees: probe the port.
         let probed = try pf.run([Repo.binary, "check", "--item", "SRV-005", "--playbooks", Repo.playbooks,
@@ -48,7 +54,19 @@ import Testing
         let rollback = try pf.run([Repo.binary, "rollback", runID], environment: env)
         #expect(rollback.status == 0, "\(rollback)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: mainCF)) == original)
+        #expect(try Self.mtime(mainCF) <= time(nil) - 3, "the rollback writes the pre-image backdated too")
         #expect(try vrfy(pf, expecting: 252) == 252)
+    }
+
+    static func mtime(_ path: String) throws -> time_t {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw CocoaError(.fileReadNoSuchFile) }
+        return st.st_mtim.tv_sec
+    }
+
+    static func inode(_ path: String) -> ino_t {
+        var st = stat()
+        return stat(path, &st) == 0 ? st.st_ino : 0
     }
 
     @Test func u45JudgesTheRealPostfixVersionAndItsSmugglingSetting() throws {
@@ -101,14 +119,14 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: mainCF)) == original)
     }
 
-    @Test func rejectedByPostfixCheckIsRolledBackAutomatically() throws {
+    /// A main.cf that parses but that `postfix check` rejects once rewritten (the queue
+    /// directory does not exist), applied with the given `validate:`; the instance, the run's
+    /// result and main.cf's bytes and inode before it.
+    func applyBrokenQueueDirectory(validate: String, _ body: (PostfixInstance, CommandResult, Data, ino_t) throws -> Void) throws {
         let pf = try PostfixInstance.start()
         defer { pf.stop() }
         let backups = try TempDir("live-backups")
         defer { backups.remove() }
-        let mainCF = pf.configDirectory + "/main.cf"
-        // A main.cf that parses but that `postfix check` rejects once rewritten:
-        // the queue directory does not exist.
         let books = try TempDir("books")
         defer { books.remove() }
         try books.write("x.yaml", """
@@ -120,16 +138,37 @@ import Testing
                 lens: Postfix_Main.lns
                 check: { node: queue_directory, equals: [/nonexistent/queue] }
                 fix: { set: /nonexistent/queue }
-                validate: { after_replace: [postfix, check] }
+                validate: \(validate)
                 after: { service: postfix, action: reload }
             """)
+        let mainCF = pf.configDirectory + "/main.cf"
         let original = try Data(contentsOf: URL(fileURLWithPath: mainCF))
+        let inode = Self.inode(mainCF)
         let apply = try pf.run([Repo.binary, "apply", "--yes", "--playbooks", books.path],
                                environment: ["MTAGUARD_BACKUPS": backups.path])
         #expect(apply.status == 1, "\(apply)")
-        #expect(apply.stdout.contains("rolled-back"), "\(apply)")
-        #expect(apply.stdout.contains("postfix check"), "\(apply)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: mainCF)) == original)
+        #expect(!apply.stdout.contains("done postfix reload"), "\(apply)")
         #expect(try vrfy(pf, expecting: 252) == 252)  // still serving with its old configuration
+        try body(pf, apply, original, inode)
+    }
+
+    @Test func rejectedByPostfixCheckIsRolledBackAutomatically() throws {
+        try applyBrokenQueueDirectory(validate: "{ after_replace: [postfix, check] }") { _, apply, _, _ throws in
+            #expect(apply.stdout.contains("rolled-back"), "\(apply)")
+            #expect(apply.stdout.contains("postfix check"), "\(apply)")
+        }
+    }
+
+    @Test func rejectedInTheStagingFolderNeverGoesLive() throws {
+        let staged = "{ before_replace: [postfix, -c, \"{dir}\", check], staged_with: [master.cf], backdate_seconds: 3 }"
+        try applyBrokenQueueDirectory(validate: staged) { pf, apply, _, inode throws in
+            // postfix prints its reason only to a terminal (here it goes to the log).
+            #expect(apply.stdout.contains("/etc/postfix/main.cf: the MTA's validator rejected the new file: postfix -c /etc/postfix/.mtaguard-"), "\(apply)")
+            #expect(apply.stdout.contains(" check exited 1"), "\(apply)")
+            // Never replaced (the same inode), and nothing of the attempt left beside it.
+            #expect(Self.inode(pf.configDirectory + "/main.cf") == inode)
+            #expect(try !FileManager.default.contentsOfDirectory(atPath: pf.configDirectory).contains { $0.contains("mtaguard") })
+        }
     }
 }

@@ -74,6 +74,29 @@ import Testing
         #expect(error(valid.replacingOccurrences(of: "action: reload", with: "action: regenerate")).contains("targets[0].after.action"))
     }
 
+    /// srv-005's postfix target checks a staged main.cf; the staging keys are validated.
+    @Test func stagedValidationIsReadAndItsKeysValidated() throws {
+        let srv = try PlaybookLoader.load(file: "playbooks/srv-005.yaml", text: valid)
+        let target = try #require(srv.targets.first as? Target)
+        let v = try #require(target.validateBeforeReplace)
+        #expect(v.argv == ["postfix", "-c", "{dir}", "check"] && v.stages)
+        #expect(v.stagedWith == ["master.cf"] && v.backdate == 3)
+        #expect(target.validateAfterReplace == nil)
+        let staged = "staged_with: [master.cf]"
+        let line = valid.components(separatedBy: "\n").firstIndex { $0.hasSuffix(staged) }! + 1
+        let bad = error(valid.replacingOccurrences(of: staged, with: "staged_with: [../shadow]"))
+        #expect(bad.hasPrefix("playbooks/x.yaml:\(line):"), "\(bad)")
+        #expect(bad.contains("'../shadow' is not a file name in the target's folder"), "\(bad)")
+        for n in ["0", "60", "soon"] {
+            #expect(error(valid.replacingOccurrences(of: "backdate_seconds: 3", with: "backdate_seconds: \(n)"))
+                .contains("'backdate_seconds' takes a whole number from 1 to 59"))
+        }
+        #expect(error(valid.replacingOccurrences(of: "before_replace: [postfix, -c, \"{dir}\", check]", with: "before_replace: [postfix, check]"))
+            .contains("'staged_with' needs a before_replace command that reads '{dir}'"))
+        #expect(error(valid.replacingOccurrences(of: "before_replace: [postfix, -c, \"{dir}\", check]", with: "after_replace: [postfix, -c, \"{dir}\", check]"))
+            .contains("'{dir}' is a staging folder for before_replace"))
+    }
+
     @Test func duplicateKeyIsRefused() {
         let message = error("id: A\nid: B\ntitle: x\ntargets: []\n")
         #expect(message.hasPrefix("playbooks/x.yaml: "), "\(message)")

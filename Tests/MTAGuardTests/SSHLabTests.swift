@@ -54,6 +54,20 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: "/etc/postfix/x"))
     }
 
+    /// postfix's master.pid and master.lock are each host's own: `master -t` on one host
+    /// must not see another host's lock.
+    @Test func postfixStateIsEachHostsOwn() throws {
+        let lab = try SSHLab.start(hosts: ["host01", "host02"])
+        defer { lab.stop() }
+        let mine = try lab.ssh("host01", "echo 4242 > /var/spool/postfix/pid/master.pid && touch /var/lib/postfix/master.lock && stat -c %U /var/lib/postfix")
+        #expect(mine.status == 0 && mine.stdout == "postfix\n", "\(mine)")
+        let other = try lab.ssh("host02", "ls -A /var/spool/postfix/pid /var/lib/postfix")
+        #expect(other.stdout == "/var/lib/postfix:\n\n/var/spool/postfix/pid:\n", "\(other)")
+        #expect(FileManager.default.fileExists(atPath: lab.host("host01").directory + "/postfix/pid/master.pid"))
+        #expect(!FileManager.default.fileExists(atPath: "/var/spool/postfix/pid/master.pid") ||
+                (try? String(contentsOfFile: "/var/spool/postfix/pid/master.pid", encoding: .utf8)) != "4242\n")
+    }
+
     @Test func renameInsideTheBoundFolderWorks() throws {
         let lab = try SSHLab.start(hosts: ["host01"])
         defer { lab.stop() }

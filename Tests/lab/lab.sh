@@ -24,6 +24,8 @@
 #                                  there (/etc/rc.tcpip, /sbin/init.d/sendmail) exists on
 #                                  that host only, and can be replaced by rename
 #   HOSTDIR/run                    bound over /run (= /var/run): the host's own lock
+#   HOSTDIR/postfix/pid, /data     bound over /var/spool/postfix/pid and /var/lib/postfix:
+#                                  postfix's master.pid and master.lock, per host
 #   HOSTDIR/home                   bound over /root: a root home without this machine's
 #                                  shell start-up files
 #   HOSTDIR/shims                  bound over /usr/local/bin AND /usr/local/sbin, so
@@ -232,6 +234,11 @@ start_host() {
     chmod 755 "$hd/run" "$hd/run/sshd" "$hd/overlay" "$hd/overlay/etc" "$hd/overlay/usr" "$hd/overlay/usr/sbin"
     chmod 0755 "$hd" "$hd/root" "$hd/root/etc" "$hd/root/etc/postfix" "$hd/root/etc/mail" \
         "$hd/root/etc/rc.config.d" "$hd/shims"
+    # postfix's own state, per host: master.pid (queue_directory/pid, locked by `master -t`)
+    # and master.lock (data_directory); shared, two hosts checking at once see each other's lock.
+    mkdir -p "$hd/postfix/pid" "$hd/postfix/data"
+    chmod 755 "$hd/postfix" "$hd/postfix/pid" "$hd/postfix/data"
+    if id postfix >/dev/null 2>&1; then chown postfix:postfix "$hd/postfix/data"; fi
     : >"$hd/commands.log"
     chmod 0666 "$hd/commands.log"
     ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$hd/ssh_host_ed25519_key" </dev/null >/dev/null
@@ -287,6 +294,8 @@ EOF
         # A plain root home: this machine'"'"'s /root/.bashrc sets up pyenv, which would cost every
         # session of every tool half a second that no real Unix host spends.
         mount --bind "$2/home" /root
+        if [ -d /var/spool/postfix/pid ]; then mount --bind "$2/postfix/pid" /var/spool/postfix/pid; fi
+        if [ -d /var/lib/postfix ]; then mount --bind "$2/postfix/data" /var/lib/postfix; fi
         exec "$3" -f "$2/sshd_config" -E "$2/sshd.log"
     ' sh "$name" "$hd" "$SSHD" </dev/null >/dev/null 2>>"$hd/sshd.log" ||
         { echo "lab.sh: $name: sshd did not start:" >&2; cat "$hd/sshd.log" >&2; return 1; }

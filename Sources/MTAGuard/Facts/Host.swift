@@ -173,6 +173,8 @@ public struct FileReplacement: Sendable, Equatable {
     public var gid: UInt32
     public var validateBefore: Validation?
     public var validateAfter: Validation?
+    /// Seconds the new file's modification time is set in the past (see `Validation.backdate`).
+    public var backdate: Int = 0
 }
 
 public struct StepResult: Sendable, Equatable, Codable {

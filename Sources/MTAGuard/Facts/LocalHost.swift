@@ -214,8 +214,8 @@ public struct LocalHost: Host {
             }
             if r.bytes == current?.bytes { return StepResult(.skipped, "already as wanted") }
             try LocalFiles.replace(
-                path, with: r.bytes, mode: r.mode, uid: r.uid, gid: r.gid, displayPath: r.path,
-                validate: isLive ? r.validateBefore.map { v in { temp in try validate(v, file: temp, shown: r.path) } } : nil)
+                path, with: r.bytes, mode: r.mode, uid: r.uid, gid: r.gid, displayPath: r.path, backdate: r.backdate,
+                validate: isLive ? r.validateBefore.map { v in { temp in try validate(v, file: temp, shown: r.path, target: path) } } : nil)
         } catch {
             return StepResult(.failed, "\(error)")
         }
@@ -229,8 +229,35 @@ public struct LocalHost: Host {
         return StepResult(.done, "replaced")
     }
 
-    private func validate(_ v: Validation, file: String, shown: String) throws {
-        let argv = v.argv.map { $0.replacingOccurrences(of: "{file}", with: file) }
+    /// `{dir}`: a staging folder beside the target with the new file (hard-linked) under the
+    /// target's name and copies of `stagedWith`, removed after the check.
+    private func validate(_ v: Validation, file: String, shown: String, target: String? = nil) throws {
+        var file = file
+        var dir: String?
+        defer { if let dir { try? FileManager.default.removeItem(atPath: dir) } }
+        if v.stages, let target {
+            let folder = (target as NSString).deletingLastPathComponent
+            let base = (target as NSString).lastPathComponent
+            var template = Array("\(folder)/.mtaguard-XXXXXX".utf8CString)
+            guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+                throw MTAGuardError(host: name, file: shown, "cannot create a staging folder beside it: \(LocalFiles.errnoText())")
+            }
+            let made = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            dir = made
+            guard link(file, made + "/" + base) == 0 else {
+                throw MTAGuardError(host: name, file: shown, "cannot stage the new file: \(LocalFiles.errnoText())")
+            }
+            for other in v.stagedWith where other != base && FileManager.default.fileExists(atPath: folder + "/" + other) {
+                let copy = try ProcessRunner.run(["cp", "-p", folder + "/" + other, made + "/" + other])
+                guard copy.status == 0 else {
+                    throw MTAGuardError(host: name, file: shown, "cannot stage \(other): \(copy.combined.trimmed(200))")
+                }
+            }
+            file = made + "/" + base
+        }
+        let argv = v.argv.map {
+            $0.replacingOccurrences(of: "{file}", with: file).replacingOccurrences(of: "{dir}", with: dir ?? "")
+        }
         let out = try ProcessRunner.run(argv)
         var rejected = out.status != 0
         if let pattern = v.rejectOutput, out.combined.range(of: pattern, options: .regularExpression) != nil {

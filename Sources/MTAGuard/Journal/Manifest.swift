@@ -67,6 +67,9 @@ public struct Manifest: Codable, Sendable {
         public var gid: UInt32
         public var items: [String]
         public var state: FileState
+        /// Seconds the written file's modification time was set in the past; rollback writes
+        /// the pre-image the same way.
+        public var backdate: Int? = nil
     }
 
     public enum HostOutcome: String, Codable, Sendable {
@@ -88,6 +91,9 @@ public struct Manifest: Codable, Sendable {
         public var backup: String
         public var items: [String]
         public var state: FileState
+        /// Seconds the written file's modification time was set in the past; rollback writes
+        /// the pre-image the same way.
+        public var backdate: Int? = nil
     }
 
     public enum FileState: String, Codable, Sendable {

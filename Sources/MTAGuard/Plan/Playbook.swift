@@ -174,11 +174,22 @@ public struct Creation: Sendable, Equatable {
     public var before: String?
 }
 
-/// A command that checks a file; `{file}` in its arguments is the file to check.
+/// A command that checks a file; `{file}` in its arguments is the file to check, and `{dir}`
+/// a staging folder beside it holding the new file under its own name and copies of
+/// `stagedWith` (so that an MTA reads the new configuration before it goes live).
 public struct Validation: Sendable, Equatable {
     public var argv: [String]
     /// Output that means failure even when the exit status is 0 (a regular expression).
     public var rejectOutput: String?
+    /// Files of the target's folder copied into `{dir}` beside the new file.
+    public var stagedWith: [String] = []
+    /// The new file's modification time is set this many seconds in the past before the
+    /// check, and kept when it is installed: postfix re-reads a file younger than 2 s until it
+    /// is older, so a fresh main.cf would make the check and the reload wait.
+    public var backdate: Int = 0
+
+    /// Whether the command reads a staging folder.
+    public var stages: Bool { argv.contains { $0.contains("{dir}") } }
 }
 
 /// A service action to run after the target's file changed.

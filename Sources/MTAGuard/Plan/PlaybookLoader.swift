@@ -160,13 +160,36 @@ public enum PlaybookLoader {
     /// the old one.
     static func validations(_ value: YAMLValue?) throws -> (before: Validation?, after: Validation?) {
         guard let v = value else { return (nil, nil) }
-        let vm = try v.mapping(allowed: ["before_replace", "after_replace", "reject_output"])
+        let vm = try v.mapping(allowed: ["before_replace", "after_replace", "reject_output", "staged_with", "backdate_seconds"])
         let reject = try vm["reject_output"]?.string()
         if let reject, (try? NSRegularExpression(pattern: reject)) == nil {
             throw vm["reject_output"]!.error("'\(reject)' is not a valid regular expression")
         }
-        return (try vm["before_replace"].map { Validation(argv: try command($0), rejectOutput: reject) },
-                try vm["after_replace"].map { Validation(argv: try command($0), rejectOutput: reject) })
+        var staged: [String] = []
+        if let w = vm["staged_with"] {
+            staged = try w.strings()
+            if let bad = staged.first(where: { $0.isEmpty || $0 == "." || $0 == ".." || $0.contains("/") }) {
+                throw w.error("'\(bad)' is not a file name in the target's folder")
+            }
+        }
+        var backdate = 0
+        if let b = vm["backdate_seconds"] {
+            guard let n = Int(try b.string()), (1...59).contains(n) else { throw b.error("'backdate_seconds' takes a whole number from 1 to 59") }
+            backdate = n
+        }
+        let before = try vm["before_replace"].map {
+            Validation(argv: try command($0), rejectOutput: reject, stagedWith: staged, backdate: backdate)
+        }
+        let after = try vm["after_replace"].map {
+            Validation(argv: try command($0), rejectOutput: reject, stagedWith: staged, backdate: backdate)
+        }
+        if let a = after, a.stages {
+            throw vm["after_replace"]!.error("'{dir}' is a staging folder for before_replace; after the replace the file is in its own folder")
+        }
+        if !staged.isEmpty, before?.stages != true {
+            throw vm["staged_with"]!.error("'staged_with' needs a before_replace command that reads '{dir}'")
+        }
+        return (before, after)
     }
 
     /// An entry's `after`: the service step that follows a change of its file.

@@ -59,7 +59,8 @@ extension Engine {
                 preImages[backup] = now.bytes
                 mine.files.append(Manifest.FileRecord(
                     path: file.path, preSHA256: now.sha256, postSHA256: file.preSHA256,
-                    mode: now.mode, uid: now.uid, gid: now.gid, backup: backup, items: file.items, state: .planned))
+                    mode: now.mode, uid: now.uid, gid: now.gid, backup: backup, items: file.items, state: .planned,
+                    backdate: file.backdate))
             }
             mine.modeChanges = w.modes.map {
                 Manifest.ModeRecord(

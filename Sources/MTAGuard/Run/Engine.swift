@@ -158,7 +158,7 @@ public struct Engine: Sendable {
                     path: file.path, preSHA256: file.before.sha256, postSHA256: file.after.sha256Hex,
                     mode: file.before.mode, uid: file.before.uid, gid: file.before.gid,
                     backup: Journal.backupPath(index: index, host: plan.host, path: file.path),
-                    items: file.items, state: .planned)
+                    items: file.items, state: .planned, backdate: file.backdate == 0 ? nil : file.backdate)
             },
             actions: plan.actions.map {
                 Manifest.ActionRecord(
@@ -183,7 +183,7 @@ public struct Engine: Sendable {
             .replace(FileReplacement(
                 path: $0.path, expected: ExpectedContent($0.before.bytes), bytes: $0.after,
                 mode: $0.before.mode, uid: $0.before.uid, gid: $0.before.gid,
-                validateBefore: $0.validateBefore, validateAfter: $0.validateAfter))
+                validateBefore: $0.validateBefore, validateAfter: $0.validateAfter, backdate: $0.backdate))
         }
         steps += plan.modes.map { .chmod($0.change) }
         steps += plan.actions.map { .run(argv: $0.command, probe: $0.probe) }
@@ -304,7 +304,7 @@ public struct Engine: Sendable {
             steps.append(.replace(FileReplacement(
                 path: file.path, expected: expect[file.path] ?? ExpectedContent(nil),
                 bytes: bytes, mode: file.mode, uid: file.uid, gid: file.gid,
-                validateBefore: nil, validateAfter: nil)))
+                validateBefore: nil, validateAfter: nil, backdate: file.backdate ?? 0)))
         }
         // A mode goes back only from the mode the run set: the step itself skips one that is
         // back already and refuses one that changed since (drift).

@@ -33,6 +33,9 @@ public struct PlannedFile: Sendable {
     public var items: [String]
     public var validateBefore: Validation?
     public var validateAfter: Validation?
+
+    /// Seconds its new modification time is set in the past: the larger of its validators'.
+    public var backdate: Int { max(validateBefore?.backdate ?? 0, validateAfter?.backdate ?? 0) }
 }
 
 /// The seeds' two branches: keep the MTA and harden it, or the mail service is not needed and

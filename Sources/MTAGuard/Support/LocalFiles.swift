@@ -108,7 +108,7 @@ enum LocalFiles {
     /// renamed over the target and the folder fsynced. The target is never half-written.
     static func replace(
         _ path: String, with bytes: Data, mode: UInt32, uid: UInt32, gid: UInt32,
-        displayPath: String? = nil, validate: ((String) throws -> Void)? = nil
+        displayPath: String? = nil, backdate: Int = 0, validate: ((String) throws -> Void)? = nil
     ) throws {
         let shown = displayPath ?? path
         let folder = (path as NSString).deletingLastPathComponent
@@ -142,6 +142,11 @@ enum LocalFiles {
             }
             if fchmod(fd, mode_t(mode)) != 0 {
                 throw MTAGuardError(file: shown, "cannot keep its mode: \(errnoText())")
+            }
+            if backdate > 0 {
+                // Best effort, as on a remote host: postfix then only waits for the file to cool down.
+                var times = [timespec(tv_sec: time(nil) - backdate, tv_nsec: 0), timespec(tv_sec: time(nil) - backdate, tv_nsec: 0)]
+                _ = futimens(fd, &times)
             }
             if fsync(fd) != 0 {
                 throw MTAGuardError(file: shown, "cannot flush the new file: \(errnoText())", hint: hintFor(errno))

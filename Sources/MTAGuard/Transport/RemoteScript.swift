@@ -621,8 +621,8 @@ struct RemoteScript {
             fi
             # However the script ends (a dropped connection shows as HUP or PIPE), the lock goes
             # and so does a half-written temporary file ($T); the target is only ever renamed.
-            T=
-            trap 'if [ -n "$T" ]; then rm -f "$T"; fi; rm -rf "$L"' 0
+            T=; SD=
+            trap 'if [ -n "$T" ]; then rm -f "$T"; fi; if [ -n "$SD" ]; then rm -rf "$SD"; fi; rm -rf "$L"' 0
             trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
             # mtg_report INDEX OUTCOME [PART...]: one step's report; the parts, printed one
             # after another, are its message.
@@ -635,6 +635,9 @@ struct RemoteScript {
             mtg_sum() { cksum < "$1" | { read -r mtg_c mtg_n _; echo "$mtg_c $mtg_n"; }; }
 
             """
+        if steps.contains(where: { if case .replace(let r) = $0 { return r.backdate > 0 }; return false }) {
+            s += Self.backdateFunction
+        }
         for (i, step) in steps.enumerated() {
             s += "# step \(i)\n"
             switch step {
@@ -646,6 +649,18 @@ struct RemoteScript {
         s += "echo \"$M done\"\n"
         return Self.script(s)
     }
+
+    /// `mtg_backdate FILE SECONDS`: sets FILE's modification time SECONDS (1 to 59) in the past
+    /// by the host's clock, with POSIX tools only: `date` in a zone SECONDS west of UTC prints
+    /// UTC less SECONDS, and `touch -t` reads it back as UTC. Best effort: if it fails, postfix
+    /// only waits for the file to cool down.
+    static let backdateFunction: ShellCode = """
+        mtg_backdate() {
+          mtg_t=$(TZ="MTG0:00:$2" date +%Y%m%d%H%M.%S) && TZ=MTG0 touch -c -t "$mtg_t" "$1" 2>/dev/null
+          return 0
+        }
+
+        """
 
     /// `--break-stale-lock`: a lock whose process is gone is removed and taken anew.
     static let breakLock: ShellCode = """
@@ -693,8 +708,15 @@ struct RemoteScript {
             fi
 
             """
+        if r.backdate > 0 {
+            s += "mtg_backdate \(temp) \(String(format: "%02d", r.backdate))\n"
+        }
         if let v = r.validateBefore {
+            if v.stages {
+                s += staging(v, temp: temp, path: r.path, index: i)
+            }
             s += validation(v, file: temp, index: i, onFail: "rm -f \(temp); mtg_report \(i) failed", original: r.path)
+            if v.stages { s += "rm -rf \"$SD\"; SD=\n" }
         }
         s += """
             if ! E=$(mv -f \(temp) \(r.path) 2>&1); then
@@ -711,9 +733,43 @@ struct RemoteScript {
         return s
     }
 
+    /// The staging folder `{dir}` beside the target: the new file (a hard link to the
+    /// temporary file, so it keeps its mode, owner and time) under the target's name, and
+    /// copies of `stagedWith` where they exist. `$SD` names it until the validator ran.
+    private func staging(_ v: Validation, temp: String, path: String, index i: Int) -> ShellCode {
+        let folder = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        let dir = "\(folder)/.mtaguard-\(nonce).d"
+        var s: ShellCode = """
+            rm -rf \(dir); SD=\(dir)
+            if ! E=$(mkdir \(dir) 2>&1); then
+              rm -f \(temp); mtg_report \(i) failed 'cannot create a staging folder in ' \(folder) ': ' "$E"; exit 1
+            fi
+            if ! E=$(ln \(temp) \("\(dir)/\(base)") 2>&1 || cp -p \(temp) \("\(dir)/\(base)") 2>&1); then
+              rm -f \(temp); mtg_report \(i) failed 'cannot stage the new ' \(path) ': ' "$E"; exit 1
+            fi
+
+            """
+        for name in v.stagedWith where name != base {
+            let source = "\(folder)/\(name)"
+            s += """
+                if [ -f \(source) ] && ! E=$(cp -p \(source) \("\(dir)/\(name)") 2>&1); then
+                  rm -f \(temp); mtg_report \(i) failed 'cannot stage ' \(source) ': ' "$E"; exit 1
+                fi
+
+                """
+        }
+        return s
+    }
+
     /// Runs the validator on `file`; on rejection runs `onFail` with the reason's parts.
+    /// `{dir}` is the staging folder and `{file}` the new file in it when the command reads one.
     private func validation(_ v: Validation, file: String, index i: Int, onFail: ShellCode, original: String) -> ShellCode {
-        let argv = v.argv.map { $0.replacingOccurrences(of: "{file}", with: file) }
+        let dir = "\((original as NSString).deletingLastPathComponent)/.mtaguard-\(nonce).d"
+        let staged = v.stages ? "\(dir)/\((original as NSString).lastPathComponent)" : file
+        let argv = v.argv.map {
+            $0.replacingOccurrences(of: "{file}", with: staged).replacingOccurrences(of: "{dir}", with: dir)
+        }
         var s: ShellCode = "O=$(\(words: argv) 2>&1); R=$?\n"
         if let pattern = v.rejectOutput {
             // grep -E exists everywhere; the pattern travels quoted.

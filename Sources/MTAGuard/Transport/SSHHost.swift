@@ -23,7 +23,7 @@ public struct SSHHost: Host {
     public func facts(_ request: FactsRequest) async throws -> HostFacts {
         let script = RemoteScript()
         let out = try await transport.execute(target, script: script.facts(request))
-        try checkConnection(out)
+        try await checkConnection(out)
         do {
             return try script.parseFacts(
                 out.stdout, paths: request.paths, metadata: request.metadata, folders: request.folders, host: name)
@@ -50,14 +50,21 @@ public struct SSHHost: Host {
         return results
     }
 
-    private func checkConnection(_ out: CommandOutput) throws {
+    private func checkConnection(_ out: CommandOutput) async throws {
         guard out.status == 255 || out.status == 124 else { return }
+        var out = out
+        // The far end hung up before ssh's banner: a jump host's leg may have failed, and ssh
+        // hid its reason (see `SSHTransport.diagnose`).
+        if out.status == 255, out.stderr.contains("kex_exchange_identification") || out.stderr.contains("Connection closed by UNKNOWN") {
+            let why = await transport.diagnose(target)
+            if why.split(whereSeparator: \.isNewline).count > 1 { out.stderr = why }
+        }
         throw MTAGuardError(.unreachable, host: name, "unreachable: \(connectionText(out))", hint: hint(out.stderr))
     }
 
     private func connectionText(_ out: CommandOutput) -> String {
         if out.status == 124 { return "timed out after \(transport.options.commandTimeout) s" }
-        let text = out.stderr.split(separator: "\n").filter { !$0.hasPrefix("@") && !$0.isEmpty }.suffix(2).joined(separator: "; ")
+        let text = out.stderr.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("@") && !$0.isEmpty }.suffix(2).joined(separator: "; ")
         return text.isEmpty ? "ssh exited \(out.status)" : text
     }
 

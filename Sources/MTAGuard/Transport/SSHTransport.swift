@@ -38,15 +38,15 @@ public final class SSHTransport: Sendable {
 
     /// The ssh command line for `target`, running `remoteCommand` (one word list, quoted for
     /// the remote shell here).
-    func argv(_ target: SSHTarget, remoteCommand: String) -> [String] {
+    /// Without `multiplex`, one plain connection (no ControlMaster).
+    func argv(_ target: SSHTarget, remoteCommand: String, multiplex: Bool = true) -> [String] {
         var a = [options.sshProgram]
         if let f = options.configFile { a += ["-F", f] }
+        a += ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+        a += multiplex
+            ? ["-o", "ControlMaster=auto", "-o", "ControlPath=\(controlFolder)/%C", "-o", "ControlPersist=60"]
+            : ["-o", "ControlMaster=no", "-o", "ControlPath=none"]
         a += [
-            "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", "ControlMaster=auto",
-            "-o", "ControlPath=\(controlFolder)/%C",
-            "-o", "ControlPersist=60",
             "-o", "ConnectTimeout=\(options.connectTimeout)",
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=3",
@@ -70,6 +70,20 @@ public final class SSHTransport: Sendable {
             // machine has cores, and forks are many more.
             Thread.detachNewThread {
                 continuation.resume(with: Result { try ProcessRunner.run(argv, stdin: Data(script.text.utf8), timeout: timeout) })
+            }
+        }
+    }
+
+    /// ssh's own words for a failed connection through a jump host: with ControlPersist, ssh
+    /// sends a ProxyJump or ProxyCommand leg's error output to /dev/null (its master is to
+    /// outlive the command), leaving only "Connection closed by remote host". One plain
+    /// connection without a master says why (the bastion refused, its key is unknown, …).
+    func diagnose(_ target: SSHTarget) async -> String {
+        let argv = argv(target, remoteCommand: "true", multiplex: false)
+        let timeout = options.connectTimeout + 5
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: (try? ProcessRunner.run(argv, timeout: timeout))?.stderr ?? "")
             }
         }
     }
