@@ -47,10 +47,14 @@ struct FleetOptions: ParsableArguments {
     @Flag(name: .customLong("break-stale-lock"), help: "Break a host lock whose process is gone (a run that was killed).")
     var breakStaleLock = false
 
+    @Option(name: .customLong("host-runs-kept"), help: "Runs each SSH host keeps a copy of (manifest and pre-images, owner-only, in /var/lib/mtaguard/runs), so that any control node can roll them back; the oldest beyond this are removed; 0 keeps none.")
+    var hostRunsKept: Int = HostJournal.defaultKeep
+
     /// Options that make no sense together are refused before anything runs, with the usage
     /// text and exit code 64, as swift-argument-parser does for every other usage error.
     func validate() throws {
         guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
+        guard hostRunsKept >= 0 else { throw ValidationError("--host-runs-kept must be 0 or more") }
         guard connectTimeout >= 1, commandTimeout >= 1 else {
             throw ValidationError("--connect-timeout and --command-timeout must be at least 1 second")
         }
@@ -63,6 +67,7 @@ struct FleetOptions: ParsableArguments {
         o.connectTimeout = connectTimeout
         o.commandTimeout = commandTimeout
         o.breakStaleLock = breakStaleLock
+        o.hostRunsKept = hostRunsKept
         return o
     }
 }

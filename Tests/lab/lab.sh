@@ -23,6 +23,8 @@
 #   HOSTDIR/overlay/usr/sbin       of one over /usr/sbin (= /sbin): a file a test puts
 #                                  there (/etc/rc.tcpip, /sbin/init.d/sendmail) exists on
 #                                  that host only, and can be replaced by rename
+#   HOSTDIR/overlay/var/lib        upper layer of one over /var/lib: the host's own
+#                                  /var/lib/mtaguard (its copies of runs)
 #   HOSTDIR/run                    bound over /run (= /var/run): the host's own lock
 #   HOSTDIR/postfix/pid, /data     bound over /var/spool/postfix/pid and /var/lib/postfix:
 #                                  postfix's master.pid and master.lock, per host
@@ -229,9 +231,11 @@ ensure_user() {
 start_host() {
     local dir=$1 name=$2 hd=$1/hosts/$2 port attempt i ok
     mkdir -p "$hd/home" "$hd/root/etc/postfix" "$hd/root/etc/mail" "$hd/root/etc/rc.config.d" "$hd/shims" "$hd/run/sshd" \
-        "$hd/overlay/etc" "$hd/overlay/usr/sbin" "$hd/overlay/.work-etc" "$hd/overlay/.work-sbin"
+        "$hd/overlay/etc" "$hd/overlay/usr/sbin" "$hd/overlay/.work-etc" "$hd/overlay/.work-sbin" \
+        "$hd/overlay/var/lib" "$hd/overlay/.work-varlib"
     chmod 700 "$hd/home"
-    chmod 755 "$hd/run" "$hd/run/sshd" "$hd/overlay" "$hd/overlay/etc" "$hd/overlay/usr" "$hd/overlay/usr/sbin"
+    chmod 755 "$hd/run" "$hd/run/sshd" "$hd/overlay" "$hd/overlay/etc" "$hd/overlay/usr" "$hd/overlay/usr/sbin" \
+        "$hd/overlay/var" "$hd/overlay/var/lib"
     chmod 0755 "$hd" "$hd/root" "$hd/root/etc" "$hd/root/etc/postfix" "$hd/root/etc/mail" \
         "$hd/root/etc/rc.config.d" "$hd/shims"
     # postfix's own state, per host: master.pid (queue_directory/pid, locked by `master -t`)
@@ -284,6 +288,8 @@ EOF
         hostname "$1"
         mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/overlay/etc,workdir=$2/overlay/.work-etc" /etc
         mount -t overlay overlay -o "lowerdir=/usr/sbin,upperdir=$2/overlay/usr/sbin,workdir=$2/overlay/.work-sbin" /usr/sbin
+        # A /var/lib of its own: where a host keeps its copies of runs (/var/lib/mtaguard).
+        mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$2/overlay/var/lib,workdir=$2/overlay/.work-varlib" /var/lib
         mount --bind "$2/root/etc/postfix" /etc/postfix
         mount --bind "$2/root/etc/mail" /etc/mail
         mount --bind "$2/root/etc/rc.config.d" /etc/rc.config.d

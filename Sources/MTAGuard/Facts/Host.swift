@@ -218,6 +218,11 @@ public protocol Host: Sendable {
     /// Carries out `steps` in order, stopping at the first failure; one result per step tried.
     /// `runID` names the run to anyone who finds the host's lock taken.
     func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult]
+    /// The same, keeping `copy` (the run's manifest and pre-images) on the host first, in the
+    /// same round trip, where the host keeps copies of its runs (over SSH); the others ignore it.
+    func apply(_ steps: [ApplyStep], runID: String, keep copy: RunCopy?) async throws -> [StepResult]
+    /// How many runs the host keeps copies of (`HostJournal`); 0: none.
+    var keepsRuns: Int { get }
 }
 
 /// What a host says of one MTA's version.
@@ -247,6 +252,10 @@ public struct CommandOwner: Sendable, Equatable {
 
 extension Host {
     public var mode: Mode? { nil }
+    public var keepsRuns: Int { 0 }
+    public func apply(_ steps: [ApplyStep], runID: String, keep copy: RunCopy?) async throws -> [StepResult] {
+        try await apply(steps, runID: runID)
+    }
     public var variables: [String: String] { [:] }
 
     public func facts(paths: [String], probeServices: Bool, probeVersions: Bool) async throws -> HostFacts {

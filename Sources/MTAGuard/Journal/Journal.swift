@@ -73,6 +73,11 @@ public struct Journal: Sendable {
         try LocalFiles.writePrivate((runFolder(manifest.id) as NSString).appendingPathComponent("manifest.json"), data)
     }
 
+    /// Whether run `id` is journaled here.
+    public func has(_ id: String) -> Bool {
+        HostJournal.isRunID(id) && FileManager.default.fileExists(atPath: (runFolder(id) as NSString).appendingPathComponent("manifest.json"))
+    }
+
     public func read(_ id: String) throws -> Manifest {
         guard id.range(of: #"^[A-Za-z0-9._-]+$"#, options: .regularExpression) != nil else {
             throw MTAGuardError(.journal, "'\(id)' is not a run id", hint: "see mtaguard runs")

@@ -91,7 +91,7 @@ public enum TextReport {
         var out = ""
         for message in result.messages { out += message + "\n" }
         if result.hosts.isEmpty && result.errors.isEmpty {
-            out += "nothing to do: every item already passes\n"
+            out += verb == "rollback" ? "nothing to do: nothing of the run is left to undo\n" : "nothing to do: every item already passes\n"
             return out
         }
         if let id = result.runID { out += "run \(id)\n" }

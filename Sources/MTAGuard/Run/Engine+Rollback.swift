@@ -95,7 +95,9 @@ extension Engine {
             var results: [StepResult] = []
             var failure: String?
             do {
-                results = try await w.host.apply(steps, runID: recorder.id)
+                let copy = w.host.keepsRuns > 0
+                    ? await recorder.copy(index, preImages: w.files.compactMap { w.current[$0.path]?.bytes }, keep: w.host.keepsRuns) : nil
+                results = try await w.host.apply(steps, runID: recorder.id, keep: copy)
                 FailPoint.reach("rollback.applied")
                 if let i = results.firstIndex(where: { $0.outcome.isFailure }) {
                     failure = Self.explain(results[i].message, step: i, files: w.files.count + w.modes.count, record: record, interrupted: interrupted)

@@ -61,25 +61,11 @@ public struct Engine: Sendable {
 
     /// Runs `body` for every element, at most `forks` at once; results in input order.
     func eachHost<T: Sendable, R: Sendable>(_ items: [T], _ body: @escaping @Sendable (Int, T) async -> R?) async -> [R?] {
-        await withTaskGroup(of: (Int, R?).self) { group in
-            var results = [R?](repeating: nil, count: items.count)
-            var next = 0
-            func launch() {
-                let i = next
-                let item = items[i]
-                next += 1
-                group.addTask {
-                    if stopRequested() { return (i, nil) }
-                    return (i, await body(i, item))
-                }
-            }
-            while next < min(forks, items.count) { launch() }
-            while let (i, r) = await group.next() {
-                results[i] = r
-                if next < items.count { launch() }
-            }
-            return results
-        }
+        let stopRequested = self.stopRequested
+        return await boundedMap(items, limit: forks) { i, item in
+            if stopRequested() { return nil }
+            return await body(i, item)
+        }.map { $0 ?? nil }
     }
 
     public func plan(_ hosts: [any Host]) async -> [HostPlan] {
@@ -189,7 +175,9 @@ public struct Engine: Sendable {
         steps += plan.actions.map { .run(argv: $0.command, probe: $0.probe) }
         let results: [StepResult]
         do {
-            results = try await host.apply(steps, runID: recorder.id)
+            let copy = host.keepsRuns > 0
+                ? await recorder.copy(position, preImages: plan.files.map(\.before.bytes), keep: host.keepsRuns) : nil
+            results = try await host.apply(steps, runID: recorder.id, keep: copy)
             FailPoint.reach("apply.applied")
         } catch {
             await recorder.update(position) { $0.outcome = .failed; $0.message = "\(error)" }
@@ -345,6 +333,14 @@ actor RunRecorder {
     }
 
     func host(_ position: Int) -> Manifest.HostRecord { manifest.hosts[position] }
+
+    /// The host at `position`'s copy of the run, as it stands now.
+    /// `preImages` are its files' pre-images in the record's order.
+    func copy(_ position: Int, preImages: [Data], keep: Int) -> RunCopy {
+        let files = manifest.hosts[position].files
+        let named = Dictionary(zip(files.map(\.backup), preImages), uniquingKeysWith: { a, _ in a })
+        return HostJournal.copy(of: manifest, position: position, preImages: named, keep: keep)
+    }
 
     /// Adds a host: its pre-images first, then the manifest that names them. Returns its position.
     func add(_ record: Manifest.HostRecord, preImages: [String: Data]) throws -> Int {

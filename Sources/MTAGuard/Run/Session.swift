@@ -145,7 +145,25 @@ public struct Session: Sendable {
         return try await engine.apply(hosts, command: command)
     }
 
+    /// Rolls back run `runID` from the journal here; where this control node has none of it and
+    /// an inventory is given, from the copies the inventory's hosts keep (`HostJournal`).
     public func rollback(_ runID: String, force: Bool) async throws -> RunResult {
+        var found: [String] = []
+        var unread: [MTAGuardError] = []
+        if !journal.has(runID) && !inventories.isEmpty && HostJournal.isRunID(runID) {
+            let (hosts, transport) = try hosts()
+            defer { transport?.close(hosts.compactMap { ($0 as? SSHHost)?.target }) }
+            let imported = try await HostJournal.importRun(runID, hosts: hosts, into: journal, forks: forks)
+            found = imported.messages
+            unread = imported.errors
+        }
+        var result = try await rollbackJournaled(runID, force: force)
+        result.messages = found + result.messages
+        result.errors = unread + result.errors
+        return result
+    }
+
+    func rollbackJournaled(_ runID: String, force: Bool) async throws -> RunResult {
         let manifest = try journal.read(runID)
         let selected: Set<String>? = try limit.map { limit in
             // With an inventory, --limit speaks of its groups too; without, of the run's hosts.

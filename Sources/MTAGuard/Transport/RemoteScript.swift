@@ -595,7 +595,7 @@ struct RemoteScript {
     /// passes the static text, the path and the command's own output as separate words and
     /// never builds a message inside double quotes. Every command that is not meant to read
     /// standard input (the script itself arrives there over SSH) reads `/dev/null`.
-    func apply(_ steps: [ApplyStep], runID: String, controller: String, breakStaleLock: Bool = false) -> ShellCode {
+    func apply(_ steps: [ApplyStep], runID: String, controller: String, breakStaleLock: Bool = false, keep copy: RunCopy? = nil) -> ShellCode {
         var s: ShellCode = """
             M=\(marker)
             LC_ALL=C; export LC_ALL
@@ -621,13 +621,15 @@ struct RemoteScript {
             fi
             # However the script ends (a dropped connection shows as HUP or PIPE), the lock goes
             # and so does a half-written temporary file ($T); the target is only ever renamed.
-            T=; SD=
+            T=; SD=; HJ=
             trap 'if [ -n "$T" ]; then rm -f "$T"; fi; if [ -n "$SD" ]; then rm -rf "$SD"; fi; rm -rf "$L"' 0
             trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
             # mtg_report INDEX OUTCOME [PART...]: one step's report; the parts, printed one
             # after another, are its message.
             mtg_report() {
-              echo "$M step $1 $2"; shift 2
+              echo "$M step $1 $2"
+              if [ -n "$HJ" ]; then echo "$1 $2" >> "$HJ/steps"; fi
+              shift 2
               if [ $# -gt 0 ]; then printf '%s' "$@"; echo; fi
               echo "$M endstep"
             }
@@ -638,6 +640,7 @@ struct RemoteScript {
         if steps.contains(where: { if case .replace(let r) = $0 { return r.backdate > 0 }; return false }) {
             s += Self.backdateFunction
         }
+        if let copy { s += keep(copy) }
         for (i, step) in steps.enumerated() {
             s += "# step \(i)\n"
             switch step {
@@ -646,7 +649,7 @@ struct RemoteScript {
             case .chmod(let c): s += chmod(c, index: i)
             }
         }
-        s += "echo \"$M done\"\n"
+        s += "if [ -n \"$HJ\" ]; then echo 'done' >> \"$HJ/steps\"; fi\necho \"$M done\"\n"
         return Self.script(s)
     }
 
@@ -849,6 +852,7 @@ struct RemoteScript {
         var results: [StepResult] = []
         var finished = false
         var pending: (Int, StepResult.Outcome)?
+        var keepFailed = false
         var text: [String] = []
         for rawLine in output.split(separator: "\n", omittingEmptySubsequences: false) {
             let line = String(rawLine)
@@ -862,6 +866,11 @@ struct RemoteScript {
                     pending = (Int(words[1]) ?? results.count, outcome)
                     text = []
                 case "endstep":
+                    if keepFailed {
+                        throw MTAGuardError(
+                            .journal, host: host, file: HostJournal.folder, text.joined(separator: "\n").trimmed(600),
+                            hint: "use --become or log in as root, or --host-runs-kept 0 to keep the journal on this control node only")
+                    }
                     if let (_, outcome) = pending {
                         results.append(StepResult(outcome, text.joined(separator: "\n").trimmed(600)))
                     }
@@ -885,10 +894,13 @@ struct RemoteScript {
                         denied ? .permission : .failed,
                         host: host, "cannot take the host lock: \(why.isEmpty ? "mkdir failed" : why)",
                         hint: denied ? "use --become or log in as root; nothing was changed" : "nothing was changed")
+                case "keepfailed":
+                    keepFailed = true
+                    text = []
                 case "done": finished = true
                 default: break
                 }
-            } else if pending != nil {
+            } else if pending != nil || keepFailed {
                 text.append(line)
             }
         }

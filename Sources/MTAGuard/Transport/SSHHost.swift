@@ -35,10 +35,18 @@ public struct SSHHost: Host {
         }
     }
 
+    public var keepsRuns: Int { transport.options.hostRunsKept }
+
     public func apply(_ steps: [ApplyStep], runID: String) async throws -> [StepResult] {
+        try await apply(steps, runID: runID, keep: nil)
+    }
+
+    public func apply(_ steps: [ApplyStep], runID: String, keep copy: RunCopy?) async throws -> [StepResult] {
         let script = RemoteScript()
         let controller = ProcessInfo.processInfo.hostName
-        let out = try await transport.execute(target, script: script.apply(steps, runID: runID, controller: controller, breakStaleLock: transport.options.breakStaleLock))
+        let keep = keepsRuns > 0 ? copy : nil
+        let out = try await transport.execute(
+            target, script: script.apply(steps, runID: runID, controller: controller, breakStaleLock: transport.options.breakStaleLock, keep: keep))
         let (results, finished) = try script.parseApply(out.stdout, host: name)
         if !finished, results.last.map({ $0.outcome.isFailure }) != true {
             // The connection dropped or the script died mid-way: the step in flight may or may

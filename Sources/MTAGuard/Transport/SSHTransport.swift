@@ -19,6 +19,8 @@ public final class SSHTransport: Sendable {
         public var sshProgram: String = "ssh"
         /// Break a host lock whose process is gone (`--break-stale-lock`).
         public var breakStaleLock = false
+        /// Runs each host keeps copies of under `HostJournal.folder` (`--host-runs-kept`); 0: none.
+        public var hostRunsKept = HostJournal.defaultKeep
 
         public init() {}
     }
