@@ -1,9 +1,9 @@
 # mtaguard: every target installs what it needs on a fresh Debian 12 machine (as root).
 SWIFT        ?= swift
-APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium shellcheck iproute2
+APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium shellcheck iproute2 python3-venv
 BIN          := .build/debug/mtaguard
 
-.PHONY: deps build test demo lenses mtas faults bench lab lab-stop clean
+.PHONY: deps build test demo lenses mtas faults bench lab lab-stop clean ansible ansible-test ee
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -29,12 +29,18 @@ SCRIPTS_DIR := $(CURDIR)/.build/scripts
 mtas: deps
 	bash Tests/mta/fetch.sh $(MTAS_DIR)
 
+# A venv with the pinned ansible-core and ansible-builder, for the Ansible collection's tests
+# (ansible/mtaguard/kisa) and the execution environment's build context.
+ANSIBLE_VENV := $(CURDIR)/.build/ansible-venv
+ansible: deps
+	bash Tests/ansible/venv.sh $(ANSIBLE_VENV)
+
 # Every suite, shellcheck on every remote script the suite generated, then the
 # fault-injection table (Tests/faults/table.sh fails on a lost byte).
-test: deps lenses mtas
+test: deps lenses mtas ansible
 	$(SWIFT) build --build-tests
 	rm -rf $(FAULTS_DIR) $(SCRIPTS_DIR)
-	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) MTAGUARD_SCRIPT_DUMP=$(SCRIPTS_DIR) $(SWIFT) test --skip-build
+	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) MTAGUARD_SCRIPT_DUMP=$(SCRIPTS_DIR) MTAGUARD_ANSIBLE_VENV=$(ANSIBLE_VENV) $(SWIFT) test --skip-build
 	bash Tests/scripts/shellcheck.sh $(SCRIPTS_DIR)
 	bash Tests/faults/table.sh $(FAULTS_DIR)
 
@@ -44,6 +50,18 @@ faults: deps mtas
 	rm -rf $(FAULTS_DIR)
 	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) $(SWIFT) test --skip-build --filter 'Fault|Crash|Hostile|Property'
 	bash Tests/faults/table.sh $(FAULTS_DIR)
+
+# Only the Ansible collection's suite.
+ansible-test: deps ansible
+	$(SWIFT) build --build-tests
+	MTAGUARD_ANSIBLE_VENV=$(ANSIBLE_VENV) $(SWIFT) test --skip-build --filter AnsibleCollectionTests
+
+# The execution environment's build context (.build/ee/context) for podman or docker build:
+# a release binary with the Swift runtime linked in, then ansible-builder create.
+ee: deps ansible
+	$(SWIFT) build -c release --static-swift-stdlib
+	rm -rf .build/ee
+	$(ANSIBLE_VENV)/bin/ansible-builder create -f ansible/execution-environment.yml -c .build/ee/context --output-filename Containerfile
 
 demo: build
 	bash examples/demo/run.sh
