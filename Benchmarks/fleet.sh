@@ -43,7 +43,7 @@ PLAYBOOK=$here/ansible/srv005.yml
 PYINFRA_DEPLOY=$here/pyinfra/srv005.py
 RUSAGE=$here/rusage.py
 CFG_TEMPLATE=$here/ansible/ansible.cfg
-RESULTS=$here/results.md
+RESULTS=${RESULTS:-$here/results.md}
 VENV=$here/.venv
 WANT_LINE='disable_vrfy_command = yes'
 
@@ -226,6 +226,8 @@ FLOOR='awk '"'"'{print $2; print $2}'"'"' "$1/hosts.tsv" | xargs -P "$2" -I{} ss
 
 # Result rows: size|tool|wall|sessions mean|min-max|connections mean|load before|status|cpu|rss
 rows=()
+# mtaguard's per-host phases: size|facts|probe|plan|journal|apply|verify|undo ("mean / max" s)
+phase_rows=()
 
 # measure SIZE TOOL LAB EXPECT_RC CMD...: time one run, count sessions, verify (apply only).
 measure() {
@@ -286,8 +288,9 @@ for size in "${sizes[@]}"; do
 
     reset_hosts "$lab"
     measure "$size" "mtaguard" "$lab" 0 \
-        env MTAGUARD_BACKUPS="$backups" "$MTAGUARD" apply --yes --item SRV-005 \
+        env MTAGUARD_BACKUPS="$backups" "$MTAGUARD" apply --yes --item SRV-005 --format json \
         -i "$lab/inventory.ini" --ssh-config "$lab/ssh_config" --forks "$FORKS"
+    phase_rows+=("$size|$(python3 "$here/phases.py" "$logs/$size-mtaguard.log" || true)")
     n=$(kill_ssh "$lab/")
     ((n == 0)) || say "$size hosts: mtaguard left $n ssh processes (ended)"
 
@@ -331,8 +334,17 @@ for r in "${rows[@]}"; do
     table+=$'\n'"| $size | $tool | $wall | $ratio | $cpu | $cratio | $rss | $smean | $srange | $cmean | $load | $status |"
 done
 
+phases="| hosts | facts round trip | SMTP probe | plan | journal | apply round trip (copy, write, postfix check, rename, reload) | verify | undo |
+|---:|---:|---:|---:|---:|---:|---:|---:|"
+for r in "${phase_rows[@]}"; do
+    phases+=$'\n'"| ${r//|/ | } |"
+done
+
 echo
 echo "$table"
+echo
+echo "mtaguard apply, seconds per host (mean / max), timed on the control node:"
+echo "$phases"
 echo
 echo "forks $FORKS; whole benchmark ${elapsed}s (with build and lab start/stop)"
 
@@ -349,6 +361,11 @@ echo "forks $FORKS; whole benchmark ${elapsed}s (with build and lab start/stop)"
     echo "\"floor\" is two plain \`ssh HOST true\` per host at the same forks."
     echo
     echo "$table"
+    echo
+    echo "mtaguard apply, per host and phase (seconds, mean / max over the hosts, timed on the"
+    echo "control node; the round trips include the SSH connection and all the host ran in them):"
+    echo
+    echo "$phases"
     echo
     echo "The whole benchmark took ${elapsed} s (with the release build check and lab start/stop)."
     echo

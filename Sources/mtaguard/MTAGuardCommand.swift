@@ -26,8 +26,8 @@ struct FleetOptions: ParsableArguments {
     @Option(name: [.customShort("l"), .long], help: "Hosts, groups or globs; ':' or ',' for union, '!' to exclude, '&' to intersect.")
     var limit: String?
 
-    @Option(help: "How many hosts at once.")
-    var forks: Int = 20
+    @Option(help: "How many hosts at once (lowered where the open-file limit or the memory cannot carry that many).")
+    var forks: Int = 50
 
     @Flag(help: "Use sudo on every host (the inventory's ansible_become does so per host).")
     var become = false

@@ -65,12 +65,50 @@ public struct Journal: Sendable {
         }
     }
 
-    public func write(_ manifest: Manifest) throws {
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(manifest)
+        return encoder
+    }()
+
+    /// Writes the whole manifest, then drops the per-host records it now holds.
+    public func write(_ manifest: Manifest) throws {
+        let data = try Self.encoder.encode(manifest)
         try LocalFiles.writePrivate((runFolder(manifest.id) as NSString).appendingPathComponent("manifest.json"), data)
+        try? FileManager.default.removeItem(atPath: recordsFolder(manifest.id))
+    }
+
+    /// While a run goes on, each host's record is its own file, `records/POSITION.json`,
+    /// rewritten (atomically, fsynced) on every step of that host only: a step costs the same
+    /// with ten hosts or ten thousand. `read` lays them over the manifest's hosts; `write` (at
+    /// the end of the run) folds them in.
+    func recordsFolder(_ id: String) -> String { (runFolder(id) as NSString).appendingPathComponent("records") }
+
+    func write(_ record: Manifest.HostRecord, position: Int, run id: String) throws {
+        let folder = recordsFolder(id)
+        if position == 0 || !FileManager.default.fileExists(atPath: folder) { try LocalFiles.makePrivateFolder(folder) }
+        try LocalFiles.writePrivate((folder as NSString).appendingPathComponent("\(position).json"), try Self.encoder.encode(record))
+    }
+
+    /// The per-host records of a run still going (or cut short), by position.
+    func records(_ id: String, path: String) throws -> [Int: Manifest.HostRecord] {
+        let folder = recordsFolder(id)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        var records: [Int: Manifest.HostRecord] = [:]
+        for name in names where name.hasSuffix(".json") {
+            guard let position = Int(name.dropLast(5)), position >= 0,
+                let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(name))
+            else { continue }
+            do {
+                records[position] = try decoder.decode(Manifest.HostRecord.self, from: data)
+            } catch {
+                throw MTAGuardError(.journal, file: folder + "/" + name, "the host record cannot be read: \(error)")
+            }
+        }
+        return records
     }
 
     /// Whether run `id` is journaled here.
@@ -88,11 +126,20 @@ public struct Journal: Sendable {
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
+        var manifest: Manifest
         do {
-            return try decoder.decode(Manifest.self, from: data)
+            manifest = try decoder.decode(Manifest.self, from: data)
         } catch {
             throw MTAGuardError(.journal, file: path, "the manifest cannot be read: \(error)")
         }
+        for (position, record) in try records(id, path: path).sorted(by: { $0.key < $1.key }) {
+            if position < manifest.hosts.count {
+                manifest.hosts[position] = record
+            } else if position == manifest.hosts.count {
+                manifest.hosts.append(record)
+            }
+        }
+        return manifest
     }
 
     public func backup(_ id: String, _ relative: String) throws -> Data {

@@ -34,6 +34,7 @@ public enum JSONReport {
             var modes: [ModeEntry]
             var actions: [ResolvedAction]
             var live: Bool
+            var phases: Phases
         }
         struct ModeEntry: Encodable {
             var path: String
@@ -61,7 +62,7 @@ public enum JSONReport {
                 modes: plan.modes.map {
                     .init(path: $0.change.path, items: $0.items, from: String($0.change.from, radix: 8), to: String($0.change.to, radix: 8))
                 },
-                actions: plan.actions, live: plan.isLive)
+                actions: plan.actions, live: plan.isLive, phases: plan.phases)
         }))
     }
 
@@ -72,6 +73,8 @@ public enum JSONReport {
         var hosts: [Manifest.HostRecord]
         var unchanged: [String]
         var errors: [String]
+        /// Per planned host: seconds in each phase (`Phases`), as the control node timed them.
+        var phases: [String: Phases]
     }
 
     /// `apply`/`rollback --format json`: the journal's records of the run, plus the hosts that
@@ -81,7 +84,8 @@ public enum JSONReport {
         return encode(RunDocument(
             runID: result.runID, exitCode: result.exitCode, hosts: result.hosts,
             unchanged: result.plans.filter { !recorded.contains($0.host) && $0.errors.isEmpty }.map(\.host),
-            errors: result.errors.map(\.description)))
+            errors: result.errors.map(\.description),
+            phases: Dictionary(result.plans.map { ($0.host, $0.phases) }, uniquingKeysWith: { a, _ in a })))
     }
 
     struct RunEntry: Encodable {

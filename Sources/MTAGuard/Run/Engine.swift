@@ -50,7 +50,7 @@ public struct Engine: Sendable {
     public var verify: (@Sendable (any Host, HostPlan) async -> String?)?
 
     public init(
-        planner: Planner, journal: Journal, forks: Int = 20,
+        planner: Planner, journal: Journal, forks: Int = 50,
         connect: @escaping @Sendable (String, HostAddress) throws -> any Host
     ) {
         self.planner = planner
@@ -97,13 +97,15 @@ public struct Engine: Sendable {
         let counter = ProgressCounter(total: hosts.count, report: progress)
 
         let plans: [HostPlan?] = await eachHost(hosts) { index, host in
-            let plan: HostPlan
+            var plan: HostPlan
             if let given { plan = given[index] } else { plan = await planner.plan(host) }
             if plan.hasChanges && plan.error == nil {
                 do {
+                    let start = ContinuousClock.now
                     let position = try await recorder.add(record(plan, index: index), preImages: preImages(plan, index: index))
+                    plan.phases.journal = Phases.since(start)
                     FailPoint.reach("apply.journaled")
-                    await applyHost(plan, host: host, position: position, recorder: recorder)
+                    await applyHost(plan, host: host, position: position, recorder: recorder, phases: &plan.phases)
                     await counter.finished(await recorder.host(position))
                 } catch {
                     var failed = plan
@@ -164,7 +166,7 @@ public struct Engine: Sendable {
         })
     }
 
-    private func applyHost(_ plan: HostPlan, host: any Host, position: Int, recorder: RunRecorder) async {
+    private func applyHost(_ plan: HostPlan, host: any Host, position: Int, recorder: RunRecorder, phases: inout Phases) async {
         var steps: [ApplyStep] = plan.files.map {
             .replace(FileReplacement(
                 path: $0.path, expected: ExpectedContent($0.before.bytes), bytes: $0.after,
@@ -177,7 +179,9 @@ public struct Engine: Sendable {
         do {
             let copy = host.keepsRuns > 0
                 ? await recorder.copy(position, preImages: plan.files.map(\.before.bytes), keep: host.keepsRuns) : nil
+            let start = ContinuousClock.now
             results = try await host.apply(steps, runID: recorder.id, keep: copy)
+            phases.apply = Phases.since(start)
             FailPoint.reach("apply.applied")
         } catch {
             await recorder.update(position) { $0.outcome = .failed; $0.message = "\(error)" }
@@ -196,9 +200,13 @@ public struct Engine: Sendable {
             failure = (failure ?? "") + "\n" + (await driftDiff(plan.files[i], on: host))
                 + "\nreview that change; a new run plans from what is there now"
         }
-        if failure == nil, let verify, await recorder.host(position).outcome == .changed,
-            let problem = await verify(host, plan)
-        {
+        let verifyStart = ContinuousClock.now
+        var problem: String?
+        if failure == nil, let verify, await recorder.host(position).outcome == .changed {
+            problem = await verify(host, plan)
+        }
+        phases.verify = Phases.since(verifyStart)
+        if let problem {
             failure = "verification failed: \(problem)"
             await recorder.update(position) { $0.outcome = .failed; $0.message = failure }
         }
@@ -207,6 +215,8 @@ public struct Engine: Sendable {
         // are read again first: one whose step was in flight when a connection ended may hold
         // either image.
         FailPoint.reach("apply.undo")
+        let undoStart = ContinuousClock.now
+        defer { phases.undo = Phases.since(undoStart) }
         let record = await recorder.host(position)
         var rollbackError: String?
         do {
@@ -329,7 +339,7 @@ actor RunRecorder {
 
     func update(_ position: Int, _ change: (inout Manifest.HostRecord) -> Void) {
         change(&manifest.hosts[position])
-        try? journal.write(manifest)
+        try? journal.write(manifest.hosts[position], position: position, run: id)
     }
 
     func host(_ position: Int) -> Manifest.HostRecord { manifest.hosts[position] }
@@ -345,8 +355,8 @@ actor RunRecorder {
     /// Adds a host: its pre-images first, then the manifest that names them. Returns its position.
     func add(_ record: Manifest.HostRecord, preImages: [String: Data]) throws -> Int {
         try journal.store(preImages, run: id)
+        try journal.write(record, position: manifest.hosts.count, run: id)
         manifest.hosts.append(record)
-        try journal.write(manifest)
         return manifest.hosts.count - 1
     }
 

@@ -14,6 +14,8 @@ public struct HostPlan: Sendable {
     public var actions: [ResolvedAction]
     /// Set when the host could not be judged at all (unreachable, unreadable file, …).
     public var error: MTAGuardError?
+    /// Where this host's time went, as the control node saw it.
+    public var phases = Phases()
 
     /// Files to change or service actions to take (the "not needed" branch may only have these).
     public var hasChanges: Bool { !files.isEmpty || !modes.isEmpty || !actions.isEmpty }
@@ -22,6 +24,34 @@ public struct HostPlan: Sendable {
     public var errors: [MTAGuardError] {
         if let error { return [error] }
         return findings.flatMap(\.evidence).filter { $0.status == .error }.map { MTAGuardError(host: host, $0.note) }
+    }
+}
+
+/// Seconds one host spent in each phase of its pipeline, timed on the control node. The SSH
+/// round trips (`facts`, `apply`) include the connection and everything the host ran in them:
+/// the validators and the reload are inside `apply`.
+public struct Phases: Sendable, Codable, Equatable {
+    /// The facts round trip.
+    public var facts = 0.0
+    /// Checks that look beyond the facts (the SMTP probe).
+    public var probe = 0.0
+    /// Judging and planning on the control node (Augeas, the kinds).
+    public var plan = 0.0
+    /// The control node's journal: the host's record and pre-images, fsynced.
+    public var journal = 0.0
+    /// The apply round trip: the host's copy of the run, each file written, validated and
+    /// renamed, the modes, the service actions.
+    public var apply = 0.0
+    /// Checking the change on the wire after it.
+    public var verify = 0.0
+    /// An automatic rollback, where one ran.
+    public var undo = 0.0
+
+    public init() {}
+
+    static func since(_ start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }
 
@@ -103,13 +133,19 @@ public struct Planner: Sendable {
             let checks = ItemChecks.of(self)
             var request = FactsRequest(paths: paths, metadata: metadataPaths, folders: folders)
             for check in checks { check.request(&request, mode: mode) }
+            var start = ContinuousClock.now
             let facts = try await host.facts(request)
+            plan.phases.facts = Phases.since(start)
             plan.family = facts.family
             var judging = checks.filter { type(of: $0).mode == mode }
+            start = ContinuousClock.now
             for i in judging.indices { await judging[i].prepare(host) }
+            plan.phases.probe = Phases.since(start)
+            start = ContinuousClock.now
             var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode, checks: judging)
             build.variables = host.variables
             try build.run(&plan)
+            plan.phases.plan = Phases.since(start)
         } catch let error as MTAGuardError {
             plan.error = error.on(host: host.name)
             plan.files = []

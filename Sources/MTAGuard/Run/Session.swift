@@ -24,7 +24,7 @@ public struct Session: Sendable {
 
     public init(
         playbooksFolder: String? = nil, backupsFolder: String? = nil, items: [String] = [], root: String? = nil,
-        inventories: [String] = [], limit: String? = nil, forks: Int = 20,
+        inventories: [String] = [], limit: String? = nil, forks: Int = 50,
         ssh: SSHTransport.Options = SSHTransport.Options(), become: Bool = false
     ) {
         let env = ProcessInfo.processInfo.environment
@@ -99,9 +99,13 @@ public struct Session: Sendable {
 
     /// An engine for the selected playbooks; `rollback` needs none (the journal says it all).
     func engine(loadPlaybooks: Bool = true, transport: SSHTransport? = nil) throws -> Engine {
+        let bound = ResourceLimits.bound(forks: forks)
+        if let reason = bound.reason {
+            FileHandle.standardError.write(Data("mtaguard: --forks \(forks) lowered to \(bound.forks): \(reason)\n".utf8))
+        }
         var engine = Engine(
             planner: try planner(loadPlaybooks: loadPlaybooks),
-            journal: journal, forks: forks
+            journal: journal, forks: bound.forks
         ) { name, address in
             switch address.kind {
             case .local: return LocalHost(name: name)
