@@ -5,15 +5,17 @@
 # (Tests/lab/lab.sh). Each run's control-node CPU (the tool and the children it waited for) and
 # peak RSS come from Benchmarks/rusage.py.
 #
-#   bash Benchmarks/fleet.sh            # as root, from anywhere
-#   SIZES="10 50" FORKS=20 PLAN_SIZE=10 bash Benchmarks/fleet.sh
+#   bash Benchmarks/fleet.sh            # as root, from anywhere: 10, 100, 500 and 1,000 hosts
+#                                       # at forks 50 (about an hour on 2 cores)
+#   SIZES="10 100" FORKS=20 PLAN_SIZE=10 RESULTS=/tmp/r.md bash Benchmarks/fleet.sh
 #
 # For each size in $SIZES a lab of that many hosts is started; before each tool's run every
 # host's /etc/postfix is reset (the machine's /etc/postfix/. plus Debian's stock main.cf,
 # Tests/Fixtures/postfix/main.cf.debian), then one full run is timed, every host's main.cf is
 # checked to end with `disable_vrfy_command = yes`, and SSH sessions ("Starting session:" in
 # each host's sshd log) are counted. At PLAN_SIZE (default: the first size) a read-only
-# `mtaguard plan` is measured too. Prints a table and writes it to Benchmarks/results.md.
+# `mtaguard plan` is measured too. Prints a table and writes it to $RESULTS
+# (default Benchmarks/results.md), with mtaguard's per-host phases (Benchmarks/phases.py).
 # Exit 1 if any run failed or left a host unfixed (the table then says FAILED; logs are kept).
 #
 # Needs: root, python3 with venv, network to PyPI the first time (ansible-core goes into
@@ -29,8 +31,8 @@ cd "$repo"
 
 ((EUID == 0)) || die "must run as root (the lab starts sshd in mount namespaces)"
 
-SIZES=${SIZES:-10 50}
-FORKS=${FORKS:-20}
+SIZES=${SIZES:-10 100 500 1000}
+FORKS=${FORKS:-50}
 read -r -a sizes <<<"$SIZES"
 ((${#sizes[@]})) || die "SIZES is empty"
 for n in "${sizes[@]}"; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad size: $n"; done
