@@ -180,6 +180,24 @@ import Testing
         }
     }
 
+    @Test func aHostWhoseCopyRunsOutOfSpaceIsNotChanged() throws {
+        try withFleet { f in
+            // One page of tmpfs over host a's /var/lib/mtaguard: the folders and the pre-image
+            // fit, the manifest does not.
+            let small = try f.lab.inNamespace("a", "mkdir -p /var/lib/mtaguard && mount -t tmpfs -o size=4k,mode=700 tmpfs /var/lib/mtaguard")
+            try #require(small.status == 0, "\(small)")
+            defer { _ = try? f.lab.inNamespace("a", "umount /var/lib/mtaguard") }
+            let (_, r) = try f.apply(expect: 3)
+            #expect(r.stdout.contains("cannot keep the run on the host: writing /var/lib/mtaguard/runs/"), "\(r)")
+            #expect(r.stdout.contains("No space left on device"), "\(r)")
+            #expect(r.stdout.contains("nothing was changed"), "\(r)")
+            #expect(try f.main("a") == f.stock, "host a is not changed")
+            #expect(try f.main("b") != f.stock, "host b went ahead")
+            let left = try f.lab.inNamespace("a", "ls -a /etc/postfix")
+            #expect(!left.stdout.contains("mtaguard"), "no temporary file or staging folder left: \(left)")
+        }
+    }
+
     @Test func aHostsCopyCannotNameABackupOutsideItsRunNorAnotherAddress() throws {
         try withFleet { f in
             let run = try #require(try f.apply().id)

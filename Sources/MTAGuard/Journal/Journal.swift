@@ -92,7 +92,7 @@ public struct Journal: Sendable {
     }
 
     /// The per-host records of a run still going (or cut short), by position.
-    func records(_ id: String, path: String) throws -> [Int: Manifest.HostRecord] {
+    func records(_ id: String) throws -> [Int: Manifest.HostRecord] {
         let folder = recordsFolder(id)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
         let decoder = JSONDecoder()
@@ -132,7 +132,7 @@ public struct Journal: Sendable {
         } catch {
             throw MTAGuardError(.journal, file: path, "the manifest cannot be read: \(error)")
         }
-        for (position, record) in try records(id, path: path).sorted(by: { $0.key < $1.key }) {
+        for (position, record) in try records(id).sorted(by: { $0.key < $1.key }) {
             if position < manifest.hosts.count {
                 manifest.hosts[position] = record
             } else if position == manifest.hosts.count {
