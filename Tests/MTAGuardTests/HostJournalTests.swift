@@ -86,9 +86,14 @@ import Testing
             let run = try #require(id)
             #expect(try f.main("a") != f.stock)
 
-            let back = try f.rollbackElsewhere(run)
+            let elsewhere = try TempDir("hj-finished")
+            defer { elsewhere.remove() }
+            let back = try f.rollbackElsewhere(run, journal: elsewhere.path)
             #expect(back.status == 0, "\(back)")
             #expect(back.stdout.contains("read from the copies kept by 2 hosts"), "\(back)")
+            // A run that ended on its hosts is imported as ended, not as one cut short.
+            let runs = try mtaguard(["runs"], backups: elsewhere.path)
+            #expect(runs.stdout.contains(run + "  changed"), "\(runs)")
             for name in Self.hosts {
                 #expect(try f.main(name) == f.stock, "\(name) back to its pre-image, byte for byte")
                 // The rollback is a run too, kept on the host, and marks the run it undid.

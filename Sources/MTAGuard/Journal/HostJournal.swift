@@ -139,7 +139,9 @@ public enum HostJournal {
             }
         }
         manifest.hosts = [record]
-        if interrupted { manifest.outcome = .running }
+        // The copy was written before the first step, so it always says `running`: its steps
+        // say how the run ended on this host.
+        manifest.outcome = interrupted ? .running : failed ? .failed : .changed
         return Found(manifest: manifest, record: record, preImages: preImages)
     }
 

@@ -117,7 +117,7 @@ public struct Journal: Sendable {
     }
 
     public func read(_ id: String) throws -> Manifest {
-        guard id.range(of: #"^[A-Za-z0-9._-]+$"#, options: .regularExpression) != nil else {
+        guard HostJournal.isRunID(id) else {
             throw MTAGuardError(.journal, "'\(id)' is not a run id", hint: "see mtaguard runs")
         }
         let path = (runFolder(id) as NSString).appendingPathComponent("manifest.json")
