@@ -106,6 +106,9 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "Folder of run journals and backups (default ./backups, or $MTAGUARD_BACKUPS).")
     var backups: String?
 
+    @Option(help: "Approved exceptions (예외): a YAML list of {host, item, reason, approved_by, until: YYYY-MM-DD}; a 취약 finding one covers is reported as 예외 and apply leaves its item alone; an expired one is a warning.")
+    var exceptions: String?
+
     func validate() throws {
         // (rollback takes --limit alone: its hosts come from the run's journal.)
         if fleet.limit != nil && fleet.inventory.isEmpty {
@@ -131,6 +134,7 @@ struct CommonOptions: ParsableArguments {
         s.knowledgeFile = kb
         s.smtpPort = smtpPort
         s.smtpHost = smtpHost
+        s.exceptionsFile = exceptions
         s.progress = ProgressLine.shared.update
         s.stopRequested = Interrupt.shared.requested
         return s

@@ -1,14 +1,17 @@
 /// The verdict on one item for one host, in the assessment's own words.
 public enum Status: String, Sendable, Codable, Equatable, Comparable {
-    case pass, fail, notApplicable = "not-applicable", error
+    /// `exception` (예외): a 취약 finding an approved exception (`--exceptions`) covers; the
+    /// finding's `exception` says who approved it, why and until when.
+    case pass, fail, notApplicable = "not-applicable", error, exception
 
-    /// 양호, 취약, 해당 없음, 오류: the words the KISA and 전자금융기반시설 reports use.
+    /// 양호, 취약, 해당 없음, 오류, 예외: the words the KISA and 전자금융기반시설 reports use.
     public var korean: String {
         switch self {
         case .pass: "양호"
         case .fail: "취약"
         case .notApplicable: "해당 없음"
         case .error: "오류"
+        case .exception: "예외"
         }
     }
 
@@ -18,6 +21,7 @@ public enum Status: String, Sendable, Codable, Equatable, Comparable {
         case .fail: "fail"
         case .notApplicable: "n/a"
         case .error: "error"
+        case .exception: "exception"
         }
     }
 
@@ -25,8 +29,9 @@ public enum Status: String, Sendable, Codable, Equatable, Comparable {
         switch self {
         case .notApplicable: 0
         case .pass: 1
-        case .fail: 2
-        case .error: 3
+        case .exception: 2
+        case .fail: 3
+        case .error: 4
         }
     }
 
@@ -61,6 +66,8 @@ public struct Finding: Sendable, Codable, Equatable {
     public var title: String
     public var status: Status
     public var evidence: [Evidence]
+    /// The approved exception that covers this finding (its status is then `exception`).
+    public var exception: ExceptionMark?
 
     /// The item's verdict: the worst verdict of the files the MTA reads; advisory files
     /// (such as sendmail.mc) are shown but do not decide it.

@@ -29,14 +29,15 @@ public enum CSVReport {
                 continue
             }
             for f in plan.findings {
+                let excepted = f.exception.map { "[\(t.describe($0))] " } ?? ""
                 if f.evidence.isEmpty {
-                    rows.append([plan.host, f.item, f.title, t.word(f.status), "", "", "", "", ""])
+                    rows.append([plan.host, f.item, f.title, t.word(f.status), "", "", "", "", excepted])
                 }
                 for e in f.evidence {
                     var tags: [String] = []
-                    if e.status != f.status { tags.append("\(t.thisFile): \(t.word(e.status))") }
+                    if e.status != f.status && f.exception == nil { tags.append("\(t.thisFile): \(t.word(e.status))") }
                     if e.advisory { tags.append(t.advisory) }
-                    let note = tags.isEmpty ? e.note : "[\(tags.joined(separator: ", "))] \(e.note)"
+                    let note = excepted + (tags.isEmpty ? e.note : "[\(tags.joined(separator: ", "))] \(e.note)")
                     rows.append([plan.host, f.item, f.title, t.word(f.status), e.mta, e.file,
                                  e.line.map(String.init) ?? "", e.text, note])
                 }

@@ -8,7 +8,8 @@ import Foundation
 /// each evidence as mta, file:line, the text read and the note, and the action planned); and
 /// "what changed": the given runs (id, command, times, outcome, hosts, files, service actions).
 /// Every text from a host or a run is HTML-escaped. Status cells carry `class="status
-/// status-pass|status-fail|status-not-applicable|status-error"`.
+/// status-pass|status-fail|status-not-applicable|status-error|status-exception"`; an excepted finding
+/// says its exception (reason, who approved it, until when) above its evidence.
 public enum HTMLReport {
     public static func render(_ plans: [HostPlan], runs: [Manifest], language: ReportLanguage, generated: Date) -> String {
         let t = language.text
@@ -93,7 +94,8 @@ public enum HTMLReport {
             for f in plan.findings {
                 out += "<tr><td>\(escape(plan.host))</td><td>\(escape(f.item))</td><td>\(escape(f.title))</td>"
                 out += statusCell(f.status, t)
-                out += "<td>\(evidenceList(f, t))</td><td>\(action(plan, f, t))</td></tr>\n"
+                let mark = f.exception.map { "<p class=\"exception\">\(escape(t.describe($0)))</p>" } ?? ""
+                out += "<td>\(mark)\(evidenceList(f, t))</td><td>\(action(plan, f, t))</td></tr>\n"
             }
         }
         out += "</tbody>\n</table>\n</section>\n"
@@ -108,7 +110,7 @@ public enum HTMLReport {
             if let line = e.line { place += ":\(line)" }
             out += "<li class=\"\(cssClass(e.status))\">"
             out += "<span class=\"mta\">\(escape(e.mta))</span> <span class=\"place\">\(escape(place))</span>"
-            if e.status != f.status || e.advisory {
+            if (e.status != f.status && f.exception == nil) || e.advisory {
                 var tags = [t.word(e.status)]
                 if e.advisory { tags.append(t.advisory) }
                 out += " <span class=\"tag\">[\(escape(tags.joined(separator: ", ")))]</span>"
@@ -133,6 +135,7 @@ public enum HTMLReport {
             case .error: lines = [t.checkByHand]
             case .fail: lines = [t.checkByHand]
             case .pass, .notApplicable: lines = [t.noAction]
+            case .exception: lines = [t.leftAsIs]
             }
         }
         return lines.map(escape).joined(separator: "<br>")
@@ -231,6 +234,8 @@ public enum HTMLReport {
         .status-fail { background: #fde2e1; color: #a4161a; }
         .status-not-applicable { background: #f0f0f0; color: #666; }
         .status-error { background: #fff1cc; color: #8a5a00; }
+        .status-exception { background: #e6e9fb; color: #2b3a8c; }
+        p.exception { margin: 0 0 0.3em 0; color: #2b3a8c; }
         ul.evidence { margin: 0; padding-left: 1.2em; }
         ul.evidence li { background: none; color: inherit; margin-bottom: 0.3em; }
         ul.evidence li.status-fail { list-style: square; }

@@ -60,6 +60,11 @@ public struct ReportText: Sendable {
     public var rollbackOf: String
     public var thisFile: String
     public var emptyText: String
+    /// An approved exception: "예외 승인", who approved it, until when, and what apply does.
+    public var exceptionApproved: String
+    public var approvedBy: String
+    public var until: String
+    public var leftAsIs: String
 
     private var statusWords: [Status: String]
 
@@ -102,8 +107,13 @@ public struct ReportText: Sendable {
         rollbackOf: "되돌린 실행",
         thisFile: "이 파일",
         emptyText: "(내용 없음)",
+        exceptionApproved: "예외 승인",
+        approvedBy: "승인자",
+        until: "만료일",
+        leftAsIs: "예외 항목: 조치하지 않음",
         statusWords: [.pass: Status.pass.korean, .fail: Status.fail.korean,
-                      .notApplicable: Status.notApplicable.korean, .error: Status.error.korean])
+                      .notApplicable: Status.notApplicable.korean, .error: Status.error.korean,
+                      .exception: Status.exception.korean])
 
     public static let english = ReportText(
         title: "Mail server hardening report (mtaguard)",
@@ -142,8 +152,17 @@ public struct ReportText: Sendable {
         rollbackOf: "rollback of",
         thisFile: "this file",
         emptyText: "(empty)",
-        statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error"])
+        exceptionApproved: "Exception approved",
+        approvedBy: "approved by",
+        until: "until",
+        leftAsIs: "exception: left as is",
+        statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error", .exception: "Exception"])
 
-    /// The order the reports count statuses in: 양호, 취약, 해당 없음, 오류.
-    public static let statusOrder: [Status] = [.pass, .fail, .notApplicable, .error]
+    /// The order the reports count statuses in: 양호, 취약, 해당 없음, 오류, 예외.
+    public static let statusOrder: [Status] = [.pass, .fail, .notApplicable, .error, .exception]
+
+    /// "예외 승인: REASON (승인자 NAME, 만료일 2026-12-31; exceptions.yaml:4)".
+    public func describe(_ mark: ExceptionMark) -> String {
+        "\(exceptionApproved): \(mark.reason) (\(approvedBy) \(mark.approvedBy), \(until) \(mark.until); \(mark.source))"
+    }
 }

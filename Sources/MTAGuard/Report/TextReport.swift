@@ -9,6 +9,7 @@ public enum TextReport {
         for plan in plans {
             for f in plan.findings {
                 out += "\(plan.host)  \(f.item)  \(status(f.status))  \(f.title)\n"
+                if let mark = f.exception { out += "    \(exceptionLine(mark))\n" }
                 for e in f.evidence {
                     var place = e.file
                     if let line = e.line { place += ":\(line)" }
@@ -38,6 +39,7 @@ public enum TextReport {
             }
             let errors = plan.findings.flatMap(\.evidence).filter { $0.status == .error }
             for e in errors { out += "== \(plan.host): error: \(e.note)\n" }
+            out += excepted(plan)
             guard plan.hasChanges else {
                 if errors.isEmpty { nothing.append(plan.host) }
                 continue
@@ -95,6 +97,7 @@ public enum TextReport {
             return out
         }
         if let id = result.runID { out += "run \(id)\n" }
+        for plan in result.plans { out += excepted(plan) }
         for host in result.hosts {
             out += "\(host.name): \(host.outcome.rawValue)"
             if let message = host.message { out += ": \(message)" }
@@ -140,6 +143,17 @@ public enum TextReport {
             row.enumerated().map { c, cell in cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }.joined(separator: "\n") + "\n"
+    }
+
+    /// "== web1: U-47 예외(exception): left as is (approved by …)", a line per excepted item.
+    static func excepted(_ plan: HostPlan) -> String {
+        plan.findings.compactMap { f in
+            f.exception.map { "== \(plan.host): \(f.item) \(status(.exception)): left as is; \(exceptionLine($0))\n" }
+        }.joined()
+    }
+
+    static func exceptionLine(_ mark: ExceptionMark) -> String {
+        "exception: \(mark.reason) (approved by \(mark.approvedBy), until \(mark.until); \(mark.source))"
     }
 
     private static func quoted(_ s: String) -> String {

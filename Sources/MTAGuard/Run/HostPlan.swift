@@ -92,6 +92,8 @@ public struct Planner: Sendable {
     public var smtpHost: String?
     /// `--allow-upgrade`: a version item that fails on a packaged MTA upgrades that package.
     public var allowUpgrade = false
+    /// `--exceptions`: per host name, the items (playbook ids) an approved exception covers.
+    public var exceptions: [String: [String: ExceptionMark]] = [:]
 
     public init(playbooks: [Playbook], mode: Mode = .harden, forceKill: Bool = false, knowledge: VersionKnowledge? = nil) {
         self.playbooks = playbooks
@@ -142,9 +144,13 @@ public struct Planner: Sendable {
             for i in judging.indices { await judging[i].prepare(host) }
             plan.phases.probe = Phases.since(start)
             start = ContinuousClock.now
-            var build = try Build(planner: self, host: plan.host, facts: facts, mode: mode, checks: judging)
+            let covered = exceptions[host.name] ?? [:]
+            var fixing = self
+            fixing.playbooks = playbooks.filter { covered[$0.id] == nil }
+            var build = try Build(planner: fixing, host: plan.host, facts: facts, mode: mode, checks: judging)
             build.variables = host.variables
             try build.run(&plan)
+            if !covered.isEmpty { try judgeExcepted(covered, facts: facts, mode: mode, checks: judging, host: host, into: &plan) }
             plan.phases.plan = Phases.since(start)
         } catch let error as MTAGuardError {
             plan.error = error.on(host: host.name)
@@ -159,6 +165,32 @@ public struct Planner: Sendable {
             plan.error = MTAGuardError(host: host.name, "\(error)")
         }
         return plan
+    }
+
+    /// The items an exception covers on this host are judged on their own trees, so that nothing
+    /// they would fix reaches the plan: their findings join the plan's in playbook order, a 취약
+    /// one as 예외 with the exception's reason; their files, modes and actions are dropped.
+    func judgeExcepted(
+        _ covered: [String: ExceptionMark], facts: HostFacts, mode: Mode, checks: [any ItemCheck], host: any Host,
+        into plan: inout HostPlan
+    ) throws {
+        var judging = self
+        judging.playbooks = playbooks.filter { covered[$0.id] != nil }
+        var scratch = HostPlan(
+            host: plan.host, address: plan.address, isLive: plan.isLive, family: plan.family,
+            findings: [], files: [], actions: [], error: nil)
+        var build = try Build(planner: judging, host: plan.host, facts: facts, mode: mode, checks: checks)
+        build.variables = host.variables
+        try build.run(&scratch)
+        var byItem = Dictionary(plan.findings.map { ($0.item, $0) }, uniquingKeysWith: { a, _ in a })
+        for var f in scratch.findings {
+            if f.status == .fail, let mark = covered[f.item] {
+                f.status = .exception
+                f.exception = mark
+            }
+            byItem[f.item] = f
+        }
+        plan.findings = playbooks.compactMap { byItem[$0.id] }
     }
 
     /// One host's planning: each file parsed once, even when several items or targets read it.

@@ -82,6 +82,10 @@ public struct Session: Sendable {
     public var smtpPort: UInt16?
     /// `--smtp-host`.
     public var smtpHost: String?
+    /// `--exceptions FILE`: approved exceptions (`ExceptionList`).
+    public var exceptionsFile: String?
+    /// Where warnings go (an expired exception); stderr by default.
+    public var warn: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("mtaguard: warning: \($0)\n".utf8)) }
 
     func planner(loadPlaybooks: Bool) throws -> Planner {
         let books = loadPlaybooks ? try playbooks() : []
@@ -128,14 +132,35 @@ public struct Session: Sendable {
     public func plan() async throws -> [HostPlan] {
         let (hosts, transport) = try hosts()
         defer { transport?.close(hosts.compactMap { ($0 as? SSHHost)?.target }) }
-        return try await engine(transport: transport).plan(hosts)
+        return try await engine(hosts: hosts, transport: transport).plan(hosts)
+    }
+
+    /// The engine for `hosts`, with the exceptions that cover them.
+    func engine(hosts: [any Host], transport: SSHTransport?) throws -> Engine {
+        var engine = try engine(transport: transport)
+        engine.planner.exceptions = try exceptions(hosts: hosts, playbooks: engine.planner.playbooks)
+        return engine
+    }
+
+    /// `--exceptions`: which items are excepted on which host; an expired entry is a warning.
+    func exceptions(hosts: [any Host], playbooks: [Playbook]) throws -> [String: [String: ExceptionMark]] {
+        guard let exceptionsFile else { return [:] }
+        let list = try ExceptionList.load(file: exceptionsFile)
+        // Patterns speak of the inventory's hosts and groups; without one, of the host judged.
+        let inventory = inventories.isEmpty
+            ? Inventory(hosts: hosts.map { InventoryHost(name: $0.name) }, groups: ["all": hosts.map(\.name)])
+            : try Inventory.load(files: inventories)
+        let known = try PlaybookLoader.loadAll(folder: playbooksFolder)
+        let (covered, warnings) = try list.resolve(hosts: inventory, playbooks: playbooks, known: known)
+        for w in warnings { warn(w) }
+        return covered
     }
 
     /// Plans and applies; `confirm` sees the plans first and may refuse (no change is made then).
     public func apply(command: String, confirm: (([HostPlan]) throws -> Bool)? = nil) async throws -> RunResult {
         let (hosts, transport) = try hosts()
         defer { transport?.close(hosts.compactMap { ($0 as? SSHHost)?.target }) }
-        let engine = try engine(transport: transport)
+        let engine = try engine(hosts: hosts, transport: transport)
         if let confirm {
             let plans = await engine.plan(hosts)
             guard plans.contains(where: \.hasChanges) else {
