@@ -118,7 +118,7 @@ import Testing
         let plan = try mtaguard(["plan", "--root", root.path, "--format", "json"], backups: backups.path)
         #expect(plan.status == 2)
         let doc = try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as! [String: Any]
-        #expect(doc["schema"] as? String == "mtaguard.plan/1")
+        #expect(doc["schema"] as? String == "mtaguard.plan/2")
         let host = (doc["hosts"] as! [[String: Any]])[0]
         let files = host["files"] as! [[String: Any]]
         #expect(files.map { $0["path"] as! String } == ["/etc/postfix/main.cf", "/etc/mail/sendmail.cf", "/etc/mail/sendmail.mc"])

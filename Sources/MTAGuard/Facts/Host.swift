@@ -137,7 +137,7 @@ public struct FileMeta: Sendable, Equatable, Codable {
 }
 
 /// One file's permission bits from `from` to `to` (the owner is left as it is).
-public struct ModeChange: Sendable, Equatable {
+public struct ModeChange: Sendable, Equatable, Codable {
     public var path: String
     public var from: UInt32
     public var to: UInt32

@@ -18,6 +18,8 @@ public struct Manifest: Codable, Sendable {
     /// The mtaguard process that wrote it, so that a run left `running` by a process that is
     /// gone (killed, crashed, a power cut) can be told from one still going.
     public var pid: Int32? = getpid()
+    /// `apply --plan`: the SHA-256 of the approved plan file the run carried out.
+    public var plan: String?
 
     /// Left `running` by a process that no longer exists: its hosts may be part-way; rolling
     /// it back returns each to its pre-images.

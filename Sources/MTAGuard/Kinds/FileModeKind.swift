@@ -78,7 +78,7 @@ struct FileModeTarget: TargetKind, Equatable {
 }
 
 /// A mode change in a host's plan, with the owner it was read with (for the journal).
-public struct PlannedMode: Sendable, Equatable {
+public struct PlannedMode: Sendable, Equatable, Codable {
     public var change: ModeChange
     public var uid: UInt32
     public var gid: UInt32

@@ -177,7 +177,7 @@ public struct Creation: Sendable, Equatable {
 /// A command that checks a file; `{file}` in its arguments is the file to check, and `{dir}`
 /// a staging folder beside it holding the new file under its own name and copies of
 /// `stagedWith` (so that an MTA reads the new configuration before it goes live).
-public struct Validation: Sendable, Equatable {
+public struct Validation: Sendable, Equatable, Codable {
     public var argv: [String]
     /// Output that means failure even when the exit status is 0 (a regular expression).
     public var rejectOutput: String?

@@ -22,50 +22,6 @@ public enum JSONReport {
         }))
     }
 
-    struct PlanDocument: Encodable {
-        var schema = "mtaguard.plan/\(JSONReport.schemaVersion)"
-        var hosts: [HostEntry]
-        struct HostEntry: Encodable {
-            var host: String
-            var error: String?
-            var errorCode: String?
-            var findings: [Finding]
-            var files: [FileEntry]
-            var modes: [ModeEntry]
-            var actions: [ResolvedAction]
-            var live: Bool
-            var phases: Phases
-        }
-        struct ModeEntry: Encodable {
-            var path: String
-            var items: [String]
-            var from: String
-            var to: String
-        }
-        struct FileEntry: Encodable {
-            var path: String
-            var items: [String]
-            var beforeSHA256: String
-            var afterSHA256: String
-            var diff: String
-        }
-    }
-
-    /// `plan --format json`: per host, the verdicts, each file's diff and digests, the commands.
-    public static func plans(_ plans: [HostPlan]) -> String {
-        encode(PlanDocument(hosts: plans.map { plan in
-            .init(
-                host: plan.host, error: plan.error?.description, errorCode: plan.error?.code.rawValue, findings: plan.findings,
-                files: plan.files.map {
-                    .init(path: $0.path, items: $0.items, beforeSHA256: $0.before.sha256, afterSHA256: $0.after.sha256Hex, diff: $0.diff)
-                },
-                modes: plan.modes.map {
-                    .init(path: $0.change.path, items: $0.items, from: String($0.change.from, radix: 8), to: String($0.change.to, radix: 8))
-                },
-                actions: plan.actions, live: plan.isLive, phases: plan.phases)
-        }))
-    }
-
     struct RunDocument: Encodable {
         var schema = "mtaguard.run/\(JSONReport.schemaVersion)"
         var runID: String?
@@ -96,13 +52,15 @@ public enum JSONReport {
         var outcome: String
         var rollbackOf: String?
         var hosts: [String]
+        /// The approved plan's SHA-256 (`apply --plan`).
+        var plan: String?
     }
 
     public static func runs(_ manifests: [Manifest]) -> String {
         encode(manifests.map {
             RunEntry(
                 id: $0.id, started: $0.started, finished: $0.finished, command: $0.command,
-                outcome: $0.state, rollbackOf: $0.rollbackOf, hosts: $0.hosts.map(\.name))
+                outcome: $0.state, rollbackOf: $0.rollbackOf, hosts: $0.hosts.map(\.name), plan: $0.plan)
         })
     }
 

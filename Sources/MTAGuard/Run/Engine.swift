@@ -86,11 +86,15 @@ public struct Engine: Sendable {
 
     /// Plans (unless `plans` are given, from a plan already shown) and applies each host in its
     /// own pipeline. Each host's pre-images and record reach the journal before its first write.
-    public func apply(_ hosts: [any Host], plans given: [HostPlan]? = nil, command: String) async throws -> RunResult {
+    /// `planDigest` is the approved plan's SHA-256, kept in the run's manifest.
+    public func apply(
+        _ hosts: [any Host], plans given: [HostPlan]? = nil, command: String, planDigest: String? = nil
+    ) async throws -> RunResult {
         try journal.prepare()
-        let manifest = Manifest(
+        var manifest = Manifest(
             id: Journal.newRunID(), command: command, started: Date(), finished: nil, outcome: .running,
             rollbackOf: nil, hosts: [])
+        manifest.plan = planDigest
         try journal.begin(manifest, preImages: [:])
         FailPoint.reach("apply.begun")
         let recorder = RunRecorder(journal: journal, manifest: manifest)

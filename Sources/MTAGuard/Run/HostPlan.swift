@@ -16,6 +16,10 @@ public struct HostPlan: Sendable {
     public var error: MTAGuardError?
     /// Where this host's time went, as the control node saw it.
     public var phases = Phases()
+    /// What the plan was made from: each file read (its SHA-256, nil where absent), each
+    /// folder's listing and each file whose mode was read. `apply --plan` reads them again and
+    /// refuses a host where any differs (drift).
+    public var inputs = PlanInputs()
 
     /// Files to change or service actions to take (the "not needed" branch may only have these).
     public var hasChanges: Bool { !files.isEmpty || !modes.isEmpty || !actions.isEmpty }
@@ -138,6 +142,7 @@ public struct Planner: Sendable {
             var start = ContinuousClock.now
             let facts = try await host.facts(request)
             plan.phases.facts = Phases.since(start)
+            plan.inputs = PlanInputs(request: request, facts: facts)
             plan.family = facts.family
             var judging = checks.filter { type(of: $0).mode == mode }
             start = ContinuousClock.now

@@ -87,11 +87,16 @@ public struct Session: Sendable {
     /// Where warnings go (an expired exception); stderr by default.
     public var warn: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("mtaguard: warning: \($0)\n".utf8)) }
 
+    /// The knowledge base the version items of `books` are judged against, if any is.
+    func knowledgePath(_ books: [Playbook]) -> String? {
+        guard let book = books.first(where: { !$0.versionOf.isEmpty }) else { return nil }
+        return knowledgeFile ?? (playbooksFolder as NSString).appendingPathComponent(book.knowledge ?? "kb/mail-versions.yaml")
+    }
+
     func planner(loadPlaybooks: Bool) throws -> Planner {
         let books = loadPlaybooks ? try playbooks() : []
         var knowledge: VersionKnowledge?
-        if let book = books.first(where: { !$0.versionOf.isEmpty }) {
-            let file = knowledgeFile ?? (playbooksFolder as NSString).appendingPathComponent(book.knowledge ?? "kb/mail-versions.yaml")
+        if let file = knowledgePath(books) {
             knowledge = try VersionKnowledge.load(file: file)
         }
         var planner = Planner(playbooks: books, mode: mode ?? .harden, forceKill: forceKill, knowledge: knowledge)

@@ -3,7 +3,7 @@ import Foundation
 
 extension Data {
     /// Lower-case hex SHA-256 of these bytes, as recorded in journals and compared for drift.
-    var sha256Hex: String {
+    public var sha256Hex: String {
         SHA256.hash(data: self).map { String(format: "%02x", $0) }.joined()
     }
 }
