@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+
+/// The change board's flow: `plan --out PLAN.json` → review and approve the SHA-256 →
+/// `apply --plan PLAN.json` applies exactly that plan, refuses what no longer matches it.
+@Suite struct ApprovedPlanTests {
+    func host() throws -> (root: TempDir, backups: TempDir) {
+        let root = try TempDir("plan-root")
+        try root.write("etc/postfix/main.cf", try Repo.fixtureData("postfix/main.cf.debian"), mode: 0o640)
+        return (root, try TempDir("plan-backups"))
+    }
+
+    func json(_ data: Data) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test func theApprovedPlanIsAppliedByteForByteAndJournaledWithItsDigest() throws {
+        let (root, backups) = try host()
+        defer { root.remove(); backups.remove() }
+        let file = backups.path + "/PLAN.json"
+        let plan = try mtaguard(["plan", "--root", root.path, "--item", "SRV-005", "--out", file], backups: backups.path)
+        #expect(plan.status == 2, "\(plan)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        let digest = try runCommand(["sha256sum", file]).stdout.split(separator: " ")[0]
+        #expect(plan.stdout.contains("sha256 \(digest)"), "\(plan.stdout)")
+        var st = stat()
+        #expect(lstat(file, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        let doc = try json(bytes)
+        #expect(doc["schema"] as? String == "mtaguard.plan/2")
+        #expect((doc["playbooksSHA256"] as? String)?.count == 64)
+        #expect(doc["created"] is String)
+        // `plan --format json` is the same document.
+        let printed = try mtaguard(["plan", "--root", root.path, "--item", "SRV-005", "--format", "json"], backups: backups.path)
+        let same = try json(Data(printed.stdout.utf8))
+        #expect(Set(same.keys) == Set(doc.keys))
+        let entry = try #require((doc["hosts"] as? [[String: Any]])?.first)
+        let files = try #require(entry["files"] as? [[String: Any]])
+        #expect(files.count == 1)
+        let after = try #require(files[0]["afterSHA256"] as? String)
+        let blobs = try #require(doc["blobs"] as? [String: String])
+        let blob = try #require(blobs[after])
+        let newBytes = try #require(Data(base64Encoded: blob))
+        #expect(String(decoding: newBytes, as: UTF8.self).contains("disable_vrfy_command = yes"))
+        #expect((entry["inputs"] as? [String: Any])?["files"] != nil)
+
+        // Between plan and apply the playbooks change what they would do: apply still does
+        // exactly what was approved (not re-planned) — here, nothing but that one file.
+        let apply = try mtaguard(["apply", "--plan", file, "--yes"], backups: backups.path)
+        #expect(apply.status == 0, "\(apply)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: root.path + "/etc/postfix/main.cf")) == newBytes)
+        let runs = try mtaguard(["runs", "--format", "json", "--backups", backups.path], backups: backups.path)
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
+        #expect(list.first?["plan"] as? String == String(digest))
+        // Applied once, the same plan is refused: its inputs are what it changed.
+        let again = try mtaguard(["apply", "--plan", file, "--yes"], backups: backups.path)
+        #expect(again.status == 1, "\(again)")
+        #expect(again.stdout.contains("refused: the host changed since the plan was made"), "\(again)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: root.path + "/etc/postfix/main.cf")) == newBytes)
+    }
+
+    @Test func stalePlansOtherPlaybooksAndBrokenFilesAreRefusedWithNothingChanged() throws {
+        let (root, backups) = try host()
+        defer { root.remove(); backups.remove() }
+        let file = backups.path + "/PLAN.json"
+        let original = try Data(contentsOf: URL(fileURLWithPath: root.path + "/etc/postfix/main.cf"))
+        _ = try mtaguard(["plan", "--root", root.path, "--out", file], backups: backups.path)
+        func unchanged() throws -> Bool { try Data(contentsOf: URL(fileURLWithPath: root.path + "/etc/postfix/main.cf")) == original }
+
+        // Too old: --max-age 1s after two seconds.
+        Thread.sleep(forTimeInterval: 2.2)
+        let old = try mtaguard(["apply", "--plan", file, "--yes", "--max-age", "1s"], backups: backups.path)
+        #expect(old.status == 1 && old.stderr.contains("plans older than 1s are refused"), "\(old)")
+        #expect(try unchanged())
+        let badAge = try mtaguard(["apply", "--plan", file, "--yes", "--max-age", "soon"], backups: backups.path)
+        #expect(badAge.status == 64, "\(badAge)")
+
+        // Made by other playbooks: one byte more in a copy of the folder.
+        let other = try TempDir("plan-playbooks")
+        defer { other.remove() }
+        _ = try runCommand(["cp", "-a", Repo.playbooks + "/.", other.path])
+        let srv005 = other.path + "/srv-005.yaml"
+        let text = try String(contentsOfFile: srv005, encoding: .utf8)
+        try (text + "# edited after the plan\n").write(toFile: srv005, atomically: true, encoding: .utf8)
+        let moved = try mtaguard(["apply", "--plan", file, "--yes"], backups: backups.path, playbooks: other.path)
+        #expect(moved.status == 1 && moved.stderr.contains("was made by other playbooks"), "\(moved)")
+        #expect(try unchanged())
+
+        // Not a whole plan: a field gone, a truncated file, another schema.
+        var doc = try json(try Data(contentsOf: URL(fileURLWithPath: file)))
+        doc.removeValue(forKey: "playbooksSHA256")
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: backups.path + "/missing.json"))
+        let missing = try mtaguard(["apply", "--plan", backups.path + "/missing.json", "--yes"], backups: backups.path)
+        #expect(missing.status == 1 && missing.stderr.contains("playbooksSHA256 is missing"), "\(missing)")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: file))
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: backups.path + "/cut.json"))
+        let cut = try mtaguard(["apply", "--plan", backups.path + "/cut.json", "--yes"], backups: backups.path)
+        #expect(cut.status == 1 && cut.stderr.contains("cut.json: is not a plan mtaguard can read"), "\(cut)")
+        doc = try json(whole)
+        doc["schema"] = "mtaguard.plan/1"
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: backups.path + "/v1.json"))
+        let v1 = try mtaguard(["apply", "--plan", backups.path + "/v1.json", "--yes"], backups: backups.path)
+        #expect(v1.status == 1 && v1.stderr.contains("is a mtaguard.plan/1 document"), "\(v1)")
+        // A tampered blob: the new bytes no longer match their checksum.
+        doc = try json(whole)
+        var blobs = doc["blobs"] as! [String: String]
+        for key in blobs.keys { blobs[key] = Data("tampered\n".utf8).base64EncodedString() }
+        doc["blobs"] = blobs
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: backups.path + "/tampered.json"))
+        let tampered = try mtaguard(["apply", "--plan", backups.path + "/tampered.json", "--yes"], backups: backups.path)
+        #expect(tampered.status == 1 && tampered.stderr.contains("holds no intact contents"), "\(tampered)")
+        #expect(try unchanged())
+
+        // The plan says the hosts, items and mode: the options that would change them are usage errors.
+        let mixed = try mtaguard(["apply", "--plan", file, "--yes", "--item", "SRV-005"], backups: backups.path)
+        #expect(mixed.status == 64 && mixed.stderr.contains("--plan applies the approved plan as it is"), "\(mixed)")
+        #expect(try unchanged())
+    }
+
+    /// Over SSH: one host drifts after the plan; it is refused with the diff, the other is
+    /// changed as planned, exit 3.
+    @Test func aDriftedHostIsRefusedWithItsDiffAndTheOthersGoAhead() throws {
+        let lab = try SSHLab.start(hosts: ["ap-one", "ap-two"])
+        defer { lab.stop() }
+        let backups = try TempDir("plan-ssh")
+        defer { backups.remove() }
+        let mainCf = try Repo.fixtureData("postfix/main.cf.debian")
+        for name in ["ap-one", "ap-two"] { try PostfixDefaults.populate(lab.host(name).root + "/etc/postfix", main: mainCf) }
+        let file = backups.path + "/PLAN.json"
+        let fleet = ["-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"]
+        let plan = try mtaguard(["plan", "--item", "SRV-005", "--out", file] + fleet, backups: backups.path)
+        #expect(plan.status == 2, "\(plan)")
+        let drift = try lab.ssh("ap-two", "echo 'smtpd_banner = $myhostname ESMTP' >> /etc/postfix/main.cf")
+        #expect(drift.status == 0)
+        let apply = try mtaguard(["apply", "--plan", file, "--yes", "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
+        #expect(apply.status == 3, "\(apply)")
+        #expect(apply.stdout.contains("ap-two: refused: the host changed since the plan was made"), "\(apply.stdout)")
+        #expect(apply.stdout.contains("+smtpd_banner = $myhostname ESMTP"), "\(apply.stdout)")
+        let one = try lab.ssh("ap-one", "cat /etc/postfix/main.cf").stdout
+        let two = try lab.ssh("ap-two", "cat /etc/postfix/main.cf").stdout
+        #expect(one.contains("disable_vrfy_command = yes"))
+        #expect(!two.contains("disable_vrfy_command") && two.hasSuffix("smtpd_banner = $myhostname ESMTP\n"))
+        // Rollback of the approved run restores the host it changed.
+        let runs = try mtaguard(["runs", "--format", "json", "--backups", backups.path], backups: backups.path)
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
+        let id = try #require(list.first?["id"] as? String)
+        let back = try mtaguard(["rollback", id, "--ssh-config", lab.sshConfigPath, "--backups", backups.path], backups: backups.path)
+        #expect(back.status == 0, "\(back)")
+        #expect(try lab.ssh("ap-one", "cat /etc/postfix/main.cf").stdout == String(decoding: mainCf, as: UTF8.self))
+    }
+}
