@@ -18,7 +18,8 @@ struct Runs: AsyncParsableCommand {
         if runs.isEmpty { printOut("no runs yet\n") }
         for run in runs {
             let hosts = run.hosts.map { "\($0.name)=\($0.outcome.rawValue)" }.joined(separator: " ")
-            printOut("\(run.id)  \(run.state.padding(toLength: 11, withPad: " ", startingAt: 0))  \(run.command)  \(hosts)\n")
+            let plan = run.plan.map { "  plan sha256 \($0)" } ?? ""
+            printOut("\(run.id)  \(run.state.padding(toLength: 11, withPad: " ", startingAt: 0))  \(run.command)  \(hosts)\(plan)\n")
         }
         if let cut = runs.first(where: \.interrupted) {
             printOut("\nan interrupted run may have left hosts part-way: mtaguard rollback \(cut.id) returns them to their pre-images\n")
