@@ -195,10 +195,13 @@ import Testing
         #expect(html.contains("&amp; &quot;quoted&quot;, &#39;single&#39;"))
         #expect(html.contains("mail-01 &amp; &lt;b&gt;co&lt;/b&gt;"))
         #expect(!html.contains("<b>co</b>"))
-        // offline: nothing fetched from anywhere
-        for marker in ["src=", "href=", "<link", "url(", "@import", "http://", "https://", "<iframe", "<img"] {
+        // offline: nothing fetched from anywhere; the only links are the contents' in-page anchors
+        for marker in ["src=", "<link", "url(", "@import", "http://", "https://", "<iframe", "<img", "<image", "xlink:"] {
             #expect(!html.lowercased().contains(marker), "\(marker)")
         }
+        let links = html.lowercased().components(separatedBy: "href=").dropFirst()
+        #expect(links.count == 5)
+        #expect(links.allSatisfy { $0.hasPrefix("\"#") }, "\(links.map { $0.prefix(20) })")
         #expect(html.contains("<style>"))
     }
 

@@ -181,7 +181,7 @@ import Testing
         let r = try mtaguard(["check", "--root", Repo.root + "/examples/demo/postfix-host", "--output", out],
                              backups: scratch.path + "/backups")
         #expect(r.status == 2, "\(r)")
-        for name in ["report.txt", "report.json", "report.csv", "report.html", "report.xlsx"] {
+        for name in ["report.txt", "report.json", "report.csv", "report.html", "report.xlsx", "report.pdf"] {
             #expect(FileManager.default.fileExists(atPath: out + "/" + name), "\(name) in --output")
         }
         let book = try inspect(out + "/report.xlsx")
