@@ -193,6 +193,45 @@ import Testing
         #expect(!tty.stdout.contains("PK"), "no zip on the terminal")
     }
 
+    @Test func changesSheetHasTheRunsWhoRanThemAndTheRollback() throws {
+        let scratch = try TempDir("xlsx")
+        defer { scratch.remove() }
+        let root = scratch.path + "/host"
+        try FileManager.default.copyItem(atPath: Repo.root + "/examples/demo/postfix-host", toPath: root)
+        let backups = scratch.path + "/backups"
+        let apply = try mtaguard(["apply", "--root", root, "--yes", "--item", "SRV-005"], backups: backups)
+        try #require(apply.status == 0, "\(apply)")
+        let runs = try runCommand([Repo.binary, "runs", "--format", "json", "--backups", backups])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
+        let runID = try #require(list.first?["id"] as? String)
+        let rollback = try mtaguard(["rollback", runID, "--backups", backups], backups: backups)
+        try #require(rollback.status == 0, "\(rollback)")
+
+        let out = scratch.path + "/reports"
+        let check = try mtaguard(["check", "--root", root, "--output", out, "--lang", "ko"], backups: backups)
+        #expect(check.status == 2)
+        let changes = try #require(try inspect(out + "/report.xlsx").sheet["조치 이력"])
+        #expect(changes.max_row == 3, "two runs, newest first")
+        let user = try #require(Manifest.loginName())
+        let undo = changes.row(2), applied = changes.row(3)
+        #expect(undo[0] != runID && undo[3] == "rollback \(runID)" && undo[4] == user)
+        #expect(undo[8] == "되돌린 실행: \(runID)")
+        #expect(applied[0] == runID && applied[4] == user && applied[5] == "changed")
+        #expect(applied[7].contains("/etc/postfix/main.cf (SRV-005; restored)"), "\(applied[7])")
+        #expect(applied[8] == "되돌려짐: \(undo[0])", "rolled back by the newer run")
+    }
+
+    @Test func aJournalWrittenBeforeTheUserFieldStillReads() throws {
+        let old = #"{"version":1,"id":"20250101T000000Z-0001","command":"apply","started":0,"outcome":"changed","hosts":[]}"#
+        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(old.utf8))
+        #expect(manifest.user == nil)
+        let data = try XLSXReport.render([], playbooks: [], runs: [manifest], language: .en)
+        let scratch = try TempDir("xlsx")
+        defer { scratch.remove() }
+        let changes = try #require(try inspect(try scratch.write("old.xlsx", data)).sheet["Changes"])
+        #expect(changes.text("E2") == "-")
+    }
+
     // MARK: - fabricated plans
 
     @Test func hostileEvidenceStaysAString() throws {

@@ -141,7 +141,7 @@ public struct ReportText: Sendable {
         sheetSummary: "요약", sheetResults: "점검 결과", sheetEvidence: "증적", sheetChanges: "조치 이력",
         itemID: "ID", category: "구분", assessmentItem: "평가항목", itemDescription: "상세설명", severity: "중요도",
         appliesTo: "평가대상", mailService: "메일 서비스", exception: "예외", user: "실행자", rolledBack: "되돌림",
-        rolledBackBy: "되돌린 실행", chartTitle: "항목별 점검 결과", contents: "목차", organisation: "기관",
+        rolledBackBy: "되돌려짐", chartTitle: "항목별 점검 결과", contents: "목차", organisation: "기관",
         legend: "범례",
         grades: [.high: "상", .medium: "중", .low: "하"],
         statusWords: [.pass: Status.pass.korean, .fail: Status.fail.korean,

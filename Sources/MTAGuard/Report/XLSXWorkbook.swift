@@ -124,8 +124,9 @@ final class XLSXWorkbook {
             var fill = lxw_chart_fill(color: s.color, none: 0, transparency: 0)
             chart_series_set_fill(added, &fill)
         }
-        // Bars top to bottom in the table's order (Excel draws the first category at the bottom).
-        chart_axis_set_reverse(chart.pointee.x_axis)
+        // Bars top to bottom in the table's order (Excel draws the first category at the bottom;
+        // in a bar chart y_axis is the vertical, category axis).
+        chart_axis_set_reverse(chart.pointee.y_axis)
         chart_legend_set_position(chart, UInt8(LXW_CHART_LEGEND_BOTTOM.rawValue))
         chart_set_series_gap(chart, 60)
         var options = lxw_chart_options()
