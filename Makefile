@@ -1,9 +1,11 @@
 # mtaguard: every target installs what it needs on a fresh Debian 12 machine (as root).
 SWIFT        ?= swift
-APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium shellcheck iproute2 python3-venv
+APT_PACKAGES := libaugeas-dev augeas-lenses augeas-tools pkg-config m4 postfix openssh-server sudo sendmail-cf chromium shellcheck iproute2 python3-venv libxlsxwriter-dev
+# Only the tests use these: LibreOffice renders the xlsx report, poppler reads the PDFs.
+APT_PACKAGES += libreoffice-calc-nogui poppler-utils fonts-noto-cjk
 BIN          := .build/debug/mtaguard
 
-.PHONY: deps build test demo lenses mtas faults bench lab lab-stop clean ansible ansible-test ee
+.PHONY: deps build test demo lenses mtas faults bench lab lab-stop clean ansible ansible-test ee report-venv
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -35,12 +37,17 @@ ANSIBLE_VENV := $(CURDIR)/.build/ansible-venv
 ansible: deps
 	bash Tests/ansible/venv.sh $(ANSIBLE_VENV)
 
+# A venv with the pinned openpyxl that reads the xlsx report back (WorkbookTests).
+REPORT_VENV := $(CURDIR)/.build/report-venv
+report-venv: deps
+	bash Tests/reports/venv.sh $(REPORT_VENV)
+
 # Every suite, shellcheck on every remote script the suite generated, then the
 # fault-injection table (Tests/faults/table.sh fails on a lost byte).
-test: deps lenses mtas ansible
+test: deps lenses mtas ansible report-venv
 	$(SWIFT) build --build-tests
 	rm -rf $(FAULTS_DIR) $(SCRIPTS_DIR)
-	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) MTAGUARD_SCRIPT_DUMP=$(SCRIPTS_DIR) MTAGUARD_ANSIBLE_VENV=$(ANSIBLE_VENV) $(SWIFT) test --skip-build
+	MTAGUARD_MTAS=$(MTAS_DIR) MTAGUARD_FAULTS_DIR=$(FAULTS_DIR) MTAGUARD_SCRIPT_DUMP=$(SCRIPTS_DIR) MTAGUARD_ANSIBLE_VENV=$(ANSIBLE_VENV) MTAGUARD_REPORT_VENV=$(REPORT_VENV) $(SWIFT) test --skip-build
 	bash Tests/scripts/shellcheck.sh $(SCRIPTS_DIR)
 	bash Tests/faults/table.sh $(FAULTS_DIR)
 

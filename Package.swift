@@ -20,10 +20,16 @@ let package = Package(
             providers: [.apt(["libaugeas-dev"])]
         ),
         .target(name: "Augeas", dependencies: ["CAugeas"]),
+        .systemLibrary(
+            name: "CXlsxwriter",
+            pkgConfig: "xlsxwriter",
+            providers: [.apt(["libxlsxwriter-dev"])]
+        ),
         .target(
             name: "MTAGuard",
             dependencies: [
                 "Augeas",
+                "CXlsxwriter",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

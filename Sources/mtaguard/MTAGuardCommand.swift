@@ -149,7 +149,13 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// `check`'s formats: the auditor's CSV and HTML besides text and JSON.
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, csv, html
+    case text, json, csv, html, xlsx, pdf
+
+    /// A binary format is not printed to a terminal: it needs stdout redirected or `--output`.
+    var isBinary: Bool { self == .xlsx || self == .pdf }
+
+    /// Its file in `--output`: report.txt, report.json, …
+    var fileName: String { "report.\(self == .text ? "txt" : rawValue)" }
 }
 
 extension ReportLanguage: ExpressibleByArgument {}

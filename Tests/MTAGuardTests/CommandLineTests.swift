@@ -151,7 +151,7 @@ import Testing
         let all = try mtaguard(["check", "--root", root.path, "--output", out.path + "/r"], backups: backups.path)
         #expect(all.status == 2)
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path + "/r").sorted()
-            == ["report.csv", "report.html", "report.json", "report.txt"])
+            == ["report.csv", "report.html", "report.json", "report.pdf", "report.txt", "report.xlsx"])
         #expect(String(decoding: try out.read("r/report.txt"), as: UTF8.self) == all.stdout)
         let kb = try runCommand([Repo.binary, "kb", "show", "--playbooks", Repo.playbooks])
         #expect(kb.status == 0)

@@ -18,7 +18,7 @@ import Testing
                                   "--output", out.path + "/r", "--lang", "ko"], backups: backups.path)
         #expect(check.status == 2, "\(check)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path + "/r").sorted()
-            == ["report.csv", "report.html", "report.json", "report.txt"])
+            == ["report.csv", "report.html", "report.json", "report.pdf", "report.txt", "report.xlsx"])
 
         // JSON: each host, each item, a verdict with evidence.
         let doc = try JSONSerialization.jsonObject(with: try out.read("r/report.json")) as! [String: Any]

@@ -20,6 +20,16 @@ public struct Manifest: Codable, Sendable {
     public var pid: Int32? = getpid()
     /// `apply --plan`: the SHA-256 of the approved plan file the run carried out.
     public var plan: String?
+    /// Who ran it: the login name when the run began (absent in journals written before).
+    public var user: String? = Manifest.loginName()
+
+    /// The login name: LOGNAME or USER, else the password entry of the real user id.
+    public static func loginName() -> String? {
+        let env = ProcessInfo.processInfo.environment
+        for name in ["LOGNAME", "USER"] { if let v = env[name], !v.isEmpty { return v } }
+        guard let pw = getpwuid(getuid()), let name = pw.pointee.pw_name else { return nil }
+        return String(cString: name)
+    }
 
     /// Left `running` by a process that no longer exists: its hosts may be part-way; rolling
     /// it back returns each to its pre-images.

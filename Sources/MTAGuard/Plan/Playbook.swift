@@ -6,6 +6,8 @@ public struct Playbook: Sendable {
     public var aliases: [String]
     public var title: String
     public var titleEnglish: String?
+    /// What the item is about in a sentence or two (`description:`), for the workbook's 상세설명.
+    public var description: String?
     public var severity: Severity
     public var references: [String]
     public var appliesTo: [String]

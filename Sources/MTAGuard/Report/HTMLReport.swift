@@ -3,16 +3,24 @@ import Foundation
 /// Verdicts as one self-contained HTML file to hand to an auditor: inline CSS only, no script,
 /// no external resource (it opens offline, from a mail attachment or a USB stick).
 ///
-/// Sections: the title and generation time; a summary per item (how many hosts are
+/// Sections: the title, organisation and generation time; a table of contents; the summary
+/// chart (inline SVG, `HTMLChart`); a summary per item (how many hosts are
 /// 양호/취약/해당 없음/오류) and per host (how many items are); the details (host × item: status,
 /// each evidence as mta, file:line, the text read and the note, and the action planned); and
 /// "what changed": the given runs (id, command, times, outcome, hosts, files, service actions).
+/// Printed (`PDFReport`), every page starts with a header: organisation, title, date, latest run.
 /// Every text from a host or a run is HTML-escaped. Status cells carry `class="status
 /// status-pass|status-fail|status-not-applicable|status-error|status-exception"`; an excepted finding
 /// says its exception (reason, who approved it, until when) above its evidence.
 public enum HTMLReport {
-    public static func render(_ plans: [HostPlan], runs: [Manifest], language: ReportLanguage, generated: Date) -> String {
+    /// - Parameter organisation: who the report is for (`--org`), in the title block and the
+    ///   header printed on every page; nothing when empty.
+    public static func render(_ plans: [HostPlan], runs: [Manifest], language: ReportLanguage, generated: Date,
+                              organisation: String = "") -> String {
         let t = language.text
+        var header = [t.title, local(generated)]
+        if !organisation.isEmpty { header.insert(organisation, at: 0) }
+        if let latest = runs.first { header.append("\(t.run) \(latest.id)") }
         var out = """
             <!DOCTYPE html>
             <html lang="\(language.rawValue)">
@@ -24,17 +32,38 @@ public enum HTMLReport {
             <style>\(style)</style>
             </head>
             <body>
+            <table class="page"><thead><tr><td><div class="page-header">\(header.map(escape).joined(separator: " · "))</div></td></tr></thead>
+            <tbody><tr><td>
             <h1>\(escape(t.title))</h1>
+
+            """
+        if !organisation.isEmpty { out += "<p class=\"organisation\">\(escape(t.organisation)): \(escape(organisation))</p>\n" }
+        out += """
             <p class="generated">\(escape(t.generated)): <time datetime="\(escape(iso(generated)))">\(escape(local(generated)))</time>
              · \(escape(t.hosts)): \(plans.count)</p>
 
             """
+        out += contents(t)
+        out += HTMLChart.section(plans, t)
         out += itemSummary(plans, t)
         out += hostSummary(plans, t)
         out += details(plans, t)
         out += changes(runs, t)
-        out += "</body>\n</html>\n"
+        out += "</td></tr></tbody></table>\n</body>\n</html>\n"
         return out
+    }
+
+    /// The sections, in order: their ids and headings.
+    static func sections(_ t: ReportText) -> [(id: String, heading: String)] {
+        [(HTMLChart.sectionID, t.chartTitle), ("summary-items", t.summaryByItem), ("summary-hosts", t.summaryByHost),
+         ("details", t.details), ("changes", t.whatChanged)]
+    }
+
+    /// The table of contents: a link to each section (in-page anchors only).
+    static func contents(_ t: ReportText) -> String {
+        var out = "<nav id=\"contents\">\n<h2>\(escape(t.contents))</h2>\n<ol>\n"
+        for s in sections(t) { out += "<li><a href=\"#\(s.id)\">\(escape(s.heading))</a></li>\n" }
+        return out + "</ol>\n</nav>\n"
     }
 
     // MARK: - sections
@@ -242,7 +271,18 @@ public enum HTMLReport {
         code { font-family: "D2Coding", Consolas, "DejaVu Sans Mono", monospace; white-space: pre-wrap; word-break: break-all; background: #f6f6f6; }
         .note, .tag { color: #555; font-size: 0.92em; }
         .outcome-failed, .outcome-rollback-failed, .outcome-partial { color: #a4161a; font-weight: bold; }
-        @media print { body { margin: 0; } th { background: #ddd; } }
+        table.page, table.page > thead > tr > td, table.page > tbody > tr > td { border: none; padding: 0; margin: 0; }
+        .page-header { display: none; }
+        .organisation { font-weight: bold; }
+        nav#contents ol { margin: 0.3em 0; }
+        nav#contents a { color: #2b3a8c; }
+        svg.chart text { font-size: 12px; fill: #222; }
+        @media print {
+          body { margin: 0; } th { background: #ddd; }
+          /* The page table's header row repeats at the top of every printed page. */
+          .page-header { display: block; font-size: 0.8em; color: #555; border-bottom: 1px solid #bbb; padding-bottom: 0.2em; margin-bottom: 0.8em; }
+          table.summary tr, table.details tr, table.runs tr { break-inside: avoid; }
+        }
 
         """
 }

@@ -65,6 +65,33 @@ public struct ReportText: Sendable {
     public var approvedBy: String
     public var until: String
     public var leftAsIs: String
+    /// The workbook's sheets: 요약, 점검 결과, 증적, 조치 이력.
+    public var sheetSummary: String
+    public var sheetResults: String
+    public var sheetEvidence: String
+    public var sheetChanges: String
+    /// The assessment's column headings: ID, 구분, 평가항목, 상세설명, 중요도, 평가대상.
+    public var itemID: String
+    public var category: String
+    public var assessmentItem: String
+    public var itemDescription: String
+    public var severity: String
+    public var appliesTo: String
+    /// 구분 of an item about more than one MTA (or none).
+    public var mailService: String
+    public var exception: String
+    public var user: String
+    public var rolledBack: String
+    public var rolledBackBy: String
+    public var chartTitle: String
+    /// The PDF's table of contents and header.
+    public var contents: String
+    public var organisation: String
+    public var legend: String
+    private var grades: [Playbook.Severity: String]
+
+    /// 상/중/하 (High/Medium/Low).
+    public func grade(_ severity: Playbook.Severity) -> String { grades[severity] ?? severity.rawValue }
 
     private var statusWords: [Status: String]
 
@@ -111,6 +138,12 @@ public struct ReportText: Sendable {
         approvedBy: "승인자",
         until: "만료일",
         leftAsIs: "예외 항목: 조치하지 않음",
+        sheetSummary: "요약", sheetResults: "점검 결과", sheetEvidence: "증적", sheetChanges: "조치 이력",
+        itemID: "ID", category: "구분", assessmentItem: "평가항목", itemDescription: "상세설명", severity: "중요도",
+        appliesTo: "평가대상", mailService: "메일 서비스", exception: "예외", user: "실행자", rolledBack: "되돌림",
+        rolledBackBy: "되돌려짐", chartTitle: "항목별 점검 결과", contents: "목차", organisation: "기관",
+        legend: "범례",
+        grades: [.high: "상", .medium: "중", .low: "하"],
         statusWords: [.pass: Status.pass.korean, .fail: Status.fail.korean,
                       .notApplicable: Status.notApplicable.korean, .error: Status.error.korean,
                       .exception: Status.exception.korean])
@@ -156,6 +189,12 @@ public struct ReportText: Sendable {
         approvedBy: "approved by",
         until: "until",
         leftAsIs: "exception: left as is",
+        sheetSummary: "Summary", sheetResults: "Results", sheetEvidence: "Evidence", sheetChanges: "Changes",
+        itemID: "ID", category: "Category", assessmentItem: "Item", itemDescription: "Description", severity: "Severity",
+        appliesTo: "Applies to", mailService: "Mail service", exception: "Exception", user: "User", rolledBack: "Rolled back",
+        rolledBackBy: "rolled back by", chartTitle: "Results by item", contents: "Contents", organisation: "Organisation",
+        legend: "Legend",
+        grades: [.high: "High", .medium: "Medium", .low: "Low"],
         statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error", .exception: "Exception"])
 
     /// The order the reports count statuses in: 양호, 취약, 해당 없음, 오류, 예외.
