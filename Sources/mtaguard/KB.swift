@@ -7,12 +7,12 @@ struct KB: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the knowledge base: release lines, latest versions, end of life, CVEs, sources, as-of date.")
-        @Option(help: "Folder of playbooks (the knowledge base is kb/mail-versions.yaml in it).") var playbooks: String = "playbooks"
+        @OptionGroup var source: PlaybooksOption
         @Option(help: "Another knowledge base file, e.g. a newer one.") var kb: String?
 
         func run() async throws {
             do {
-                let knowledge = try kb.map { try VersionKnowledge.load(file: $0) } ?? VersionKnowledge.default(playbooks: playbooks)
+                let knowledge = try kb.map { try VersionKnowledge.load(file: $0) } ?? VersionKnowledge.default(playbooks: source.folder)
                 printOut(knowledge.describe())
             } catch { throw fail(error) }
         }

@@ -82,8 +82,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "An item id or alias (SRV-005, U-48, U-70); repeat for several. Default: every playbook.")
     var item: [String] = []
 
-    @Option(name: .long, help: "Folder of playbooks.")
-    var playbooks: String = "playbooks"
+    @OptionGroup var source: PlaybooksOption
 
     @Option(help: "harden: keep the MTA and restrict it; disable: the mail service is not needed, stop it and keep it off. Default: each host's mtaguard_mode, else harden.")
     var mode: Mode?
@@ -94,7 +93,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("smtp-host"), help: "With --smtp-port: connect to this address instead of each host's own (a service address of one host).")
     var smtpHost: String?
 
-    @Option(help: "Another version knowledge base for U-45 (e.g. a newer one); default: playbooks/kb/mail-versions.yaml.")
+    @Option(help: "Another version knowledge base for U-45 (e.g. a newer one); default: kb/mail-versions.yaml in the playbooks folder.")
     var kb: String?
 
     @Flag(name: .customLong("force-kill"), help: "Where no graceful stop exists (exim on AIX/HP-UX), stop with SIGKILL rather than SIGTERM.")
@@ -126,7 +125,7 @@ struct CommonOptions: ParsableArguments {
 
     var session: Session {
         var s = Session(
-            playbooksFolder: playbooks, backupsFolder: backups, items: item, root: root,
+            playbooksFolder: source.folder, backupsFolder: backups, items: item, root: root,
             inventories: fleet.inventory, limit: fleet.limit, forks: fleet.forks, ssh: fleet.ssh, become: fleet.become)
         s.mode = mode
         s.forceKill = forceKill

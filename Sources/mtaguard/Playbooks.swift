@@ -7,32 +7,32 @@ struct Playbooks: AsyncParsableCommand {
         abstract: "List, show and validate playbooks.", subcommands: [List.self, Show.self, Validate.self])
 
     struct List: AsyncParsableCommand {
-        @Option(help: "Folder of playbooks.") var playbooks: String = "playbooks"
+        @OptionGroup var source: PlaybooksOption
         func run() async throws {
             let books: [Playbook]
-            do { books = try PlaybookLoader.loadAll(folder: playbooks) } catch { throw fail(error) }
+            do { books = try PlaybookLoader.loadAll(folder: source.folder) } catch { throw fail(error) }
             printOut(ItemTable.text(books))
         }
     }
 
     struct Show: AsyncParsableCommand {
-        @Option(help: "Folder of playbooks.") var playbooks: String = "playbooks"
+        @OptionGroup var source: PlaybooksOption
         @Argument(help: "An item id or alias.") var id: String
         func run() async throws {
             do {
-                let book = try PlaybookLoader.select(PlaybookLoader.loadAll(folder: playbooks), [id])[0]
+                let book = try PlaybookLoader.select(PlaybookLoader.loadAll(folder: source.folder), [id])[0]
                 printOut(try String(contentsOfFile: book.source, encoding: .utf8))
             } catch { throw fail(error) }
         }
     }
 
     struct Validate: AsyncParsableCommand {
-        @Option(help: "Folder of playbooks.") var playbooks: String = "playbooks"
+        @OptionGroup var source: PlaybooksOption
         @Argument(help: "Playbook files; default: every one in the folder.") var files: [String] = []
         func run() async throws {
             do {
                 if files.isEmpty {
-                    let books = try PlaybookLoader.loadAll(folder: playbooks)
+                    let books = try PlaybookLoader.loadAll(folder: source.folder)
                     for b in books { printOut("\(b.source): ok (\(b.id))\n") }
                 } else {
                     for f in files {
@@ -43,6 +43,14 @@ struct Playbooks: AsyncParsableCommand {
             } catch { throw fail(error) }
         }
     }
+}
+
+/// `--playbooks DIR`, and where the playbooks are without it (Resources.playbooksFolder).
+struct PlaybooksOption: ParsableArguments {
+    @Option(name: .long, help: "Folder of playbooks (default: $MTAGUARD_PLAYBOOKS, else ./playbooks, else the installed PREFIX/share/mtaguard/playbooks).")
+    var playbooks: String?
+
+    var folder: String { Resources.playbooksFolder(explicit: playbooks) }
 }
 
 extension Array where Element: Hashable {
@@ -56,11 +64,11 @@ extension Array where Element: Hashable {
 struct Items: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Every item with its ids in KISA 2026, KISA 2021 and 전자금융기반시설, title, 중요도, MTAs and OS families.")
-    @Option(help: "Folder of playbooks.") var playbooks: String = "playbooks"
+    @OptionGroup var source: PlaybooksOption
     @Option(help: "text or json.") var format: OutputFormat = .text
     func run() async throws {
         let books: [Playbook]
-        do { books = try PlaybookLoader.loadAll(folder: playbooks) } catch { throw fail(error) }
+        do { books = try PlaybookLoader.loadAll(folder: source.folder) } catch { throw fail(error) }
         printOut(format == .json ? ItemTable.json(books) : ItemTable.text(books))
     }
 }

@@ -1,15 +1,6 @@
 import Augeas
 import Foundation
 
-/// The lenses mtaguard ships (sendmail.cf, sendmail.mc, …), found beside the binary's resources;
-/// `MTAGUARD_LENSES` points elsewhere for development.
-public enum Lenses {
-    public static var folder: String {
-        if let env = ProcessInfo.processInfo.environment["MTAGUARD_LENSES"], !env.isEmpty { return env }
-        return Bundle.module.path(forResource: "lenses", ofType: nil) ?? "lenses"
-    }
-}
-
 /// One Augeas handle holding the parsed trees of one host's files. Lenses are loaded on first
 /// use only, so a run pays for the lenses its items need and no others.
 final class ConfigWorkspace {
@@ -17,7 +8,7 @@ final class ConfigWorkspace {
     private var count = 0
 
     init() throws {
-        augeas = try Augeas(loadPath: [Lenses.folder], flags: [.noModuleAutoload, .enableSpan])
+        augeas = try Augeas(loadPath: [Resources.lensesFolder()], flags: [.noModuleAutoload, .enableSpan])
     }
 
     /// Parses `text` with `lens`; the tree lives under the returned path.

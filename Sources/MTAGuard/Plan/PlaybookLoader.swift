@@ -17,7 +17,7 @@ public enum PlaybookLoader {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder)
         } catch {
-            throw MTAGuardError(.invalidInput, file: folder, "cannot list the playbooks folder", hint: "pass --playbooks DIR")
+            throw MTAGuardError(.invalidInput, file: folder, "cannot list the playbooks folder", hint: "pass --playbooks DIR or set MTAGUARD_PLAYBOOKS; without either, mtaguard looks in \(Resources.playbooksSearched)")
         }
         var books: [Playbook] = []
         var seen: [String: String] = [:]

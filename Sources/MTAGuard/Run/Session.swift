@@ -28,7 +28,7 @@ public struct Session: Sendable {
         ssh: SSHTransport.Options = SSHTransport.Options(), become: Bool = false
     ) {
         let env = ProcessInfo.processInfo.environment
-        self.playbooksFolder = playbooksFolder ?? "playbooks"
+        self.playbooksFolder = Resources.playbooksFolder(explicit: playbooksFolder)
         self.backupsFolder = backupsFolder ?? env["MTAGUARD_BACKUPS"].flatMap { $0.isEmpty ? nil : $0 } ?? "backups"
         self.items = items
         self.root = root
@@ -95,6 +95,9 @@ public struct Session: Sendable {
 
     func planner(loadPlaybooks: Bool) throws -> Planner {
         let books = loadPlaybooks ? try playbooks() : []
+        // The playbooks' files are read through mtaguard's lenses: a tree without them fails
+        // here, once, before any host is read (not once per item and host).
+        if loadPlaybooks { _ = try Resources.lensesFolder() }
         var knowledge: VersionKnowledge?
         if let file = knowledgePath(books) {
             knowledge = try VersionKnowledge.load(file: file)
