@@ -16,6 +16,7 @@ import Testing
             var t: String
             var fill: String?
             var font: String?
+            var wrap: Bool
         }
         enum Value: Decodable, Equatable {
             case text(String), number(Double)
@@ -35,6 +36,8 @@ import Testing
         var max_row: Int
         var max_column: Int
         var charts: [Chart]
+        /// Rows given a height, in points (1-based row numbers as keys).
+        var heights: [String: Double]
         var cells: [String: Cell]
 
         func text(_ ref: String) -> String? { cells[ref]?.v.text }
@@ -137,6 +140,20 @@ import Testing
         #expect(results.text("G\(r)") == "취약")
         #expect(results.cells["G\(r)"]?.fill == "FFFDE2E1", "취약 is red as in the HTML report")
         #expect(results.text("F\(r)") == "linux, solaris, aix, hpux")
+        // 상세설명 is the assessment's wording from the playbook, not the title again.
+        #expect(results.text("D\(r)") == "SMTP 서비스에서 제공하는 expn/vrfy 명령어는 시스템 계정명 수집 가능성이 존재하므로, 해당 명령의 허용 여부를 점검")
+        let books = try PlaybookLoader.loadAll(folder: Repo.playbooks)
+        for row in 2...results.max_row {
+            guard let id = results.text("A\(row)"), let b = books.first(where: { $0.id == id }) else { continue }
+            let description = try #require(b.description, "\(id) has no description")
+            #expect(results.text("D\(row)") == description && description != b.title, "\(id)")
+            // It wraps, and its row is as tall as its lines: no reader has to grow it.
+            #expect(results.cells["D\(row)"]?.wrap == true)
+            let lines = XLSXWorkbook.lines(description, width: 40)
+            #expect(lines == 1 ? results.heights["\(row)"] == nil : results.heights["\(row)"] == XLSXWorkbook.lineHeight * Double(lines),
+                    "\(id): \(lines) lines, row height \(results.heights["\(row)"] ?? 0)")
+        }
+        #expect(results.heights["\(r)"] ?? 0 >= 2 * XLSXWorkbook.lineHeight, "SRV-005's 상세설명 takes more than one line")
         #expect(results.freeze == "B2")
         #expect(results.filter == "A1:G\(results.max_row)")
         let passing = try #require((2...results.max_row).first { results.text("G\($0)") == "양호" }, "some item is 양호")
@@ -154,6 +171,17 @@ import Testing
         #expect(changes.row(1) == ["실행 ID", "시작", "종료", "명령", "실행자", "결과", "호스트", "파일", "되돌림"])
     }
 
+    @Test("a wrapped cell's lines: a Hangul character is two columns wide, each line of the text starts a line")
+    func wrappedLines() {
+        #expect(XLSXWorkbook.lines("", width: 40) == 1)
+        #expect(XLSXWorkbook.lines(String(repeating: "a", count: 39), width: 40) == 1)
+        #expect(XLSXWorkbook.lines(String(repeating: "a", count: 40), width: 40) == 2)
+        #expect(XLSXWorkbook.lines(String(repeating: "가", count: 19), width: 40) == 1)
+        #expect(XLSXWorkbook.lines(String(repeating: "가", count: 20), width: 40) == 2)
+        #expect(XLSXWorkbook.lines("a\nb\n\nc", width: 40) == 4)
+        #expect(XLSXWorkbook.lines(String(repeating: "a\n", count: 100), width: 40) == XLSXWorkbook.maxLines)
+    }
+
     @Test func englishSheetsAndAnExceptionMarked() throws {
         let scratch = try TempDir("xlsx")
         defer { scratch.remove() }
@@ -163,6 +191,7 @@ import Testing
         #expect(Array(results.row(1).prefix(6)) == ["ID", "Category", "Item", "Description", "Severity", "Applies to"])
         let r = try #require(row(of: "SRV-005", in: results))
         #expect(results.text("C\(r)") == "Restrict the SMTP EXPN and VRFY commands")
+        #expect(results.text("D\(r)") == "The SMTP EXPN and VRFY commands let anyone collect the system's account names, so whether they are allowed is checked.")
         #expect(results.text("G\(r)") == "Exception")
         #expect(results.cells["G\(r)"]?.fill == "FFE6E9FB")
         let evidence = try #require(book.sheet["Evidence"])

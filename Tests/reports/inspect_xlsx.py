@@ -1,6 +1,7 @@
 """Reads an xlsx with openpyxl and prints what WorkbookTests asserts, as JSON:
 {"sheets": [names in order], "sheet": {name: {"freeze", "filter", "max_row", "max_column",
-"charts": [{"tag", "grouping", "series": [names]}], "cells": {"A1": {"v", "t", "fill", "font"}}}}}.
+"charts": [{"tag", "grouping", "series": [names]}], "heights": {"ROW": points},
+"cells": {"A1": {"v", "t", "fill", "font", "wrap"}}}}}.
 Usage: python inspect_xlsx.py FILE.xlsx"""
 import json
 import sys
@@ -34,7 +35,8 @@ for ws in book.worksheets:
             if c.value is None:
                 continue
             fill = color(c.fill.fgColor) if c.fill is not None and c.fill.fill_type == "solid" else None
-            cells[c.coordinate] = {"v": c.value, "t": c.data_type, "fill": fill, "font": color(c.font.color) if c.font.color else None}
+            cells[c.coordinate] = {"v": c.value, "t": c.data_type, "fill": fill, "font": color(c.font.color) if c.font.color else None,
+                                 "wrap": bool(c.alignment.wrap_text)}
     charts = []
     for ch in ws._charts:
         charts.append({"tag": ch.tagname, "grouping": getattr(ch, "grouping", None),
@@ -45,6 +47,7 @@ for ws in book.worksheets:
         "max_row": ws.max_row,
         "max_column": ws.max_column,
         "charts": charts,
+        "heights": {str(r): d.ht for r, d in ws.row_dimensions.items() if d.ht is not None},
         "cells": cells,
     }
 json.dump(out, sys.stdout, ensure_ascii=False, default=str)

@@ -6,8 +6,10 @@ public struct Playbook: Sendable {
     public var aliases: [String]
     public var title: String
     public var titleEnglish: String?
-    /// What the item is about in a sentence or two (`description:`), for the workbook's 상세설명.
+    /// What the item is about in a sentence or two (`description:`), for the workbook's 상세설명;
+    /// `description_en:` in English.
     public var description: String?
+    public var descriptionEnglish: String?
     public var severity: Severity
     public var references: [String]
     public var appliesTo: [String]

@@ -53,7 +53,7 @@ public enum PlaybookLoader {
 
     static func parse(_ root: YAMLValue) throws -> Playbook {
         let top = try root.mapping(allowed: [
-            "id", "aliases", "schemes", "title", "title_en", "description", "severity", "references", "applies_to", "targets", "when_not_needed",
+            "id", "aliases", "schemes", "title", "title_en", "description", "description_en", "severity", "references", "applies_to", "targets", "when_not_needed",
             "version", "verify", "listening",
         ])
         let id = try top.required("id", in: root).string()
@@ -130,6 +130,7 @@ public enum PlaybookLoader {
             source: root.file)
         book.schemes = schemes
         book.description = try top["description"]?.string()
+        book.descriptionEnglish = try top["description_en"]?.string()
         book.listensOn = listensOn
         book.smtpBannerHidesVersion = bannerHidesVersion
         book.listeningMTAs = listeningMTAs

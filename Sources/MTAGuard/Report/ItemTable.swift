@@ -8,6 +8,8 @@ public enum ItemTable {
         var schemes: [String: String]
         var title: String
         var titleEnglish: String?
+        var description: String?
+        var descriptionEnglish: String?
         var severity: String
         var mtas: [String]
         var os: [String]
@@ -44,7 +46,8 @@ public enum ItemTable {
         let rows = books.map { b in
             Row(
                 id: b.id, schemes: Dictionary(uniqueKeysWithValues: b.schemes.map { ($0.key.rawValue, $0.value) }),
-                title: b.title, titleEnglish: b.titleEnglish, severity: grade(b.severity), mtas: b.mtas, os: b.appliesTo)
+                title: b.title, titleEnglish: b.titleEnglish, description: b.description,
+                descriptionEnglish: b.descriptionEnglish, severity: grade(b.severity), mtas: b.mtas, os: b.appliesTo)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -40,6 +40,8 @@ public enum XLSXReport {
     struct Item {
         var id: String
         var title: String
+        /// 상세설명: the playbook's description in the report's language, else the title.
+        var description: String
         var book: Playbook?
 
         /// Items in the order they first appear in the findings.
@@ -49,7 +51,8 @@ public enum XLSXReport {
             for f in plans.flatMap(\.findings) where seen.insert(f.item).inserted {
                 let book = playbooks.first { $0.id == f.item } ?? playbooks.first { $0.matches(f.item) }
                 let title = language == .en ? (book?.titleEnglish ?? f.title) : f.title
-                result.append(Item(id: f.item, title: title, book: book))
+                let description = (language == .en ? book?.descriptionEnglish : book?.description) ?? title
+                result.append(Item(id: f.item, title: title, description: description, book: book))
             }
             return result
         }
@@ -123,7 +126,7 @@ public enum XLSXReport {
     static func leading(_ item: Item, _ t: ReportText) -> [String] {
         let mtas = item.book?.mtas ?? []
         return [item.id, mtas.count == 1 ? mtas[0] : t.mailService, item.title,
-                item.book?.description ?? item.title, item.book.map { t.grade($0.severity) } ?? "-",
+                item.description, item.book.map { t.grade($0.severity) } ?? "-",
                 item.book?.appliesTo.joined(separator: ", ") ?? "-"]
     }
 

@@ -38,6 +38,16 @@ final class XLSXWorkbook {
     private var workbook: UnsafeMutablePointer<lxw_workbook>?
     private var formats: [Style: UnsafeMutablePointer<lxw_format>] = [:]
     private var failure: String?
+    /// Per sheet: its column widths and the wrapped text of each row, to fit the rows' heights.
+    private var layouts: [String: RowLayout] = [:]
+
+    /// What `fitRows` needs of a sheet: neither libxlsxwriter nor every reader (LibreOffice)
+    /// grows a row to its wrapped text, so a wrapped description would show one line of several.
+    private struct RowLayout {
+        let sheet: Sheet
+        var widths: [Int: Double] = [:]
+        var wrapped: [Int: [(column: Int, text: String)]] = [:]
+    }
 
     init() throws {
         var template = Array((NSTemporaryDirectory() + "mtaguard-xlsx-XXXXXX").utf8CString)
@@ -75,6 +85,7 @@ final class XLSXWorkbook {
         }
         let error = worksheet_write_string(sheet.pointer, lxw_row_t(row), lxw_col_t(column), text, format(style))
         check(error, "cell \(row),\(column) of '\(sheet.name)'")
+        if style.wrap { layouts[sheet.name, default: RowLayout(sheet: sheet)].wrapped[row, default: []].append((column, text)) }
     }
 
     func write(_ sheet: Sheet, _ row: Int, _ column: Int, number: Double, _ style: Style = Style()) {
@@ -85,6 +96,7 @@ final class XLSXWorkbook {
     func setWidth(_ sheet: Sheet, columns: ClosedRange<Int>, _ width: Double) {
         check(worksheet_set_column(sheet.pointer, lxw_col_t(columns.lowerBound), lxw_col_t(columns.upperBound), width, nil),
               "column widths of '\(sheet.name)'")
+        for c in columns { layouts[sheet.name, default: RowLayout(sheet: sheet)].widths[c] = width }
     }
 
     /// Keeps the rows above `row` and the columns left of `column` in view.
@@ -141,6 +153,7 @@ final class XLSXWorkbook {
     /// Closes the workbook and returns its bytes; throws the first thing that went wrong.
     func finish() throws -> Data {
         guard let wb = workbook else { throw MTAGuardError("the workbook is already finished") }
+        fitRows()
         workbook = nil
         let error = workbook_close(wb)
         if let failure { throw MTAGuardError("cannot write the workbook: \(failure)") }
@@ -151,6 +164,43 @@ final class XLSXWorkbook {
     }
 
     // MARK: - pieces
+
+    /// One line of wrapped text, in points: Excel's row for an 11-point Korean font (맑은 고딕).
+    static let lineHeight = 16.5
+    /// Excel's tallest row (409 points).
+    static let maxLines = 27
+
+    /// How many lines `text` takes wrapped in a column `width` characters wide: a Hangul or
+    /// CJK character is as wide as two.
+    static func lines(_ text: String, width: Double) -> Int {
+        let perLine = max(1, Int(width.rounded(.down)) - 1)
+        let count = text.split(separator: "\n", omittingEmptySubsequences: false).reduce(0) { total, line in
+            let columns = line.unicodeScalars.reduce(0) { $0 + (isWide($1) ? 2 : 1) }
+            return total + max(1, (columns + perLine - 1) / perLine)
+        }
+        return min(count, maxLines)
+    }
+
+    static func isWide(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x1100...0x115F, 0x2E80...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Sets each row holding wrapped text as tall as its longest cell needs.
+    private func fitRows() {
+        for layout in layouts.values {
+            for (row, cells) in layout.wrapped {
+                let needed = cells.map { Self.lines($0.text, width: layout.widths[$0.column] ?? 8.43) }.max() ?? 1
+                guard needed > 1 else { continue }
+                check(worksheet_set_row(layout.sheet.pointer, lxw_row_t(row), Self.lineHeight * Double(needed), nil),
+                      "the height of row \(row) of '\(layout.sheet.name)'")
+            }
+        }
+    }
 
     private func format(_ style: Style) -> UnsafeMutablePointer<lxw_format>? {
         if let f = formats[style] { return f }
