@@ -3,7 +3,7 @@ import Foundation
 
 /// The man page's Korean. swift-argument-parser's generate-manual keeps only the ASCII
 /// characters of every help text, so 양호, 취약 and … vanished from `mtaguard.1`. Asked for its
-/// help dump with `MTAGUARD_MANUAL_ESCAPES=1` (scripts/install.sh asks so), mtaguard writes every
+/// help dump with `MTAGUARD_MANUAL_ESCAPES=1` (as `make install` asks), mtaguard writes every
 /// other character as roff's `\[uXXXX]`; the plugin escapes the backslash to `\e`, and
 /// install.sh turns `\e[u` back into `\[u`, which man renders as the character.
 enum ManualPage {

@@ -32,8 +32,7 @@ public enum ItemTable {
                     + [grade(b.severity), b.title + (b.titleEnglish.map { " / " + $0 } ?? ""),
                        b.mtas.joined(separator: ","), b.appliesTo.joined(separator: ",")])
         }
-        // Hangul is two columns wide on a terminal.
-        func width(_ s: String) -> Int { s.unicodeScalars.reduce(0) { $0 + (($1.value >= 0x1100 && $1.value <= 0xD7A3) ? 2 : 1) } }
+        func width(_ s: String) -> Int { DisplayWidth.columns(s) }
         let widths = rows[0].indices.map { c in rows.map { width($0[c]) }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { c, cell in

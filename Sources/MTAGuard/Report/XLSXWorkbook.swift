@@ -175,19 +175,9 @@ final class XLSXWorkbook {
     static func lines(_ text: String, width: Double) -> Int {
         let perLine = max(1, Int(width.rounded(.down)) - 1)
         let count = text.split(separator: "\n", omittingEmptySubsequences: false).reduce(0) { total, line in
-            let columns = line.unicodeScalars.reduce(0) { $0 + (isWide($1) ? 2 : 1) }
-            return total + max(1, (columns + perLine - 1) / perLine)
+            total + max(1, (DisplayWidth.columns(line) + perLine - 1) / perLine)
         }
         return min(count, maxLines)
-    }
-
-    static func isWide(_ s: Unicode.Scalar) -> Bool {
-        switch s.value {
-        case 0x1100...0x115F, 0x2E80...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6:
-            return true
-        default:
-            return false
-        }
     }
 
     /// Sets each row holding wrapped text as tall as its longest cell needs.
