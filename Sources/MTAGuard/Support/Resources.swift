@@ -15,7 +15,7 @@ public enum Resources {
     }
 
     /// `PREFIX/share/mtaguard` for a binary at `PREFIX/bin/mtaguard`.
-    public static func shareFolder(executable: String? = Resources.executable) -> String? {
+    public static func shareFolder() -> String? {
         guard let executable else { return nil }
         let prefix = URL(fileURLWithPath: executable).deletingLastPathComponent().deletingLastPathComponent()
         return prefix.appendingPathComponent("share/mtaguard").path
@@ -24,14 +24,11 @@ public enum Resources {
     /// The playbooks folder: `--playbooks` (`explicit`), else `$MTAGUARD_PLAYBOOKS`, else
     /// `./playbooks` when there is one, else the installed `PREFIX/share/mtaguard/playbooks`.
     /// Where none exists, `./playbooks`, which the loader then reports as missing.
-    public static func playbooksFolder(
-        explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-        executable: String? = Resources.executable
-    ) -> String {
+    public static func playbooksFolder(explicit: String? = nil) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
-        if let env = environment["MTAGUARD_PLAYBOOKS"], !env.isEmpty { return env }
+        if let env = ProcessInfo.processInfo.environment["MTAGUARD_PLAYBOOKS"], !env.isEmpty { return env }
         if isFolder("playbooks") { return "playbooks" }
-        if let share = shareFolder(executable: executable), isFolder(share + "/playbooks") { return share + "/playbooks" }
+        if let share = shareFolder(), isFolder(share + "/playbooks") { return share + "/playbooks" }
         return "playbooks"
     }
 
@@ -43,20 +40,19 @@ public enum Resources {
 
     /// The lenses folder: `$MTAGUARD_LENSES`, else the installed `PREFIX/share/mtaguard/lenses`,
     /// else the build folder's resources beside the binary. The one chosen must hold mtaguard's
-    /// lenses: a wrong `$MTAGUARD_LENSES` is an error, not a fall-back.
-    public static func lensesFolder(
-        environment: [String: String] = ProcessInfo.processInfo.environment,
-        executable: String? = Resources.executable
-    ) throws -> String {
+    /// lenses: a wrong `$MTAGUARD_LENSES` is an error, not a fall-back. Looked up once per
+    /// process (every file parsed asks for it).
+    public static func lensesFolder() throws -> String { try lenses.get() }
+
+    private static let lenses: Result<String, MTAGuardError> = Result { () throws(MTAGuardError) in try findLenses() }
+
+    private static func findLenses() throws(MTAGuardError) -> String {
         var candidates: [String] = []
-        if let env = environment["MTAGUARD_LENSES"], !env.isEmpty {
+        if let env = ProcessInfo.processInfo.environment["MTAGUARD_LENSES"], !env.isEmpty {
             candidates = [env]
-        } else if let executable {
+        } else if let executable, let share = shareFolder() {
             let bin = URL(fileURLWithPath: executable).deletingLastPathComponent()
-            candidates = [
-                bin.deletingLastPathComponent().appendingPathComponent("share/mtaguard/lenses").path,
-                bin.appendingPathComponent("mtaguard_MTAGuard.resources/lenses").path,
-            ]
+            candidates = [share + "/lenses", bin.appendingPathComponent("mtaguard_MTAGuard.resources/lenses").path]
         }
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/sendmail_cf.aug") }) {
             return found
