@@ -1,10 +1,12 @@
 /// The verdict on one item for one host, in the assessment's own words.
 public enum Status: String, Sendable, Codable, Equatable, Comparable {
     /// `exception` (예외): a 취약 finding an approved exception (`--exceptions`) covers; the
-    /// finding's `exception` says who approved it, why and until when.
-    case pass, fail, notApplicable = "not-applicable", error, exception
+    /// finding's `exception` says who approved it, why and until when. `review` (수동 확인):
+    /// mtaguard read what it could and a person must decide (the reason says what to look at);
+    /// unlike `error`, nothing failed.
+    case pass, fail, notApplicable = "not-applicable", error, exception, review
 
-    /// 양호, 취약, 해당 없음, 오류, 예외: the words the KISA and 전자금융기반시설 reports use.
+    /// 양호, 취약, 해당 없음, 오류, 예외, 수동 확인: the words the KISA and 전자금융기반시설 reports use.
     public var korean: String {
         switch self {
         case .pass: "양호"
@@ -12,6 +14,7 @@ public enum Status: String, Sendable, Codable, Equatable, Comparable {
         case .notApplicable: "해당 없음"
         case .error: "오류"
         case .exception: "예외"
+        case .review: "수동 확인"
         }
     }
 
@@ -22,6 +25,7 @@ public enum Status: String, Sendable, Codable, Equatable, Comparable {
         case .notApplicable: "n/a"
         case .error: "error"
         case .exception: "exception"
+        case .review: "review"
         }
     }
 
@@ -30,8 +34,9 @@ public enum Status: String, Sendable, Codable, Equatable, Comparable {
         case .notApplicable: 0
         case .pass: 1
         case .exception: 2
-        case .fail: 3
-        case .error: 4
+        case .review: 3
+        case .fail: 4
+        case .error: 5
         }
     }
 

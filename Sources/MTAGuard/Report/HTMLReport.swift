@@ -10,7 +10,7 @@ import Foundation
 /// "what changed": the given runs (id, command, times, outcome, hosts, files, service actions).
 /// Printed (`PDFReport`), every page starts with a header: organisation, title, date, latest run.
 /// Every text from a host or a run is HTML-escaped. Status cells carry `class="status
-/// status-pass|status-fail|status-not-applicable|status-error|status-exception"`; an excepted finding
+/// status-pass|status-fail|status-not-applicable|status-error|status-exception|status-review"`; an excepted finding
 /// says its exception (reason, who approved it, until when) above its evidence.
 public enum HTMLReport {
     /// - Parameter organisation: who the report is for (`--org`), in the title block and the
@@ -161,8 +161,7 @@ public enum HTMLReport {
         }
         if lines.isEmpty {
             switch f.status {
-            case .error: lines = [t.checkByHand]
-            case .fail: lines = [t.checkByHand]
+            case .error, .fail, .review: lines = [t.checkByHand]
             case .pass, .notApplicable: lines = [t.noAction]
             case .exception: lines = [t.leftAsIs]
             }
@@ -264,6 +263,7 @@ public enum HTMLReport {
         .status-not-applicable { background: #f0f0f0; color: #666; }
         .status-error { background: #fff1cc; color: #8a5a00; }
         .status-exception { background: #e6e9fb; color: #2b3a8c; }
+        .status-review { background: #f3e5f5; color: #6a1b9a; }
         p.exception { margin: 0 0 0.3em 0; color: #2b3a8c; }
         ul.evidence { margin: 0; padding-left: 1.2em; }
         ul.evidence li { background: none; color: inherit; margin-bottom: 0.3em; }

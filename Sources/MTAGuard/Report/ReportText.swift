@@ -146,7 +146,7 @@ public struct ReportText: Sendable {
         grades: [.high: "상", .medium: "중", .low: "하"],
         statusWords: [.pass: Status.pass.korean, .fail: Status.fail.korean,
                       .notApplicable: Status.notApplicable.korean, .error: Status.error.korean,
-                      .exception: Status.exception.korean])
+                      .exception: Status.exception.korean, .review: Status.review.korean])
 
     public static let english = ReportText(
         title: "Mail server hardening report (mtaguard)",
@@ -195,10 +195,10 @@ public struct ReportText: Sendable {
         rolledBackBy: "rolled back by", chartTitle: "Results by item", contents: "Contents", organisation: "Organisation",
         legend: "Legend",
         grades: [.high: "High", .medium: "Medium", .low: "Low"],
-        statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error", .exception: "Exception"])
+        statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error", .exception: "Exception", .review: "Review"])
 
-    /// The order the reports count statuses in: 양호, 취약, 해당 없음, 오류, 예외.
-    public static let statusOrder: [Status] = [.pass, .fail, .notApplicable, .error, .exception]
+    /// The order the reports count statuses in: 양호, 취약, 해당 없음, 오류, 예외, 수동 확인.
+    public static let statusOrder: [Status] = [.pass, .fail, .notApplicable, .error, .exception, .review]
 
     /// "예외 승인: REASON (승인자 NAME, 만료일 2026-12-31; exceptions.yaml:4)".
     public func describe(_ mark: ExceptionMark) -> String {

@@ -74,6 +74,7 @@ public enum XLSXReport {
         case .notApplicable: (0xF0F0F0, 0x666666)
         case .error: (0xFFF1CC, 0x8A5A00)
         case .exception: (0xE6E9FB, 0x2B3A8C)
+        case .review: (0xF3E5F5, 0x6A1B9A)
         }
     }
 
