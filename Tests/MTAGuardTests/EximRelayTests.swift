@@ -36,6 +36,14 @@ import Testing
         Variant(name: "accept hosts = *", edits: [("    hosts = +relay_from_hosts\n", "    hosts = *\n")], open: true,
                 fixedLine: "    hosts = 127.0.0.1 : ::::1"),
         Variant(name: "local clients only", edits: [("    hosts = +relay_from_hosts\n", "    hosts = :\n")], open: false),
+        // Conditions the client satisfies at will do not close relaying: the null sender
+        // verifies, and the sender is the client's own.
+        Variant(name: "require verify = sender, then the world",
+                edits: [("  accept\n    hosts = +relay_from_hosts\n", "  require\n    verify = sender\n  accept\n    hosts = *\n")],
+                open: true, fixedLine: "    hosts = 127.0.0.1 : ::::1"),
+        Variant(name: "senders = : and the world",
+                edits: [("  accept\n    hosts = +relay_from_hosts\n", "  accept\n    senders = :\n    hosts = *\n")],
+                open: true, fixedLine: "    hosts = 127.0.0.1 : ::::1"),
     ]
 
     static func config(_ v: Variant, template: String) -> String {

@@ -222,4 +222,33 @@ final class LoopbackListener: @unchecked Sendable {
         #expect(rollback.status == 0, "\(rollback)")
         #expect(Shims.changes(lab, "lsd") == ["systemctl enable sendmail", "systemctl start sendmail"])
     }
+
+    /// Mode disable reads the sockets too: a listener on the port that no service manager knows
+    /// (started by hand) is 취약 and said, never passed because the MTA's service is stopped;
+    /// nothing is run to stop it. With the listener gone, the same host passes.
+    @Test func notNeededSeesAListenerNoServiceManagerKnows() throws {
+        let listener = try LoopbackListener()
+        let books = try Self.playbooks(port: listener.port)
+        defer { books.remove() }
+        let lab = try SSHLab.start(hosts: ["lsx"])
+        defer { lab.stop() }
+        // sendmail is installed as a service, stopped and disabled: the manager has nothing to do.
+        try Shims.install(lab, "lsx", family: .systemd, running: false, enabled: false)
+        let backups = try TempDir("srv004-rogue")
+        defer { backups.remove() }
+        let args = ["--item", "SRV-004", "--mode", "disable", "-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath]
+        let check = try mtaguard(["check", "--format", "json"] + args, backups: backups.path, playbooks: books.path)
+        #expect(check.status == 2, "\(check)")
+        let finding = try #require(try Self.srv004(check.stdout).first)
+        #expect(finding["status"] as? String == "fail", "\(finding)")
+        let evidence = finding["evidence"] as? [[String: Any]] ?? []
+        let rogue = try #require(evidence.first { ($0["text"] as? String ?? "").contains("127.0.0.1:\(listener.port)") }, "\(evidence)")
+        #expect(rogue["status"] as? String == "fail")
+        #expect((rogue["note"] as? String ?? "").contains("no service manager on the host knows it"), "\(rogue)")
+        let apply = try mtaguard(["apply", "--yes"] + args, backups: backups.path, playbooks: books.path)
+        #expect(Shims.changes(lab, "lsx").isEmpty, "\(apply)")
+        listener.close()
+        let after = try mtaguard(["check"] + args, backups: backups.path, playbooks: books.path)
+        #expect(after.status == 0, "\(after)")
+    }
 }

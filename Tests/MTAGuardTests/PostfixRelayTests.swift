@@ -9,22 +9,39 @@ import Testing
     typealias S = PostfixRelay.Settings
 
     static let table: [(String, S, Bool)] = [
-        ("stock postfix 3.x (defaults)", S(), false),
-        ("compatibility_level 0: no relay list, empty recipient list", S(compatibility: "0"), true),
+        // postfix's own defaults: compatibility_level 0 when main.cf does not set it (postconf -d).
+        ("stock postfix 3.x: nothing set, so level 0 and smtpd's safety net refuses to run", S(), false),
+        ("compatibility_level 0: no relay list, empty recipient list (safety net)", S(compatibility: "0"), false),
+        ("compatibility_level 0, world mynetworks, classic recipient list", S(recipient: "permit_mynetworks, reject_unauth_destination", mynetworks: "0.0.0.0/0"), true),
         ("compatibility_level 0 with the classic recipient list", S(recipient: "permit_mynetworks, reject_unauth_destination", compatibility: "0"), false),
+        ("level 3.6 defaults", S(compatibility: "3.6"), false),
         ("permit before reject_unauth_destination", S(relay: "permit_mynetworks, permit, reject_unauth_destination"), true),
         ("reject_unauth_destination before permit", S(relay: "permit_mynetworks, reject_unauth_destination, permit"), false),
         ("relay list open but recipient list closes", S(relay: "permit", recipient: "reject_unauth_destination"), false),
         ("defer_unauth_destination closes too", S(relay: "defer_unauth_destination"), false),
-        ("mynetworks is the world", S(mynetworks: "127.0.0.0/8 0.0.0.0/0"), true),
-        ("IPv6 world", S(mynetworks: "[::1]/128, [::]/0"), true),
+        ("mynetworks is the world (level 3.6)", S(mynetworks: "127.0.0.0/8 0.0.0.0/0", compatibility: "3.6"), true),
+        ("IPv6 world (level 3.6)", S(mynetworks: "[::1]/128, [::]/0", compatibility: "3.6"), true),
         ("world, but permit_mynetworks not in the lists", S(relay: "reject_unauth_destination", mynetworks: "0.0.0.0/0"), false),
-        ("class style without mynetworks", S(style: "class"), true),
-        ("class style with mynetworks set", S(mynetworks: "127.0.0.0/8", style: "class"), false),
-        ("whole private range", S(mynetworks: "127.0.0.0/8 10.0.0.0/8"), true),
-        ("empty relay list and an open recipient list", S(relay: "", recipient: "permit"), true),
-        ("a table is not read (said)", S(relay: "check_client_access hash:/etc/postfix/access, reject_unauth_destination"), false),
+        ("class style without mynetworks (level 3.6)", S(style: "class", compatibility: "3.6"), true),
+        ("class style with mynetworks set (level 3.6)", S(mynetworks: "127.0.0.0/8", style: "class", compatibility: "3.6"), false),
+        ("whole private range (level 3.6)", S(mynetworks: "127.0.0.0/8 10.0.0.0/8", compatibility: "3.6"), true),
+        ("empty relay list and an open recipient list", S(relay: "", recipient: "permit, reject"), true),
+        ("a table before the closing word is not read: review, not closed", S(relay: "check_client_access hash:/etc/postfix/access, reject_unauth_destination"), false),
     ]
+
+    /// A lookup mtaguard does not read, ahead of the word that closes: 수동 확인, never 양호 —
+    /// at level 0 in the recipient list too, where the default relay list no longer closes first.
+    @Test func aTableAheadOfTheClosingWordIsForAPerson() throws {
+        for s in [S(relay: "check_client_access hash:/etc/postfix/access, reject_unauth_destination"),
+                  S(recipient: "check_client_access hash:/etc/postfix/access, reject_unauth_destination"),
+                  S(recipient: "permit_mynetworks, check_sender_access hash:/etc/postfix/senders, reject_unauth_destination", compatibility: "0")] {
+            let v = try PostfixRelay.judge(s)
+            #expect(v.review && !v.open, "\(s): \(v.note)")
+            #expect(v.note.contains("which mtaguard does not read"), "\(v.note)")
+        }
+        // The default relay list at level 1 and later closes before the recipient list's table.
+        #expect(try !PostfixRelay.judge(S(recipient: "check_client_access hash:/etc/postfix/access, reject_unauth_destination", compatibility: "3.6")).review)
+    }
 
     @Test(arguments: 0..<table.count) func judgement(_ i: Int) throws {
         let (name, settings, open) = Self.table[i]
@@ -54,9 +71,9 @@ import Testing
         let v = try PostfixRelay.judge(S(relay: "check_client_access hash:/etc/postfix/access, reject_unauth_destination"))
         #expect(v.note.contains("not read: check_client_access hash:/etc/postfix/access"))
         #expect(throws: MTAGuardError.self) { try PostfixRelay.judge(S(mynetworks: "$mynetworks_extra")) }
-        let p = try PostfixRelay.judge(S(mynetworks: "10.0.0.0/8"))
+        let p = try PostfixRelay.judge(S(mynetworks: "10.0.0.0/8", compatibility: "3.6"))
         #expect(p.open && p.note.contains("whole private ranges (10.0.0.0/8)"))
-        let (changes, said) = try PostfixRelay.fix(S(mynetworks: "10.0.0.0/8"))
+        let (changes, said) = try PostfixRelay.fix(S(mynetworks: "10.0.0.0/8", compatibility: "3.6"))
         #expect(changes.isEmpty && said.contains { $0.contains("left for the site to decide") }, "\(changes) \(said)")
     }
 }

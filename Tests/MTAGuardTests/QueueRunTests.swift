@@ -63,7 +63,7 @@ import Glibc
         #expect(before.status == 0 && !(before.stdout + before.stderr).contains(refused), "before: \(before)")
 
         let check = try mtaguard(["check", "--root", root.path, "--item", "SRV-010"], backups: backups.path)
-        #expect(check.status == 2 && check.stdout.contains("missing restrictqrun"), "\(check)")
+        #expect(check.status == 2 && check.stdout.contains("PrivacyOptions lacks restrictqrun"), "\(check)")
         let apply = try mtaguard(["apply", "--yes", "--root", root.path, "--item", "U-32"], backups: backups.path)
         #expect(apply.status == 0, "\(apply)")
         let fixed = try String(decoding: root.read("etc/mail/sendmail.cf"), as: UTF8.self)

@@ -30,7 +30,7 @@ import Testing
     @Test func oneFlagMissingFailsAndOnlyThatOneIsAdded() async throws {
         let p = try await plan(cf: "O PrivacyOptions=authwarnings, novrfy, restrictqrun\n")
         #expect(p.findings[0].status == .fail)
-        #expect(p.findings[0].evidence[1].note.contains("missing noexpn"))
+        #expect(p.findings[0].evidence[1].note.contains("PrivacyOptions lacks noexpn"))
         #expect(newText(p, cf) == "O PrivacyOptions=authwarnings, novrfy, restrictqrun,noexpn\n")
     }
 
@@ -38,7 +38,7 @@ import Testing
         let text = "# privacy flags\n#O PrivacyOptions=noexpn,novrfy\nO LogLevel=9\n\nS0\nR$+\t$#local $: $1\n"
         let p = try await plan(cf: text)
         #expect(p.findings[0].status == .fail)
-        #expect(p.findings[0].evidence[1].text == "(absent)")
+        #expect(p.findings[0].evidence[1].text == "(not set)")
         // A new option line after the last option line; the comment stays a comment.
         #expect(newText(p, cf) == "# privacy flags\n#O PrivacyOptions=noexpn,novrfy\nO LogLevel=9\nO PrivacyOptions=noexpn,novrfy\n\nS0\nR$+\t$#local $: $1\n")
     }

@@ -157,8 +157,6 @@ struct EximConfigReading {
     private(set) var acls: [String: [Statement]] = [:]
     /// Named lists by `KIND NAME` (`hostlist relay_from_hosts`), the first definition of each.
     private(set) var lists: [String: NamedList] = [:]
-    /// Main options read besides the VRFY/EXPN ones.
-    static let otherSettings: Set<String> = ["acl_smtp_rcpt", "log_selector"]
     private(set) var includes: [String] = []
     private(set) var builtinConditions: [String] = []
 
@@ -194,7 +192,7 @@ struct EximConfigReading {
                         lists[label + " " + name] = NamedList(kind: label, name: name, setting: Setting(
                             treePath: tree.path, node: valueNode, file: tree.file, line: line, text: tree.sourceLine(line),
                             value: expand(Self.logical(try tree.value(valueNode) ?? ""))))
-                    } else if section == "main", EximSMTPCommand.allCases.contains(where: { $0.option == label }) || Self.otherSettings.contains(label) {
+                    } else if section == "main", label.first.map({ $0.isLetter && $0.isLowercase }) == true {
                         let line = tree.line(of: node)
                         let raw = try tree.value(node) ?? ""
                         settings[label] = Setting(

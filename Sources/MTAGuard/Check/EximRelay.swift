@@ -3,12 +3,17 @@ import Foundation
 /// Whether exim relays for everyone: its RCPT ACL run, as exim runs it, for a client outside
 /// the host's networks that has not authenticated, asking for a recipient in an outside domain
 /// (one that exists). Named host and domain lists are followed (`+relay_from_hosts`), macros
-/// replaced, `.ifdef` followed (`EximConfigReading`). Conditions that depend on more than the
-/// client, the domain and authentication (`senders`, `condition`, `dnslists`, lookups) are
-/// unknown: an accept or a deny with one is passed (it accepts or refuses some attempts, not
-/// the relay as such), and an open accept behind a `require` with one is not claimed open.
+/// replaced, `.ifdef` followed (`EximConfigReading`). The client is an attacker: what it sends
+/// is its own to choose (the sender, and so `verify = sender` with the null sender, `senders`;
+/// the HELO name and its own DNS, `verify = helo`, `verify = reverse_host_lookup`; the local
+/// part of the recipient, `local_parts`), so such a condition opens an accept and a require
+/// and never closes a deny. Conditions that depend on more than that (`condition`, `dnslists`,
+/// lookups, TLS) are unknown: an accept or a deny with one is passed (it accepts or refuses
+/// some attempts, not the relay as such), and an open accept behind a `require` with one is
+/// not claimed open.
 enum EximRelay {
-    enum Truth: Equatable { case yes, no, unknown }
+    /// `attacker`: the client makes it true or false as it pleases.
+    enum Truth: Equatable { case yes, no, unknown, attacker }
 
     struct Verdict: Equatable {
         enum Outcome: String, Equatable { case closed, open, unknown }
@@ -83,7 +88,7 @@ enum EximRelay {
             }
             switch hit {
             case .yes: return negated ? .no : .yes
-            case .unknown: return .unknown
+            case .unknown, .attacker: return .unknown
             case .no: continue
             }
         }
@@ -97,23 +102,38 @@ enum EximRelay {
         case "domains": return matches(value, kind: "domain", lists: lists)
         case "authenticated": return .no
         case "verify":
-            // A real recipient verifies; the other verifications depend on the sender or DNS.
-            return value.trimmingCharacters(in: .whitespaces).hasPrefix("recipient") ? .yes : .unknown
+            // A real recipient verifies; the sender (the null sender verifies), the HELO name and
+            // the client's reverse DNS are the client's own.
+            let what = value.trimmingCharacters(in: .whitespaces).lowercased()
+            if what.hasPrefix("recipient") { return .yes }
+            return ["sender", "helo", "reverse_host_lookup"].contains(where: { what.hasPrefix($0) }) ? .attacker : .unknown
+        case "senders", "local_parts":
+            return .attacker
         default: return .unknown
         }
     }
 
-    /// A statement's conditions together: false when one is false.
+    /// A statement's conditions together: false when one is false; else unknown when one is;
+    /// else the attacker's when one is.
     static func truth(of statement: EximConfigReading.Statement, lists: [String: EximConfigReading.NamedList]) -> Truth {
         var result = Truth.yes
         for v in statement.values where !EximConfigReading.modifiers.contains(v.name) && !v.name.hasPrefix("#") {
             let negated = v.value.hasPrefix("!") && v.name != "hosts" && v.name != "domains"
             var t = truth(v.name, negated ? String(v.value.dropFirst()) : v.value, lists: lists)
-            if negated { t = t == .yes ? .no : t == .no ? .yes : .unknown }
+            if negated { t = t == .yes ? .no : t == .no ? .yes : t }
             if t == .no { return .no }
             if t == .unknown { result = .unknown }
+            if t == .attacker, result == .yes { result = .attacker }
         }
         return result
+    }
+
+    /// The conditions of `statement` the client satisfies at will, for a reason.
+    static func chosen(_ statement: EximConfigReading.Statement, lists: [String: EximConfigReading.NamedList]) -> [String] {
+        statement.values.filter { v in
+            !EximConfigReading.modifiers.contains(v.name) && !v.name.hasPrefix("#")
+                && truth(v.name, v.value.hasPrefix("!") ? String(v.value.dropFirst()) : v.value, lists: lists) == .attacker
+        }.map { "\($0.name) = \($0.value.trimmingCharacters(in: .whitespaces))" }
     }
 
     static func judge(_ reading: EximConfigReading) -> (Verdict, EximConfigReading.Statement?) {
@@ -129,18 +149,22 @@ enum EximRelay {
                             reason: "acl_smtp_rcpt = \(name) is not an ACL of these files"), nil)
         }
         var uncertain: EximConfigReading.Statement?
+        /// The requires the client got through with conditions of its own choosing.
+        var passed: [EximConfigReading.Statement] = []
         for s in statements {
             let t = truth(of: s, lists: reading.lists)
             let at = s.line.map { " (\(s.file):\($0))" } ?? ""
             switch s.verb {
             case "accept", "discard":
-                if t == .yes {
+                if t == .yes || t == .attacker {
                     if let u = uncertain {
                         return (Verdict(outcome: .unknown, file: s.file, line: s.line, text: s.text,
                                         reason: "ACL \(name) accepts an outside recipient from any client\(at), unless the statement at line \(u.line ?? 0) (which depends on more than the client and the domain) refuses it first"), s)
                     }
+                    let by = (passed + [s]).flatMap { chosen($0, lists: reading.lists) }
+                    let own = by.isEmpty ? "" : " (the client satisfies \(by.joined(separator: ", ")) as it pleases: the null sender verifies, and the sender, HELO name and local part are its own)"
                     return (Verdict(outcome: .open, file: s.file, line: s.line, text: s.text,
-                                    reason: "ACL \(name) accepts a recipient in any domain from any client\(at): an open relay"), s)
+                                    reason: "ACL \(name) accepts a recipient in any domain from any client\(at)\(own): an open relay"), s)
                 }
             case "deny", "drop", "defer":
                 // One that depends on more than the client, the domain and authentication (the
@@ -156,6 +180,7 @@ enum EximRelay {
                                     reason: "ACL \(name) requires a local or relay domain\(at): relaying for outside clients is refused"), nil)
                 }
                 if t == .unknown && uncertain == nil { uncertain = s }
+                if t == .attacker { passed.append(s) }
             default:
                 continue
             }

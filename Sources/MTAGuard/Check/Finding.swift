@@ -53,6 +53,9 @@ public struct Evidence: Sendable, Codable, Equatable {
     public var status: Status
     public var advisory: Bool
     public var note: String
+    /// The setting read, in the MTA's own words (`MaxDaemonChildren`, `smtpd_banner`), where
+    /// the evidence is about one.
+    public var setting: String?
 
     public init(mta: String, file: String, line: Int?, text: String, status: Status, advisory: Bool = false, note: String) {
         self.mta = mta

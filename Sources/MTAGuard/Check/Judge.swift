@@ -78,31 +78,36 @@ struct Judge {
         return check.equals.contains { $0.caseInsensitiveCompare(value) == .orderedSame }
     }
 
+    /// The evidence of a reading, in words an auditor reads: the setting by its own name, the
+    /// value in force and where it came from (the line, or the MTA's default), and the rule.
     func evidence(_ reading: Reading, file: String) -> Evidence {
         let ok = passes(reading)
+        let name = check.name
+        let count = reading.nodes.count
         var note: String
         if check.absent {
-            note = ok ? "no active \(check.node) line" : "active, and must not be"
+            note = ok ? "no active \(name) line" : "\(name) is active, and must not be"
         } else if reading.nodes.isEmpty {
-            note = "not set"
-            if let d = check.defaultValue { note += "; the MTA's default is '\(d)'" }
+            note = "\(name) is not set"
+            if let d = check.defaultValue { note += ", so \(target.mta)'s default applies: \(name) = \(d)" }
         } else if check.isFlags {
             let missing = missingFlags(reading.flags, wanted: check.require)
-            note = ok
-                ? "flags in force: \(reading.flags.joined(separator: ","))"
-                : "missing \(missing.joined(separator: ", ")) (in force: \(reading.flags.isEmpty ? "none" : reading.flags.joined(separator: ",")))"
+            let inForce = reading.flags.isEmpty ? "none" : reading.flags.joined(separator: ",")
+            note = ok ? "\(name) in force: \(inForce)" : "\(name) lacks \(missing.joined(separator: ", ")) (in force: \(inForce))"
+            if check.pick == .union, count > 1 { note += ", from its \(count) lines together" }
         } else {
-            note = "\(check.node) = \(reading.value ?? "")"
-            if check.pick == .last, reading.nodes.count >= 1 { note += " (last definition wins)" }
+            note = "\(name) = \(reading.value ?? "")"
+            if check.pick == .last, count > 1 { note += " (the last of its \(count) settings wins)" }
         }
-        if !ok && !check.absent {
-            note += check.isFlags
-                ? "; needs \(check.require.joined(separator: " and "))" + (check.orAny.isEmpty ? "" : " or \(check.orAny.joined(separator: "/"))")
-                : "; needs \(check.wanted)"
-        }
-        return Evidence(
+        let rule = check.isFlags
+            ? check.require.joined(separator: " and ") + (check.orAny.isEmpty ? "" : " or \(check.orAny.joined(separator: "/"))")
+            : check.wanted
+        if !check.absent { note += ok ? "; the rule: \(rule)" : "; needs \(rule)" }
+        var evidence = Evidence(
             mta: target.mta, file: file, line: reading.line,
-            text: reading.lineText ?? "(absent)", status: ok ? .pass : .fail,
+            text: reading.lineText ?? "(not set)", status: ok ? .pass : .fail,
             advisory: target.advisory, note: note)
+        evidence.setting = name
+        return evidence
     }
 }

@@ -45,6 +45,9 @@ enum PostfixRelay {
         case opens(String, Int)
         /// It ends without deciding: postfix permits.
         case undecided
+        /// A lookup table mtaguard does not read comes first (`check_client_access hash:…`):
+        /// what it answers an outside client decides.
+        case depends(String)
     }
 
     struct Verdict: Equatable {
@@ -56,7 +59,13 @@ enum PostfixRelay {
         var privateNetworks: [String]
         var unread: [String]
         var note: String
+        /// Neither list closes, and a table mtaguard does not read may open or close it: a
+        /// person decides (수동 확인).
+        var review = false
     }
+
+    /// What smtpd needs in one of the two lists, or it refuses to run (postfix 2.10 and later).
+    static let safetyNet: Set<String> = ["reject_unauth_destination", "defer_unauth_destination", "reject", "defer", "defer_all", "defer_if_permit"]
 
     /// A list's words (commas and whitespace separate).
     static func words(_ value: String) -> [String] {
@@ -64,7 +73,9 @@ enum PostfixRelay {
     }
 
     static func judge(_ s: Settings) throws -> Verdict {
-        let level = s.compatibility.map { Int($0.split(separator: ".").first ?? "") ?? 0 } ?? 3
+        // postfix's own default where main.cf does not set it: compatibility_level 0
+        // (postconf -d), whose smtpd_relay_restrictions is empty and mynetworks_style subnet.
+        let level = s.compatibility.map { Int($0.split(separator: ".").first ?? "") ?? 0 } ?? 0
         let style = (s.style ?? (level < 2 ? "subnet" : "host")).lowercased()
         var unread: [String] = [], networks: [String] = []
         for w in words(s.mynetworks ?? "") {
@@ -93,16 +104,24 @@ enum PostfixRelay {
                 if word == "permit" || (word == "permit_mynetworks" && everyone) { return .opens(items[i], i) }
                 if word.hasPrefix("check_"), i + 1 < items.count, items[i + 1].contains(":") {
                     unread.append("\(items[i]) \(items[i + 1])")
-                    i += 1
+                    return .depends("\(items[i]) \(items[i + 1])")
                 }
                 i += 1
             }
             return .undecided
         }
-        let relay = try decide(s.relay ?? (level < 1 ? "" : defaultRelayRestrictions))
+        let relayList = s.relay ?? (level < 1 ? "" : defaultRelayRestrictions)
+        let relay = try decide(relayList)
         let recipient = try decide(s.recipient ?? "")
-        let closedByLists: Bool
+        var closedByLists: Bool
         if case .closes = relay { closedByLists = true } else if case .closes = recipient { closedByLists = true } else { closedByLists = false }
+        // smtpd's safety net: with neither list able to refuse, it refuses to run at all.
+        let refusesToRun = !(words(relayList) + words(s.recipient ?? "")).contains { safetyNet.contains($0.lowercased()) }
+        if refusesToRun { closedByLists = true }
+        var depends: String?
+        if !closedByLists {
+            if case .depends(let t) = relay { depends = t } else if case .depends(let t) = recipient { depends = t }
+        }
 
         func say(_ name: String, _ d: ListDecision) -> String {
             switch d {
@@ -110,19 +129,30 @@ enum PostfixRelay {
             case .opens(let w, _):
                 return "\(name) lets every client through at \(w)" + (w.lowercased() == "permit_mynetworks" ? " (mynetworks is the whole Internet)" : "")
             case .undecided: return "\(name) ends without rejecting"
+            case .depends(let t): return "\(name) asks \(t) first, which mtaguard does not read"
             }
         }
-        var note = say("smtpd_relay_restrictions" + (s.relay == nil ? " (default)" : ""), relay) + "; "
+        let relayName = "smtpd_relay_restrictions" + (s.relay != nil ? ""
+            : level < 1 ? " (postfix's default at compatibility_level \(s.compatibility ?? "0, not set"): empty)" : " (default)")
+        var note = say(relayName, relay) + "; "
             + say("smtpd_recipient_restrictions", recipient)
         if !worldNetworks.isEmpty { note += "; mynetworks holds \(worldNetworks.joined(separator: ", ")) (the whole Internet)" }
         if s.mynetworks == nil && style == "class" { note += "; mynetworks_style = class trusts the host's whole address class" }
         if !privateNetworks.isEmpty {
             note += "; mynetworks holds whole private ranges (\(privateNetworks.joined(separator: ", "))), wider than the host's own networks"
         }
+        if refusesToRun {
+            note += "; neither list holds reject_unauth_destination (or another word that refuses), so smtpd refuses to run: "
+                + "no mail is received, and none is relayed"
+        }
         if !unread.isEmpty { note += "; not read: " + unread.joined(separator: ", ") }
+        if let depends {
+            note += "; what \(depends) answers an outside client decides: look at that table (postmap -q ADDRESS TABLE)"
+        }
         return Verdict(
-            open: !closedByLists || !privateNetworks.isEmpty, relayDecision: relay, recipientDecision: recipient,
-            worldNetworks: worldNetworks, privateNetworks: privateNetworks, unread: unread, note: note)
+            open: depends == nil && (!closedByLists || !privateNetworks.isEmpty), relayDecision: relay, recipientDecision: recipient,
+            worldNetworks: worldNetworks, privateNetworks: privateNetworks, unread: unread, note: note,
+            review: depends != nil && privateNetworks.isEmpty)
     }
 
     /// The smallest change that closes relaying to the world, as parameter → new value, and

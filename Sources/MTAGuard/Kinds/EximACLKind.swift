@@ -55,34 +55,53 @@ struct EximACLTarget: TargetKind, Equatable {
             generatedBy: generated)
     }
 
-    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
-        if let generatedBy { return try judgeGenerated(generatedBy, item: item, in: &plan) }
-        guard plan.facts.files[file] ?? nil != nil, let tree = try plan.tree(file, lens: Self.lens, mta: mta) else {
-            return Evidence(
+    func judge(item: String, in context: JudgeContext) throws -> Judgement {
+        if let generatedBy { return try judgeGenerated(generatedBy, item: item, in: context) }
+        guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
+            return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
-                note: "\(file) is absent: exim is not configured here")
+                note: "\(file) is absent: exim is not configured here"))
         }
-        let verdicts = try judged([tree])
+        let verdicts: [EximVerdict]
+        do { verdicts = try judged([tree]) } catch let u as Undecided { return review(u) }
         let allowed = verdicts.filter { $0.allows == true }
         let deciding = allowed.first ?? verdicts.first
         guard !allowed.isEmpty else {
-            return Evidence(mta: mta, file: file, line: deciding?.line, text: deciding?.text ?? "(exim's default)", status: .pass, note: describe(verdicts))
+            return Judgement(Evidence(
+                mta: mta, file: file, line: deciding?.line, text: deciding?.text ?? "(exim's default)", status: .pass, note: describe(verdicts)))
         }
-        try fix(allowed, in: [tree], item: item, plan: &plan)
-        plan.validations[file] = (validateBefore, validateAfter)
-        return Evidence(
-            mta: mta, file: file, line: deciding?.line, text: deciding?.text ?? "", status: .fail,
-            note: describe(verdicts) + "; the line that lets it through is commented out")
+        return Judgement(
+            Evidence(
+                mta: mta, file: file, line: deciding?.line, text: deciding?.text ?? "", status: .fail,
+                note: describe(verdicts) + "; the line that lets it through is commented out"),
+            remedy: Remedy { plan in
+                guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
+                try fix(in: [tree], item: item, plan: &plan)
+                plan.validations[file] = (validateBefore, validateAfter)
+            })
     }
 
-    /// Each command's verdict over `trees`; a configuration that cannot be judged is an error
-    /// at the line that stops the reading.
+    /// Each command's verdict over `trees`; a configuration that cannot be judged from its
+    /// files stops the judgement (`Undecided`) at the line that stops the reading.
     private func judged(_ trees: [ConfigTree]) throws -> [EximVerdict] {
         let verdicts = try refuse.map { try EximACL.judge($0, in: trees) }
-        if let unknown = verdicts.first(where: { $0.allows == nil }) {
-            throw MTAGuardError(.unreadableFile, file: unknown.file ?? file, line: unknown.line, "\(unknown.command.rawValue.uppercased()): \(unknown.reason)")
-        }
+        if let unknown = verdicts.first(where: { $0.allows == nil }) { throw Undecided(verdict: unknown) }
         return verdicts
+    }
+
+    /// A command exim's configuration does not decide from the files read.
+    struct Undecided: Error {
+        let verdict: EximVerdict
+    }
+
+    /// 수동 확인: mtaguard read the configuration, and what exim does depends on more than it
+    /// says (a lookup, a run-time expansion, an included file); a person decides.
+    private func review(_ undecided: Undecided) -> Judgement {
+        let v = undecided.verdict
+        return Judgement(Evidence(
+            mta: mta, file: v.file ?? file, line: v.line, text: v.text ?? "", status: .review,
+            note: "\(v.command.rawValue.uppercased()) cannot be decided from the configuration: \(v.reason); "
+                + "look at \(v.command.option) and the ACL it names (exim -bP \(v.command.option)), or check the port with --smtp-port"))
     }
 
     private func describe(_ verdicts: [EximVerdict]) -> String {
@@ -90,59 +109,50 @@ struct EximACLTarget: TargetKind, Equatable {
             .joined(separator: "; ")
     }
 
-    /// Comments out what lets `allowed` through in `trees`, and records the edit and the reload.
-    private func fix(_ allowed: [EximVerdict], in trees: [ConfigTree], item: String, plan: inout Planner.Build) throws {
-        for tree in try EximACL.commentOut(allowed.map(\.command), in: trees) { plan.changed(tree.file, by: item) }
-        if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
+    /// Comments out what lets a command through in the composed `trees` (as they are now, after
+    /// the remedies before this one), and records the edit and the reload.
+    private func fix(in trees: [ConfigTree], item: String, plan: inout Planner.Build) throws {
+        let allowed = try judged(trees).filter { $0.allows == true }
+        if !allowed.isEmpty {
+            for tree in try EximACL.commentOut(allowed.map(\.command), in: trees) { plan.changed(tree.file, by: item) }
+        }
+        plan.after(after)
     }
 
     /// Debian's built configuration: judged from its sources as update-exim4.conf assembles
     /// them, and from the built file as exim reads it now.
-    private func judgeGenerated(_ sources: DebianEximSources, item: String, in plan: inout Planner.Build) throws -> Evidence {
-        let facts = plan.facts
-        if let unused = sources.unused(file, mta: mta, facts: facts) { return unused }
-        guard let settings = facts.files[sources.settings] ?? nil else {
-            guard facts.files[file] ?? nil != nil else {
-                return Evidence(
-                    mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
-                    note: "neither \(file) nor \(sources.settings) is here: exim is not configured this way")
-            }
-            throw MTAGuardError(
-                .unreadableFile, file: sources.settings,
-                "is absent, so the sources update-exim4.conf builds \(file) from are unknown",
-                hint: "nothing was changed; restore \(sources.settings) or judge \(file) by hand")
-        }
-        let paths = try sources.inputs(settings: settings, facts: facts)
-        var trees: [ConfigTree] = []
-        for path in paths {
-            if let tree = try plan.tree(path, lens: Self.lens, mta: mta) { trees.append(tree) }
-        }
-        let verdicts = try judged(trees)
+    private func judgeGenerated(_ sources: DebianEximSources, item: String, in context: JudgeContext) throws -> Judgement {
+        let facts = context.facts
+        if case .settled(let evidence) = try sources.sources(of: file, mta: mta, facts: facts) { return Judgement(evidence) }
+        guard let (paths, trees) = try sources.read(file, mta: mta, lens: Self.lens, in: context) else { throw MTAGuardError(file: file, "has no sources") }
+        let verdicts: [EximVerdict]
+        do { verdicts = try judged(trees) } catch let u as Undecided { return review(u) }
         let allowed = verdicts.filter { $0.allows == true }
         // The built file as exim runs it now: older than its sources when someone edited them
         // without running the tool.
         var stale: [EximVerdict] = []
-        if facts.files[file] ?? nil != nil, let built = try plan.tree(file, lens: Self.lens, mta: mta) {
-            stale = try judged([built]).filter { $0.allows == true }
+        if facts.files[file] ?? nil != nil, let built = try context.tree(file, lens: Self.lens, mta: mta) {
+            do { stale = try judged([built]).filter { $0.allows == true } } catch let u as Undecided { return review(u) }
         }
         let deciding = allowed.first ?? verdicts.first
         var note = describe(verdicts) + " (from \(sources.describe(paths)))"
         guard !allowed.isEmpty || !stale.isEmpty else {
-            return Evidence(mta: mta, file: deciding?.file ?? file, line: deciding?.line, text: deciding?.text ?? "(exim's default)", status: .pass, note: note)
+            return Judgement(Evidence(
+                mta: mta, file: deciding?.file ?? file, line: deciding?.line, text: deciding?.text ?? "(exim's default)", status: .pass, note: note))
         }
         if !allowed.isEmpty {
-            try fix(allowed, in: trees, item: item, plan: &plan)
             note += "; the line that lets it through is commented out in the source, and \(DebianEximSources.tool) builds \(file) again"
         } else {
-            if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
             note += "; but \(file) is older than its sources and still answers \(stale.map { $0.command.rawValue.uppercased() }.joined(separator: ", ")): \(DebianEximSources.tool) builds it again"
         }
-        let build = ResolvedAction(
-            service: mta, action: .regenerate, command: [DebianEximSources.tool], probe: nil, inverse: [DebianEximSources.tool])
-        if !plan.actions.contains(build) { plan.actions.append(build) }
         let shown = allowed.first ?? stale.first
-        return Evidence(
-            mta: mta, file: shown?.file ?? file, line: shown?.line, text: shown?.text ?? "", status: .fail, note: note)
+        return Judgement(
+            Evidence(mta: mta, file: shown?.file ?? file, line: shown?.line, text: shown?.text ?? "", status: .fail, note: note),
+            remedy: Remedy { plan in
+                let trees = try paths.compactMap { try plan.tree($0, lens: Self.lens, mta: mta) }
+                try fix(in: trees, item: item, plan: &plan)
+                plan.act(DebianEximSources.build)
+            })
     }
 }
 
@@ -156,6 +166,42 @@ struct EximACLTarget: TargetKind, Equatable {
 struct DebianEximSources: Sendable, Equatable {
     static let tool = "update-exim4.conf"
     let confdir: String
+
+    /// What a kind judges for the built `file`: the sources in the tool's order, or the
+    /// evidence that settles it (exim reads the admin's own exim4.conf; exim is not configured
+    /// this way).
+    enum Sources {
+        case settled(Evidence)
+        case paths([String])
+    }
+
+    /// The sources of `file` parsed with `lens` from what a judgement reads, in the tool's
+    /// order; or the evidence that settles it.
+    func read(_ file: String, mta: String, lens: String, in context: JudgeContext) throws -> (paths: [String], trees: [ConfigTree])? {
+        guard case .paths(let paths) = try sources(of: file, mta: mta, facts: context.facts) else { return nil }
+        return (paths, try paths.compactMap { try context.tree($0, lens: lens, mta: mta) })
+    }
+
+    func sources(of file: String, mta: String, facts: HostFacts) throws -> Sources {
+        if let unused = unused(file, mta: mta, facts: facts) { return .settled(unused) }
+        guard let snapshot = facts.files[settings] ?? nil else {
+            guard facts.files[file] ?? nil != nil else {
+                return .settled(Evidence(
+                    mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
+                    note: "neither \(file) nor \(settings) is here: exim is not configured this way"))
+            }
+            throw MTAGuardError(
+                .unreadableFile, file: settings,
+                "is absent, so the sources update-exim4.conf builds \(file) from are unknown",
+                hint: "nothing was changed; restore \(settings) or judge \(file) by hand")
+        }
+        return .paths(try inputs(settings: snapshot, facts: facts))
+    }
+
+    /// The action that builds the file again from its sources.
+    static var build: ResolvedAction {
+        ResolvedAction(service: "exim", action: .regenerate, command: [tool], probe: nil, inverse: [tool])
+    }
 
     /// 해당 없음 for the built `file` where exim reads the admin's own exim4.conf instead.
     func unused(_ file: String, mta: String, facts: HostFacts) -> Evidence? {

@@ -43,24 +43,62 @@ struct EximRelayTarget: TargetKind, Equatable {
             generatedBy: try DebianEximSources.parse(m, in: value))
     }
 
-    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
-        if let generatedBy { return try judgeGenerated(generatedBy, item: item, in: &plan) }
-        guard plan.facts.files[file] ?? nil != nil, let tree = try plan.tree(file, lens: Self.lens, mta: mta) else {
-            return Evidence(
+    func judge(item: String, in context: JudgeContext) throws -> Judgement {
+        if let generatedBy { return try judgeGenerated(generatedBy, item: item, in: context) }
+        guard let snapshot = context.facts.files[file] ?? nil, let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
+            return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
-                note: "\(file) is absent: exim is not configured here")
+                note: "\(file) is absent: exim is not configured here"))
         }
-        let (verdict, deciding) = EximRelay.judge(try EximConfigReading([tree]))
+        let (verdict, _) = EximRelay.judge(try EximConfigReading([tree]))
         switch verdict.outcome {
         case .closed:
-            return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "(exim's default)", status: .pass,
-                            note: "relaying is closed: " + verdict.reason)
+            return Judgement(Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "(exim's default)", status: .pass,
+                                      note: "relaying is closed: " + verdict.reason))
         case .unknown:
-            throw MTAGuardError(.unreadableFile, file: verdict.file ?? file, line: verdict.line, "relaying cannot be judged: \(verdict.reason)",
-                                hint: "nothing was changed; judge the RCPT ACL by hand")
+            return Judgement(review(verdict))
         case .open:
             break
         }
+        // What the fix would do, tried on a copy of its own: the files as read stay as read.
+        let scratch = try TreeStore.parse(snapshot, path: file, lens: Self.lens, mta: mta, host: context.host)
+        guard let said = try close(scratch) else {
+            return Judgement(open(verdict, "no list of that accept holds the world to take out: not fixed, restrict the statement by hand"))
+        }
+        return Judgement(
+            open(verdict, "fix: " + said.joined(separator: "; ")),
+            remedy: Remedy { plan in
+                guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
+                plan.changed(file, by: item)
+                guard try close(tree) != nil else {
+                    throw MTAGuardError(.failed, file: file, "closing the relay did not close it", hint: "nothing was changed; restrict the RCPT ACL by hand")
+                }
+                plan.after(after)
+                plan.validations[file] = (validateBefore, validateAfter)
+            })
+    }
+
+    /// 취약: relaying is open, for `verdict`'s reason; `then` says what the fix does.
+    private func open(_ verdict: EximRelay.Verdict, _ then: String) -> Evidence {
+        Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "", status: .fail,
+                 note: "relaying is open: " + verdict.reason + "; " + then)
+    }
+
+    /// 수동 확인: the RCPT ACL depends on more than an outside client can choose and mtaguard
+    /// reads (a lookup, a DNS list, a run-time expansion, an included file): a person decides.
+    private func review(_ verdict: EximRelay.Verdict) -> Evidence {
+        Evidence(
+            mta: mta, file: verdict.file ?? file, line: verdict.line, text: verdict.text ?? "", status: .review,
+            note: "relaying cannot be decided from the configuration: \(verdict.reason); look at the RCPT ACL (acl_smtp_rcpt) by hand, "
+                + "or try it from an outside address (exim -bh 192.0.2.1, or check --smtp-port from outside the host's networks)")
+    }
+
+    /// Takes the world out of the lists that let the deciding accept through in `tree`, until
+    /// relaying is closed; what it changed, in words. Nil, with the tree as it was, where no
+    /// edit of a list closes it (an accept without conditions, verify = recipient alone).
+    private func close(_ tree: ConfigTree) throws -> [String]? {
+        let (verdict, deciding) = EximRelay.judge(try EximConfigReading([tree]))
+        guard verdict.outcome == .open else { return [] }
         var said: [String] = []
         var undo: [(node: String, value: String?)] = []
         if let statement = deciding {
@@ -72,70 +110,73 @@ struct EximRelayTarget: TargetKind, Equatable {
             }
         }
         guard EximRelay.judge(try EximConfigReading([tree])).0.outcome != .open else {
-            // Nothing an edit of a list closes (an accept without conditions, verify = recipient
-            // alone): the edits made on the way are undone, and it is left to the admin.
             try tree.wrap { for u in undo.reversed() { try tree.augeas.set(u.node, u.value) } }
-            return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "", status: .fail,
-                            note: "relaying is open: " + verdict.reason + "; no list of that accept holds the world to take out: "
-                                + "not fixed, restrict the statement by hand")
+            return nil
         }
-        plan.changed(file, by: item)
-        if let step = self.after, !plan.steps.contains(step) { plan.steps.append(step) }
-        plan.validations[file] = (validateBefore, validateAfter)
-        return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "", status: .fail,
-                        note: "relaying is open: " + verdict.reason + "; fix: " + said.joined(separator: "; "))
+        return said
     }
 
     /// The built file judged as exim runs it; the world fixed in debconf's setting.
-    private func judgeGenerated(_ sources: DebianEximSources, item: String, in plan: inout Planner.Build) throws -> Evidence {
-        let facts = plan.facts
-        if let unused = sources.unused(file, mta: mta, facts: facts) { return unused }
-        guard facts.files[file] ?? nil != nil, let built = try plan.tree(file, lens: Self.lens, mta: mta) else {
-            return Evidence(
+    private func judgeGenerated(_ sources: DebianEximSources, item: String, in context: JudgeContext) throws -> Judgement {
+        let facts = context.facts
+        if let unused = sources.unused(file, mta: mta, facts: facts) { return Judgement(unused) }
+        guard facts.files[file] ?? nil != nil, let built = try context.tree(file, lens: Self.lens, mta: mta) else {
+            return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
-                note: "\(file) is absent: exim is not configured this way")
+                note: "\(file) is absent: exim is not configured this way"))
         }
         let reading = try EximConfigReading([built])
         let (verdict, _) = EximRelay.judge(reading)
         switch verdict.outcome {
         case .closed:
-            return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "(exim's default)", status: .pass,
-                            note: "relaying is closed: " + verdict.reason)
+            return Judgement(Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "(exim's default)", status: .pass,
+                                      note: "relaying is closed: " + verdict.reason))
         case .unknown:
-            throw MTAGuardError(.unreadableFile, file: file, line: verdict.line, "relaying cannot be judged: \(verdict.reason)",
-                                hint: "nothing was changed; judge the RCPT ACL by hand")
+            return Judgement(review(verdict))
         case .open:
             break
         }
+        // What the fix would do, tried on a copy of debconf's settings: the files as read stay as read.
+        var said: [String] = []
+        if let snapshot = facts.files[sources.settings] ?? nil {
+            let scratch = try TreeStore.parse(snapshot, path: sources.settings, lens: Self.settingsLens, mta: mta, host: context.host)
+            said = try takeOutWorld(reading, sources: sources, settings: scratch)
+        }
+        guard !said.isEmpty else {
+            return Judgement(open(verdict, "the world is not in dc_relay_nets or dc_relay_domains: not fixed, restrict that statement in its conf.d source by hand"))
+        }
+        return Judgement(
+            open(verdict, "fix: " + said.joined(separator: "; ")),
+            remedy: Remedy { plan in
+                guard let settings = try plan.tree(sources.settings, lens: Self.settingsLens, mta: mta) else {
+                    throw MTAGuardError(file: sources.settings, "is absent")
+                }
+                _ = try takeOutWorld(reading, sources: sources, settings: settings)
+                plan.changed(sources.settings, by: item)
+                plan.after(after)
+                plan.act(DebianEximSources.build)
+            })
+    }
+
+    /// Takes the world out of debconf's relay settings in `settings` where the built file's
+    /// macros have it; what it changed, in words.
+    private func takeOutWorld(_ reading: EximConfigReading, sources: DebianEximSources, settings: ConfigTree) throws -> [String] {
         // Which debconf setting holds the world: MAIN_RELAY_NETS is dc_relay_nets, and so on.
         let fields = [("MAIN_RELAY_NETS", "dc_relay_nets", "host"), ("MAIN_RELAY_TO_DOMAINS", "dc_relay_domains", "domain")]
         var said: [String] = []
-        if facts.files[sources.settings] ?? nil != nil, let settings = try plan.tree(sources.settings, lens: Self.settingsLens, mta: mta) {
-            for (macro, field, kind) in fields {
-                guard let value = reading.macroSettings[macro]?.value, EximRelay.withoutWorld(value, kind: kind) != nil,
-                      let node = try settings.match(field).last else { continue }
-                let raw = try settings.value(node) ?? ""
-                var text = raw
-                for q in ["'", "\""] where text.count >= 2 && text.hasPrefix(q) && text.hasSuffix(q) { text = String(text.dropFirst().dropLast()) }
-                // debconf's lists are separated by ";" (update-exim4.conf turns them into ":").
-                guard let stripped = EximRelay.withoutWorld("<; " + text, kind: kind) else { continue }
-                let kept = EximRelay.items(stripped).items.joined(separator: " ; ")
-                try settings.wrap { try settings.augeas.set(node, "'\(kept)'") }
-                plan.changed(sources.settings, by: item)
-                said.append("\(field)=\(raw) → '\(kept)' in \(sources.settings) (line \(settings.line(of: node) ?? 0)), and \(DebianEximSources.tool) builds \(file) again")
-            }
+        for (macro, field, kind) in fields {
+            guard let value = reading.macroSettings[macro]?.value, EximRelay.withoutWorld(value, kind: kind) != nil,
+                  let node = try settings.match(field).last else { continue }
+            let raw = try settings.value(node) ?? ""
+            var text = raw
+            for q in ["'", "\""] where text.count >= 2 && text.hasPrefix(q) && text.hasSuffix(q) { text = String(text.dropFirst().dropLast()) }
+            // debconf's lists are separated by ";" (update-exim4.conf turns them into ":").
+            guard let stripped = EximRelay.withoutWorld("<; " + text, kind: kind) else { continue }
+            let kept = EximRelay.items(stripped).items.joined(separator: " ; ")
+            try settings.wrap { try settings.augeas.set(node, "'\(kept)'") }
+            said.append("\(field)=\(raw) → '\(kept)' in \(sources.settings) (line \(settings.line(of: node) ?? 0)), and \(DebianEximSources.tool) builds \(file) again")
         }
-        guard !said.isEmpty else {
-            return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "", status: .fail,
-                            note: "relaying is open: " + verdict.reason + "; the world is not in dc_relay_nets or dc_relay_domains: "
-                                + "not fixed, restrict that statement in its conf.d source by hand")
-        }
-        if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
-        let build = ResolvedAction(
-            service: mta, action: .regenerate, command: [DebianEximSources.tool], probe: nil, inverse: [DebianEximSources.tool])
-        if !plan.actions.contains(build) { plan.actions.append(build) }
-        return Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "", status: .fail,
-                        note: "relaying is open: " + verdict.reason + "; fix: " + said.joined(separator: "; "))
+        return said
     }
 
     /// Takes the world out of the list at `node` and of the named lists and macros it is made

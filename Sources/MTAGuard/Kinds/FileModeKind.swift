@@ -55,25 +55,27 @@ struct FileModeTarget: TargetKind, Equatable {
         return mask == 0 ? nil : mask
     }
 
-    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
-        if let issue = plan.facts.metadataIssues[file] {
+    func judge(item: String, in context: JudgeContext) throws -> Judgement {
+        if let issue = context.facts.metadataIssues[file] {
             throw MTAGuardError(.unreadableFile, file: file, issue)
         }
-        guard let meta = plan.facts.metadata[file] ?? nil else {
-            return Evidence(
+        guard let meta = context.facts.metadata[file] ?? nil else {
+            return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
-                note: "\(file) is absent: \(mta) is not installed here")
+                note: "\(file) is absent: \(mta) is not installed here"))
         }
         let text = "\(meta.symbolic) \(meta.uid):\(meta.gid) \(file)"
         let set = meta.mode & forbidden
         guard set != 0 else {
-            return Evidence(mta: mta, file: file, line: nil, text: text, status: .pass, note: "\(forbidSpelling) is not set")
+            return Judgement(Evidence(mta: mta, file: file, line: nil, text: text, status: .pass, note: "\(forbidSpelling) is not set"))
         }
         let wanted = meta.mode & ~forbidden
-        plan.add(PlannedMode(change: ModeChange(path: file, from: meta.mode, to: wanted), uid: meta.uid, gid: meta.gid, items: [item]))
-        return Evidence(
-            mta: mta, file: file, line: nil, text: text, status: .fail,
-            note: "\(forbidSpelling) is set; needs chmod \(forbidSpelling.replacingOccurrences(of: "+", with: "-")) (mode \(String(meta.mode, radix: 8)) → \(String(wanted, radix: 8)))")
+        let change = PlannedMode(change: ModeChange(path: file, from: meta.mode, to: wanted), uid: meta.uid, gid: meta.gid, items: [item])
+        return Judgement(
+            Evidence(
+                mta: mta, file: file, line: nil, text: text, status: .fail,
+                note: "\(forbidSpelling) is set; needs chmod \(forbidSpelling.replacingOccurrences(of: "+", with: "-")) (mode \(String(meta.mode, radix: 8)) → \(String(wanted, radix: 8)))"),
+            remedy: Remedy { $0.add(change) })
     }
 }
 

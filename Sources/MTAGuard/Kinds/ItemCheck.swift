@@ -25,9 +25,21 @@ protocol ItemCheck: Sendable {
     /// Learns what the facts do not tell, before any item is judged (the SMTP probe); only in
     /// runs of its mode.
     mutating func prepare(_ host: any Host) async
-    /// Its evidence for one item that has it, shown before the targets'. A fix is recorded in
-    /// `build` as a target's is (an edit of a parsed file, an action, an upgrade).
-    func evidence(for book: Playbook, in build: inout Planner.Build) throws -> [Evidence]
+    /// Its judgements for one item that has it, shown before the targets': evidence from the
+    /// facts as read, each with the remedy it proposes (an edit of a parsed file, an action, an
+    /// upgrade), which the planner carries out after every item was judged.
+    func judge(for book: Playbook, in context: JudgeContext) throws -> [Judgement]
+}
+
+/// An item check that only reads and never proposes a fix (the listener, the SMTP probe).
+protocol ReadingItemCheck: ItemCheck {
+    func evidence(for book: Playbook, in context: JudgeContext) -> [Evidence]
+}
+
+extension ReadingItemCheck {
+    func judge(for book: Playbook, in context: JudgeContext) -> [Judgement] {
+        evidence(for: book, in: context).map { Judgement($0) }
+    }
 }
 
 extension ItemCheck {
@@ -39,7 +51,7 @@ extension ItemCheck {
 /// Every item check, in the order an item's evidence shows them.
 enum ItemChecks {
     static let all: [any ItemCheck.Type] = [
-        VersionCheck.self, ListenerCheck.self, SMTPRefusalCheck.self, ServiceDisableCheck.self,
+        VersionCheck.self, ListenerCheck.self, SMTPRefusalCheck.self, ServiceDisableCheck.self, ListenerDisableCheck.self,
     ]
 
     /// One check of each kind some item of `planner` has, for one host.

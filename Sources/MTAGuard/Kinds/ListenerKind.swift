@@ -5,23 +5,12 @@
 /// (`ServiceDisableCheck`) stops and disables each MTA the item names.
 ///
 ///     listening: { port: 25, mtas: [sendmail, postfix, exim] }
-struct ListenerCheck: ItemCheck {
+struct ListenerCheck: SocketReading {
     static let mode = Mode.harden
 
-    static func applies(to book: Playbook) -> Bool { book.listensOn != nil }
-
-    init(planner: Planner) {}
-
-    /// The sockets, and whether each MTA runs (to name what listens).
-    func request(_ request: inout FactsRequest, mode: Mode) {
-        guard mode == Self.mode else { return }
-        request.listeners = true
-        request.probeServices = true
-    }
-
-    func evidence(for book: Playbook, in build: inout Planner.Build) -> [Evidence] {
+    func evidence(for book: Playbook, in context: JudgeContext) -> [Evidence] {
         guard let port = book.listensOn else { return [] }
-        let facts = build.facts
+        let facts = context.facts
         guard facts.live else {
             return [Evidence(
                 mta: "-", file: "-", line: nil, text: "", status: .notApplicable,
@@ -48,5 +37,23 @@ struct ListenerCheck: ItemCheck {
                 note: "\(who) listens on \(socket.endpoint): the SMTP service runs and is kept as needed (mode harden); "
                     + "where the host needs no mail service, --mode disable (or the host's mode in the inventory) stops and disables it")
         }
+    }
+}
+
+/// An item check that reads the host's listening sockets (SRV-004, in either mode).
+protocol SocketReading: ReadingItemCheck {
+    init()
+}
+
+extension SocketReading {
+    static func applies(to book: Playbook) -> Bool { book.listensOn != nil }
+
+    init(planner: Planner) { self.init() }
+
+    /// The sockets, and whether each MTA runs (to name what listens), in runs of its mode.
+    func request(_ request: inout FactsRequest, mode: Mode) {
+        guard mode == Self.mode else { return }
+        request.listeners = true
+        request.probeServices = true
     }
 }

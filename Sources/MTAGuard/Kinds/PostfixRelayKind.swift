@@ -41,21 +41,37 @@ struct PostfixRelayTarget: TargetKind, Equatable {
         return (s, lines)
     }
 
-    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
-        guard plan.facts.files[file] ?? nil != nil, let tree = try plan.tree(file, lens: Self.lens, mta: mta) else {
-            return Evidence(
+    func judge(item: String, in context: JudgeContext) throws -> Judgement {
+        guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
+            return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
-                note: "\(file) is absent: postfix is not configured here")
+                note: "\(file) is absent: postfix is not configured here"))
         }
         let (settings, lines) = try Self.read(tree)
         let verdict = try PostfixRelay.judge(settings)
         // The line that decides: the relay list where main.cf sets it, else mynetworks.
         let line = lines["smtpd_relay_restrictions"] ?? lines["mynetworks"] ?? lines["smtpd_recipient_restrictions"]
         let text = tree.sourceLine(line) ?? "(postfix's defaults)"
+        if verdict.review {
+            return Judgement(Evidence(mta: mta, file: file, line: line, text: text, status: .review, note: "relaying cannot be decided from main.cf: " + verdict.note))
+        }
         guard verdict.open else {
-            return Evidence(mta: mta, file: file, line: line, text: text, status: .pass, note: "relaying is closed: " + verdict.note)
+            return Judgement(Evidence(mta: mta, file: file, line: line, text: text, status: .pass, note: "relaying is closed: " + verdict.note))
         }
         let (changes, said) = try PostfixRelay.fix(settings)
+        let evidence = Evidence(
+            mta: mta, file: file, line: line, text: text, status: .fail,
+            note: "relaying is open: " + verdict.note + (said.isEmpty ? "" : "; fix: " + said.joined(separator: "; ")))
+        guard !changes.isEmpty else { return Judgement(evidence) }
+        return Judgement(evidence, remedy: Remedy { plan in try fix(in: &plan, item: item) })
+    }
+
+    /// Closes relaying in the composed main.cf, from what it says now.
+    private func fix(in plan: inout Planner.Build, item: String) throws {
+        guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
+        let (settings, _) = try Self.read(tree)
+        guard try PostfixRelay.judge(settings).open else { return plan.changed(file, by: item) }
+        let (changes, _) = try PostfixRelay.fix(settings)
         if !changes.isEmpty {
             try tree.wrap {
                 for (name, value) in changes {
@@ -72,11 +88,8 @@ struct PostfixRelayTarget: TargetKind, Equatable {
                 throw MTAGuardError(.failed, file: file, "closing the relay did not close it: \(fixed.note)", hint: "nothing was changed; report this main.cf")
             }
             plan.changed(file, by: item)
-            if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
+            plan.after(after)
             plan.validations[file] = (validateBefore, validateAfter)
         }
-        return Evidence(
-            mta: mta, file: file, line: line, text: text, status: .fail,
-            note: "relaying is open: " + verdict.note + (said.isEmpty ? "" : "; fix: " + said.joined(separator: "; ")))
     }
 }

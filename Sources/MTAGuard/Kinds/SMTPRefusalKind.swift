@@ -5,7 +5,7 @@
 ///
 ///     verify:
 ///       smtp: { vrfy: refused, expn: refused }
-struct SMTPRefusalCheck: ItemCheck {
+struct SMTPRefusalCheck: ReadingItemCheck {
     static let mode = Mode.harden
 
     static func applies(to book: Playbook) -> Bool { !book.smtpRefuses.isEmpty || book.smtpBannerHidesVersion }
@@ -38,7 +38,7 @@ struct SMTPRefusalCheck: ItemCheck {
     }
 
     /// What the MTA answered on the network, for the commands the item says it must refuse.
-    func evidence(for book: Playbook, in build: inout Planner.Build) -> [Evidence] {
+    func evidence(for book: Playbook, in context: JudgeContext) -> [Evidence] {
         switch answer {
         case nil:
             return []

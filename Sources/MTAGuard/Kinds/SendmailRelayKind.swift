@@ -37,13 +37,13 @@ struct SendmailRelayTarget: TargetKind, Equatable {
             validateBefore: t.before, validateAfter: t.after, after: t.step)
     }
 
-    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
-        guard plan.facts.files[file] ?? nil != nil, let tree = try plan.tree(file, lens: lens, mta: mta) else {
-            return Evidence(
+    func judge(item: String, in context: JudgeContext) throws -> Judgement {
+        guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: lens, mta: mta) else {
+            return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable, advisory: advisory,
-                note: "\(file) is absent: sendmail is not configured here")
+                note: "\(file) is absent: sendmail is not configured here"))
         }
-        return source ? try judgeSource(tree, item: item, in: &plan) : try judgeCf(tree, item: item, in: &plan)
+        return source ? try judgeSource(tree, item: item) : try judgeCf(tree, item: item)
     }
 
     /// Every node of the tree in order, with its line: comments by their text.
@@ -55,56 +55,74 @@ struct SendmailRelayTarget: TargetKind, Equatable {
         }
     }
 
-    private func judgeCf(_ tree: ConfigTree, item: String, in plan: inout Planner.Build) throws -> Evidence {
+    private func judgeCf(_ tree: ConfigTree, item: String) throws -> Judgement {
         let nodes = try lines(tree)
         switch SendmailRelay.judge(nodes.map(\.line)) {
         case .closed(let line, let text):
-            return Evidence(
+            return Judgement(Evidence(
                 mta: mta, file: file, line: line, text: text, status: .pass,
-                note: "relaying is closed: the check_rcpt rules refuse every recipient no relay check allowed")
+                note: "relaying is closed: the check_rcpt rules refuse every recipient no relay check allowed"))
         case .commentedOut(let line, let text):
-            guard let node = nodes.first(where: { $0.line.number == line && $0.line.comment })?.node else {
-                throw MTAGuardError(.failed, file: file, line: line, "the commented-out rule was not found again")
-            }
-            try tree.wrap {
-                // The value first: after the rename the node's path changes.
-                try tree.augeas.set(node, String(text.dropFirst()))
-                _ = try tree.augeas.rename(node, to: "@line")
-            }
-            guard case .closed = SendmailRelay.judge(try lines(tree).map(\.line)) else {
-                throw MTAGuardError(.failed, file: file, line: line, "putting back the deny rule did not close relaying", hint: "nothing was changed")
-            }
-            plan.changed(file, by: item)
-            if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
-            plan.validations[file] = (validateBefore, validateAfter)
-            return Evidence(
-                mta: mta, file: file, line: line, text: text, status: .fail,
-                note: "relaying is open: the rule that refuses what no relay check allowed is commented out; fix: uncomment it")
+            return Judgement(
+                Evidence(
+                    mta: mta, file: file, line: line, text: text, status: .fail,
+                    note: "relaying is open: the rule that refuses what no relay check allowed is commented out; fix: uncomment it"),
+                remedy: Remedy { plan in try uncomment(in: &plan, item: item) })
         case .noDenyRule(let ruleset, let line, let promiscuous):
             let why = promiscuous ? "built with FEATURE(`promiscuous_relay')" : "edited by hand"
-            return Evidence(
+            return Judgement(Evidence(
                 mta: mta, file: file, line: line, text: "S\(ruleset)", status: .fail,
                 note: "relaying is open: the \(ruleset) rule set has no rule that refuses other recipients (\(why)); "
-                    + "not fixed in the cf: remove the feature from the .mc, rebuild sendmail.cf from it with m4 and restart sendmail")
+                    + "not fixed in the cf: remove the feature from the .mc, rebuild sendmail.cf from it with m4 and restart sendmail"))
         case .noRuleset:
-            return Evidence(
+            return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no check_rcpt rule set)", status: .fail,
                 note: "relaying is open: a sendmail.cf without check_rcpt is sendmail's before 8.9, which relays for everyone; "
-                    + "upgrade sendmail (U-45) and build its cf from a .mc")
+                    + "upgrade sendmail (U-45) and build its cf from a .mc"))
         }
     }
 
-    private func judgeSource(_ tree: ConfigTree, item: String, in plan: inout Planner.Build) throws -> Evidence {
-        let open = try lines(tree).filter { !$0.line.comment && SendmailRelay.isPromiscuousFeature($0.line.text) }
-        guard let first = open.first else {
-            return Evidence(
-                mta: mta, file: file, line: nil, text: "(no FEATURE(`promiscuous_relay'))", status: .pass, advisory: true,
-                note: "m4 builds a cf that denies relaying by default")
-        }
-        try tree.wrap { for entry in open.reversed() { _ = try tree.augeas.remove(entry.node) } }
+    /// Puts the commented-out deny rule of the composed cf back.
+    private func uncomment(in plan: inout Planner.Build, item: String) throws {
+        guard let tree = try plan.tree(file, lens: lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
+        let nodes = try lines(tree)
         plan.changed(file, by: item)
-        return Evidence(
-            mta: mta, file: file, line: first.line.number, text: first.line.text, status: .fail, advisory: true,
-            note: "FEATURE(`promiscuous_relay') builds a cf that relays for everyone; fix: the line is removed, so the next m4 rebuild denies relaying")
+        guard case .commentedOut(let line, let text) = SendmailRelay.judge(nodes.map(\.line)) else { return }
+        guard let node = nodes.first(where: { $0.line.number == line && $0.line.comment })?.node else {
+            throw MTAGuardError(.failed, file: file, line: line, "the commented-out rule was not found again")
+        }
+        try tree.wrap {
+            // The value first: after the rename the node's path changes.
+            try tree.augeas.set(node, String(text.dropFirst()))
+            _ = try tree.augeas.rename(node, to: "@line")
+        }
+        guard case .closed = SendmailRelay.judge(try lines(tree).map(\.line)) else {
+            throw MTAGuardError(.failed, file: file, line: line, "putting back the deny rule did not close relaying", hint: "nothing was changed")
+        }
+        plan.after(after)
+        plan.validations[file] = (validateBefore, validateAfter)
+    }
+
+    private func judgeSource(_ tree: ConfigTree, item: String) throws -> Judgement {
+        guard let first = try promiscuous(tree).first else {
+            return Judgement(Evidence(
+                mta: mta, file: file, line: nil, text: "(no FEATURE(`promiscuous_relay'))", status: .pass, advisory: true,
+                note: "m4 builds a cf that denies relaying by default"))
+        }
+        return Judgement(
+            Evidence(
+                mta: mta, file: file, line: first.line.number, text: first.line.text, status: .fail, advisory: true,
+                note: "FEATURE(`promiscuous_relay') builds a cf that relays for everyone; fix: the line is removed, so the next m4 rebuild denies relaying"),
+            remedy: Remedy { plan in
+                guard let tree = try plan.tree(file, lens: lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
+                let open = try promiscuous(tree)
+                try tree.wrap { for entry in open.reversed() { _ = try tree.augeas.remove(entry.node) } }
+                plan.changed(file, by: item)
+            })
+    }
+
+    /// The active FEATURE(`promiscuous_relay') lines of a .mc.
+    private func promiscuous(_ tree: ConfigTree) throws -> [(node: String, line: SendmailRelay.Line)] {
+        try lines(tree).filter { !$0.line.comment && SendmailRelay.isPromiscuousFeature($0.line.text) }
     }
 }

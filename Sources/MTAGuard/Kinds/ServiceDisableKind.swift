@@ -26,9 +26,9 @@ struct ServiceDisableCheck: ItemCheck {
         if mode == Self.mode { request.probeServices = true }
     }
 
-    func evidence(for book: Playbook, in build: inout Planner.Build) throws -> [Evidence] {
-        let facts = build.facts
-        var evidence: [Evidence] = []
+    func judge(for book: Playbook, in context: JudgeContext) throws -> [Judgement] {
+        let facts = context.facts
+        var evidence: [Judgement] = []
         var seen = Set<String>()
         for mta in book.mtas where seen.insert(mta).inserted {
             let configFiles = book.targets.filter { $0.mta == mta }.map(\.file)
@@ -41,9 +41,9 @@ struct ServiceDisableCheck: ItemCheck {
                 // boot file (AIX rc.tcpip, HP-UX mailservs).
                 let bootFile = r.edits.contains { facts.files[$0.file] ?? nil != nil }
                 guard configured || state?.running == true || state?.enabled == true || bootFile else {
-                    evidence.append(Evidence(
+                    evidence.append(Judgement(Evidence(
                         mta: mta, file: "-", line: nil, text: "", status: .notApplicable,
-                        note: "\(mta) is neither installed as a service nor configured here"))
+                        note: "\(mta) is neither installed as a service nor configured here")))
                     continue
                 }
                 // A service manager that does not know the MTA neither runs it nor starts it.
@@ -51,16 +51,19 @@ struct ServiceDisableCheck: ItemCheck {
                 var bootOff = state?.enabled == false || (state == nil && managed)
                 for edit in r.edits {
                     guard facts.files[edit.file] ?? nil != nil else {
-                        evidence.append(Evidence(
+                        evidence.append(Judgement(Evidence(
                             mta: mta, file: edit.file, line: nil, text: "(no such file)", status: .notApplicable,
-                            note: "\(edit.file) is absent: nothing there starts \(mta) at boot"))
+                            note: "\(edit.file) is absent: nothing there starts \(mta) at boot")))
                         bootOff = true
                         continue
                     }
-                    let found = try build.judgeAndFix(edit, item: book.id, fix: true)
-                    evidence.append(Evidence(
-                        mta: mta, file: edit.file, line: found.line, text: found.text, status: found.status,
-                        note: found.status == .pass ? "\(mta) does not start at boot" : "starts \(mta) at boot; mode disable turns it off"))
+                    let judged = try edit.judge(item: book.id, in: context)
+                    let found = judged.evidence
+                    evidence.append(Judgement(
+                        Evidence(
+                            mta: mta, file: edit.file, line: found.line, text: found.text, status: found.status,
+                            note: found.status == .pass ? "\(mta) does not start at boot" : "starts \(mta) at boot; mode disable turns it off"),
+                        remedy: judged.remedy))
                     bootOff = bootOff || found.status == .pass
                 }
                 // An offline image runs nothing; a managed host's manager would know.
@@ -70,13 +73,12 @@ struct ServiceDisableCheck: ItemCheck {
                 note += done ? "\(mta) is stopped and does not start at boot"
                     : "\(mta) is \(Self.describe(running, "running", "stopped")), \(Self.describe(state?.enabled, "starts at boot", "does not start at boot")); it will be stopped and disabled"
                 if let caveat = r.caveat { note += "; \(caveat)" }
-                evidence.append(Evidence(
-                    mta: mta, file: state?.unit ?? "-", line: nil, text: "", status: done ? .pass : .fail, note: note))
-                if !done {
-                    for c in r.commands where !build.actions.contains(c) { build.actions.append(c) }
-                }
+                let commands = r.commands
+                evidence.append(Judgement(
+                    Evidence(mta: mta, file: state?.unit ?? "-", line: nil, text: "", status: done ? .pass : .fail, note: note),
+                    remedy: done ? nil : Remedy { plan in for c in commands { plan.act(c) } }))
             } catch let error as MTAGuardError {
-                evidence.append(Evidence(mta: mta, file: "-", line: nil, text: "", status: .error, note: error.withoutHost.description))
+                evidence.append(Judgement(Evidence(mta: mta, file: "-", line: nil, text: "", status: .error, note: error.withoutHost.description)))
             }
         }
         return evidence

@@ -9,35 +9,45 @@ extension Target: TargetKind {
 
     var fetch: Fetch { .contents(lens: lens) }
 
-    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence {
-        guard plan.facts.files[file] ?? nil != nil else {
-            return Evidence(
+    func judge(item: String, in context: JudgeContext) throws -> Judgement {
+        guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: lens, mta: mta) else {
+            return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable, advisory: advisory,
-                note: "\(file) is absent: \(mta) is not configured here")
+                note: "\(file) is absent: \(mta) is not configured here"))
         }
-        var target = self
-        if let name = fix.variable, let value = plan.variables[name] {
-            // The host's own value: one line of text, or the host errs with the variable named.
-            if let bad = value.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-                throw MTAGuardError(
-                    .invalidInput, file: file,
-                    "the inventory variable \(name) holds U+\(String(format: "%04X", bad.value)); a value to write must be one line of text",
-                    hint: "nothing was changed; fix the inventory")
-            }
-            target.fix.operation = .set(value)
-            let reading = Judge.Reading(nodes: [check.node], value: value, flags: [], line: nil, lineText: nil)
-            guard Judge(target: target).passes(reading) else {
-                throw MTAGuardError(
-                    .invalidInput, file: file, "the inventory variable \(name) is '\(value)', which does not pass: \(check.node) needs \(check.wanted)",
-                    hint: "nothing was changed; fix the inventory")
-            }
-        }
-        let found = try plan.judgeAndFix(target, item: item, fix: true)
-        if found.status == .fail {
-            if let step = after, !plan.steps.contains(step) { plan.steps.append(step) }
+        let target = try withVariable(context.variables)
+        let judge = Judge(target: target)
+        let found = judge.evidence(try judge.read(tree), file: file)
+        guard found.status == .fail else { return Judgement(found) }
+        return Judgement(found, remedy: Remedy { plan in
+            guard let tree = try plan.tree(file, lens: lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
+            try Remediator(target: target).apply(to: tree)
+            plan.changed(file, by: item)
+            plan.after(after)
             plan.validations[file] = (validateBeforeReplace, validateAfterReplace)
+        })
+    }
+
+    /// The target with the fix's value replaced by the host's inventory variable, where the
+    /// playbook names one and the host has it.
+    func withVariable(_ variables: [String: String]) throws -> Target {
+        var target = self
+        guard let name = fix.variable, let value = variables[name] else { return target }
+        // The host's own value: one line of text, or the host errs with the variable named.
+        if let bad = value.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw MTAGuardError(
+                .invalidInput, file: file,
+                "the inventory variable \(name) holds U+\(String(format: "%04X", bad.value)); a value to write must be one line of text",
+                hint: "nothing was changed; fix the inventory")
         }
-        return found
+        target.fix.operation = .set(value)
+        let reading = Judge.Reading(nodes: [check.node], value: value, flags: [], line: nil, lineText: nil)
+        guard Judge(target: target).passes(reading) else {
+            throw MTAGuardError(
+                .invalidInput, file: file, "the inventory variable \(name) is '\(value)', which does not pass: \(check.node) needs \(check.wanted)",
+                hint: "nothing was changed; fix the inventory")
+        }
+        return target
     }
 
     static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> Target {
@@ -60,10 +70,10 @@ extension Target: TargetKind {
     }
 
 
-    private static func parseCheck(_ value: YAMLValue) throws -> Check {
+    static func parseCheck(_ value: YAMLValue) throws -> Check {
         let m = try value.mapping(allowed: [
             "node", "value", "items", "separators", "pick", "equals", "require", "or_any", "default", "unparsed",
-            "at_least", "excludes",
+            "at_least", "excludes", "setting",
         ])
         var atLeast: Int?
         if let a = m["at_least"] {
@@ -83,6 +93,10 @@ extension Target: TargetKind {
             unparsed: try m["unparsed"]?.string())
         check.atLeast = atLeast
         check.excludes = try m["excludes"]?.strings() ?? []
+        check.setting = try m["setting"].map(PlaybookLoader.oneLine)
+        if check.setting == nil, !Check.isPlainName(check.node) {
+            throw value.error("'node' is an Augeas expression: say the setting's name as the MTA spells it in 'setting' (evidence shows it)")
+        }
         let criteria = [!check.equals.isEmpty, !check.require.isEmpty, check.atLeast != nil, !check.excludes.isEmpty]
         if criteria.filter({ $0 }).count != 1 {
             throw value.error("say one of 'equals' (values that pass), 'require' (flags that must be set), 'at_least' (a smallest number) or 'excludes' (text a value must not hold)")
@@ -93,7 +107,7 @@ extension Target: TargetKind {
         return check
     }
 
-    private static func parseFix(_ value: YAMLValue, check: Check) throws -> Fix {
+    static func parseFix(_ value: YAMLValue, check: Check) throws -> Fix {
         let m = try value.mapping(allowed: ["set", "add_flags", "initial", "create", "variable"])
         let operation: Fix.Operation
         switch (m["set"], m["add_flags"]) {

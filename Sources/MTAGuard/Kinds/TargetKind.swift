@@ -20,12 +20,13 @@ protocol TargetKind: Sendable {
     /// An advisory target is fixed along with its item but does not decide the verdict.
     var advisory: Bool { get }
     /// Other files the target reads, by their bytes (the kind parses them itself, through
-    /// `Planner.Build.tree`), and folders whose files it reads (`FactsRequest.folders`).
+    /// `JudgeContext.tree`), and folders whose files it reads (`FactsRequest.folders`).
     var alsoReads: [String] { get }
     var folders: [String] { get }
-    /// Judges the target on one host from what `plan` has read, and records its fix there
-    /// (an edit of a parsed file, a mode change, a service step) when it fails.
-    func judge(item: String, in plan: inout Planner.Build) throws -> Evidence
+    /// Judges the target on one host from the files as read, and proposes, apart, the remedy
+    /// that makes it pass (an edit of a parsed file, a mode change, a service step), which the
+    /// planner carries out on its composed trees after every item was judged.
+    func judge(item: String, in context: JudgeContext) throws -> Judgement
 }
 
 /// How a target's file comes back from the host.
@@ -46,7 +47,7 @@ extension TargetKind {
 enum TargetKinds {
     static let all: [any TargetKind.Type] = [
         Target.self, FileModeTarget.self, EximACLTarget.self, PostfixRelayTarget.self, SendmailRelayTarget.self,
-        EximRelayTarget.self, EximLogTarget.self,
+        EximRelayTarget.self, EximLogTarget.self, EximSettingTarget.self,
     ]
 
     /// The kind an entry names (`setting` when it names none).

@@ -24,36 +24,41 @@ struct VersionCheck: ItemCheck {
         request.versions = Dictionary(knowledge?.mtas.map { ($0.name, $0.settings.map(\.parameter)) } ?? [], uniquingKeysWith: +)
     }
 
-    func evidence(for book: Playbook, in build: inout Planner.Build) -> [Evidence] {
+    func judge(for book: Playbook, in context: JudgeContext) -> [Judgement] {
         guard let knowledge else {
-            return [Evidence(mta: "-", file: book.knowledge ?? "-", line: nil, text: "", status: .error,
-                             note: "no version knowledge base loaded")]
+            return [Judgement(Evidence(mta: "-", file: book.knowledge ?? "-", line: nil, text: "", status: .error,
+                                       note: "no version knowledge base loaded"))]
         }
-        let facts = build.facts
+        let facts = context.facts
         let found = book.versionOf.compactMap { mta in facts.versions[mta].map { (mta, $0) } }
         guard !found.isEmpty else {
             let why = facts.live ? "no \(book.versionOf.joined(separator: ", ")) found on the host" : "an offline root runs no MTA to ask its version"
-            return [Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable, note: why)] + wrappers(book, facts)
+            return ([Evidence(mta: "-", file: "-", line: nil, text: "", status: .notApplicable, note: why)] + wrappers(book, facts))
+                .map { Judgement($0) }
         }
-        var evidence: [Evidence] = []
+        var judgements: [Judgement] = []
         for (mta, fact) in found {
             let verdict = VersionJudge.judge(
                 mta: mta, version: fact.version, package: fact.package, settings: fact.settings, knowledge: knowledge)
             var text = "\(mta) \(fact.version)"
             if let p = fact.package { text += " (\(p.tool) \(p.name) \(p.installed))" }
             var notes = [verdict.rule] + verdict.notes
+            var upgrading: Remedy?
             if verdict.status == .fail {
                 // The package tool's upgrade, where it has a newer package.
                 let upgrade = fact.package.flatMap { p in
                     VersionJudge.packageDecision(p).newer ? ServiceCatalog.upgrade(mta, package: p, facts: facts) : nil
                 }
-                if allowUpgrade, let upgrade, !build.upgrades.contains(upgrade) { build.upgrades.append(upgrade) }
+                if allowUpgrade, let upgrade {
+                    upgrading = Remedy { plan in if !plan.upgrades.contains(upgrade) { plan.upgrades.append(upgrade) } }
+                }
                 if let remedy = remedy(mta, fact.package, upgrade: upgrade) { notes.append(remedy) }
             }
             let note = notes.joined(separator: "; ") + " [knowledge base as of \(knowledge.asOf)]"
-            evidence.append(Evidence(mta: mta, file: fact.source, line: nil, text: text, status: verdict.status, note: note))
+            judgements.append(Judgement(
+                Evidence(mta: mta, file: fact.source, line: nil, text: text, status: verdict.status, note: note), remedy: upgrading))
         }
-        return evidence + wrappers(book, facts)
+        return judgements + wrappers(book, facts).map { Judgement($0) }
     }
 
     /// What patches a failing MTA: its package's upgrade where the package tool has a newer

@@ -116,6 +116,17 @@ public struct Check: Sendable, Equatable {
     public var atLeast: Int?
     /// Scalar settings: passes when the value holds none of these (a banner without `$v`).
     public var excludes: [String] = []
+    /// The setting's name in the MTA's own words (`MaxDaemonChildren`, `confPRIVACY_FLAGS`),
+    /// for evidence; the playbook says it where `node` is an Augeas expression.
+    public var setting: String?
+
+    /// What evidence calls the setting: its name, never an Augeas expression.
+    public var name: String { setting ?? node }
+
+    /// Whether `node` is a plain name, which evidence may show as it is.
+    static func isPlainName(_ node: String) -> Bool {
+        node.range(of: "^[A-Za-z_][A-Za-z0-9_.-]*$", options: .regularExpression) != nil
+    }
 
     public enum Pick: String, Sendable, Equatable {
         /// The last definition wins (postfix main.cf, m4 define).

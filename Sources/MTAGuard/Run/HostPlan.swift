@@ -78,8 +78,9 @@ public enum Mode: String, Sendable, Codable, CaseIterable {
     case harden, disable
 }
 
-/// Builds a host's plan: read its files once, judge each item through Augeas, fix the failing
-/// ones in the same trees, render the new bytes, and resolve the service actions.
+/// Builds a host's plan: read its files once, judge each item through Augeas on the files as
+/// read, compose the remedies of the failing ones on trees of their own, render the new bytes,
+/// and resolve the service actions.
 public struct Planner: Sendable {
     public var playbooks: [Playbook]
     /// Used for hosts that do not say (an inventory's `mtaguard_mode` does).
@@ -150,12 +151,8 @@ public struct Planner: Sendable {
             plan.phases.probe = Phases.since(start)
             start = ContinuousClock.now
             let covered = exceptions[host.name] ?? [:]
-            var fixing = self
-            fixing.playbooks = playbooks.filter { covered[$0.id] == nil }
-            var build = try Build(planner: fixing, host: plan.host, facts: facts, mode: mode, checks: judging)
-            build.variables = host.variables
-            try build.run(&plan)
-            if !covered.isEmpty { try judgeExcepted(covered, facts: facts, mode: mode, checks: judging, host: host, into: &plan) }
+            var build = Build(planner: self, host: plan.host, facts: facts, mode: mode, checks: judging, variables: host.variables)
+            try build.run(&plan, excepted: covered)
             plan.phases.plan = Phases.since(start)
         } catch let error as MTAGuardError {
             plan.error = error.on(host: host.name)
@@ -172,33 +169,12 @@ public struct Planner: Sendable {
         return plan
     }
 
-    /// The items an exception covers on this host are judged on their own trees, so that nothing
-    /// they would fix reaches the plan: their findings join the plan's in playbook order, a 취약
-    /// one as 예외 with the exception's reason; their files, modes and actions are dropped.
-    func judgeExcepted(
-        _ covered: [String: ExceptionMark], facts: HostFacts, mode: Mode, checks: [any ItemCheck], host: any Host,
-        into plan: inout HostPlan
-    ) throws {
-        var judging = self
-        judging.playbooks = playbooks.filter { covered[$0.id] != nil }
-        var scratch = HostPlan(
-            host: plan.host, address: plan.address, isLive: plan.isLive, family: plan.family,
-            findings: [], files: [], actions: [], error: nil)
-        var build = try Build(planner: judging, host: plan.host, facts: facts, mode: mode, checks: checks)
-        build.variables = host.variables
-        try build.run(&scratch)
-        var byItem = Dictionary(plan.findings.map { ($0.item, $0) }, uniquingKeysWith: { a, _ in a })
-        for var f in scratch.findings {
-            if f.status == .fail, let mark = covered[f.item] {
-                f.status = .exception
-                f.exception = mark
-            }
-            byItem[f.item] = f
-        }
-        plan.findings = playbooks.compactMap { byItem[$0.id] }
-    }
-
-    /// One host's planning: each file parsed once, even when several items or targets read it.
+    /// One host's planning in two steps. First every item is judged on the files as read
+    /// (`JudgeContext`: parsed once, shared, never edited), so each item's verdict and evidence
+    /// describe the host's own bytes. Then the remedies of the items that failed are composed,
+    /// in playbook order, on trees of their own (`composed`), where a later remedy sees what an
+    /// earlier one did; a remedy that undoes another's is an error naming both items.
+    /// An excepted item (예외), an item in error and an item for review propose nothing.
     struct Build {
         let planner: Planner
         let host: String
@@ -206,29 +182,47 @@ public struct Planner: Sendable {
         let mode: Mode
         /// The item checks the mode judges, each ready for this host.
         let checks: [any ItemCheck]
-        /// Parsed files, or why a file could not be parsed. Each file has an Augeas handle of its
-        /// own, so files are parsed, and later rendered, on several cores at once.
-        var trees: [String: Result<ConfigTree, MTAGuardError>] = [:]
+        /// The host's inventory variables (`Host.variables`), for fixes that take one.
+        let variables: [String: String]
+        /// The files as read. Each file has an Augeas handle of its own, so files are parsed,
+        /// and later rendered, on several cores at once.
+        let read: TreeStore
+        /// The files with the remedies composed so far.
+        private(set) var composed: TreeStore
         var changedItems: [String: [String]] = [:]
         var modes: [PlannedMode] = []
         var steps: [ServiceStep] = []
         var actions: [ResolvedAction] = []
         var validations: [String: (Validation?, Validation?)] = [:]
-        /// The host's inventory variables (`Host.variables`), for fixes that take one.
-        var variables: [String: String] = [:]
         /// Package upgrades (`--allow-upgrade`), after any other action.
         var upgrades: [ResolvedAction] = []
 
-        init(planner: Planner, host: String, facts: HostFacts, mode: Mode, checks: [any ItemCheck]) throws {
+        init(planner: Planner, host: String, facts: HostFacts, mode: Mode, checks: [any ItemCheck], variables: [String: String] = [:]) {
             self.planner = planner
             self.host = host
             self.facts = facts
             self.mode = mode
             self.checks = checks
+            self.variables = variables
+            read = TreeStore(host: host, facts: facts)
+            composed = TreeStore(host: host, facts: facts)
         }
 
-        mutating func run(_ plan: inout HostPlan) throws {
+        /// What judgements read: the files as the host sent them.
+        var context: JudgeContext { JudgeContext(host: host, facts: facts, mode: mode, variables: variables, trees: read) }
+
+        /// One item's judgements, and which of them came from which target (for the check that
+        /// no remedy undoes another's).
+        struct Judged {
+            var book: Playbook
+            var judgements: [Judgement]
+            /// Per judgement: the target it judged, nil for an item check's.
+            var targets: [(any TargetKind)?]
+        }
+
+        mutating func run(_ plan: inout HostPlan, excepted: [String: ExceptionMark] = [:]) throws {
             parseAll()
+            var judged: [Judged] = []
             for book in planner.playbooks {
                 if !book.appliesTo.contains(facts.family.rawValue), facts.family != .unknown {
                     plan.findings.append(Finding(
@@ -237,17 +231,38 @@ public struct Planner: Sendable {
                                             note: "item does not apply to \(facts.family.rawValue)")]))
                     continue
                 }
-                let evidence = try judge(book)
-                plan.findings.append(Finding(
-                    host: host, item: book.id, title: book.title, status: Finding.verdict(evidence), evidence: evidence))
+                let j = try judge(book)
+                let evidence = j.judgements.map(\.evidence)
+                var finding = Finding(host: host, item: book.id, title: book.title, status: Finding.verdict(evidence), evidence: evidence)
+                if finding.status == .fail, let mark = excepted[book.id] {
+                    finding.status = .exception
+                    finding.exception = mark
+                }
+                plan.findings.append(finding)
+                // Only an item that failed (and is not excepted) is fixed; an item in error or for
+                // review is left to a person, even where one of its targets has a fix.
+                if ![.exception, .review].contains(finding.status), j.judgements.contains(where: { $0.remedy != nil }) {
+                    judged.append(j)
+                }
+            }
+            let fixing = judged.filter { j in plan.findings.contains { $0.item == j.book.id && $0.status != .error } }
+            try compose(fixing, into: &plan)
+            // A file that an item in error would change is not changed for any other item
+            // either: an error on a file the fix reads leaves the whole file as it is.
+            var untouchable = Set<String>()
+            for j in judged where plan.findings.contains(where: { $0.item == j.book.id && $0.status == .error }) {
+                var scratch = Build(planner: planner, host: host, facts: facts, mode: mode, checks: checks, variables: variables)
+                for remedy in j.judgements.compactMap(\.remedy) {
+                    do { try remedy.apply(&scratch) } catch { break }
+                }
+                untouchable.formUnion(scratch.changedItems.keys)
             }
             var toRender: [(path: String, items: [String], tree: ConfigTree, before: FileSnapshot)] = []
             // Every file read, in a stable order: the named ones, then those read from folders.
             let named = Set(planner.paths)
             for path in planner.paths + facts.files.keys.filter({ !named.contains($0) }).sorted() {
-                guard let items = changedItems[path], case .success(let tree)? = trees[path], let before = facts.files[path] ?? nil,
-                    // An item whose file errored is not fixed, even if another target of it was.
-                    !plan.findings.contains(where: { items.contains($0.item) && $0.status == .error })
+                guard let items = changedItems[path], !untouchable.contains(path), case .success(let tree)? = composed.trees[path],
+                      let before = facts.files[path] ?? nil
                 else { continue }
                 toRender.append((path, items, tree, before))
             }
@@ -268,30 +283,111 @@ public struct Planner: Sendable {
                     for a in try ServiceCatalog.resolve(step, facts: facts) where !actions.contains(a) { actions.append(a) }
                 }
             }
-            plan.modes = modes.filter { mode in
-                !plan.findings.contains { mode.items.contains($0.item) && $0.status == .error }
-            }
+            plan.modes = modes
             plan.actions = actions + upgrades.filter { !actions.contains($0) }
         }
 
-        /// One item's evidence: its item checks (those the mode judges), then, when the MTA is
-        /// kept, each target, fixed when it fails.
-        mutating func judge(_ book: Playbook) throws -> [Evidence] {
-            var evidence: [Evidence] = []
-            for check in checks where type(of: check).applies(to: book) {
-                evidence += try check.evidence(for: book, in: &self)
+        /// Carries out the remedies of `judged` in order on fresh composed trees. An item whose
+        /// remedy fails, or whose fix a later item's remedy undoes, gets an error row naming
+        /// why (and the other item), and the composition starts again without it.
+        mutating func compose(_ judged: [Judged], into plan: inout HostPlan) throws {
+            var dropped = Set<String>()
+            composing: while true {
+                composed = TreeStore(host: host, facts: facts)
+                changedItems = [:]
+                modes = []
+                steps = []
+                actions = []
+                validations = [:]
+                upgrades = []
+                let kept = judged.filter { !dropped.contains($0.book.id) }
+                for j in kept {
+                    do {
+                        for remedy in j.judgements.compactMap(\.remedy) { try remedy.apply(&self) }
+                    } catch {
+                        let e = Self.asMTAGuardError(error)
+                        fail(j.book.id, file: e.file ?? "-", line: e.line, note: e.withoutHost.description, in: &plan)
+                        dropped.insert(j.book.id)
+                        continue composing
+                    }
+                }
+                // Each target fixed must pass on the composed trees as it does on its own fix.
+                for j in kept {
+                    if let (target, other) = try undone(j, among: kept) {
+                        let note = "\(j.book.id)'s fix of \(target.file) and \(other)'s fix disagree: with both, \(j.book.id)'s check fails again; fix one of the two items by hand, or run them apart"
+                        fail(j.book.id, file: target.file, line: nil, note: note, in: &plan)
+                        fail(other, file: target.file, line: nil, note: note, in: &plan)
+                        dropped.formUnion([j.book.id, other])
+                        continue composing
+                    }
+                }
+                return
             }
-            guard mode == .harden else { return evidence }
+        }
+
+        /// The first target of `j` that passes with its own remedies alone but not with every
+        /// remedy composed, and the item whose remedy undoes it (composed with `j`'s alone).
+        private func undone(_ j: Judged, among kept: [Judged]) throws -> (any TargetKind, String)? {
+            for (judgement, target) in zip(j.judgements, j.targets) {
+                guard judgement.remedy != nil, let target, judgement.evidence.status == .fail,
+                      passes(target, of: j, composing: [], in: composed) == false,
+                      passes(target, of: j, composing: [j]) == true
+                else { continue }
+                let others = kept.filter { $0.book.id != j.book.id && (changedItems[target.file] ?? []).contains($0.book.id) }
+                let culprit = others.first { other in
+                    let pair = kept.filter { $0.book.id == j.book.id || $0.book.id == other.book.id }
+                    return passes(target, of: j, composing: pair) == false
+                }
+                return (target, culprit?.book.id ?? others.last?.book.id ?? "another item")
+            }
+            return nil
+        }
+
+        /// Whether `target` of `j` passes on `store`, or on fresh trees with the remedies of
+        /// `composing` (in order) carried out; nil where those remedies fail.
+        private func passes(_ target: any TargetKind, of j: Judged, composing: [Judged], in store: TreeStore? = nil) -> Bool? {
+            var trees = store
+            if trees == nil {
+                var scratch = Build(planner: planner, host: host, facts: facts, mode: mode, checks: checks, variables: variables)
+                do {
+                    for remedy in composing.flatMap({ $0.judgements.compactMap(\.remedy) }) { try remedy.apply(&scratch) }
+                } catch {
+                    return nil
+                }
+                trees = scratch.composed
+            }
+            let context = JudgeContext(host: host, facts: facts, mode: mode, variables: variables, trees: trees!)
+            return (try? target.judge(item: j.book.id, in: context).evidence.status) == .pass
+        }
+
+        /// Adds an error row to `item`'s finding (its verdict becomes 오류).
+        private func fail(_ item: String, file: String, line: Int?, note: String, in plan: inout HostPlan) {
+            guard let i = plan.findings.firstIndex(where: { $0.item == item }) else { return }
+            plan.findings[i].evidence.append(Evidence(mta: "-", file: file, line: line, text: "", status: .error, note: note))
+            plan.findings[i].status = Finding.verdict(plan.findings[i].evidence)
+        }
+
+        /// One item's judgements: its item checks (those the mode judges), then, when the MTA is
+        /// kept, each target's.
+        func judge(_ book: Playbook) throws -> Judged {
+            var judged = Judged(book: book, judgements: [], targets: [])
+            for check in checks where type(of: check).applies(to: book) {
+                let j = try check.judge(for: book, in: context)
+                judged.judgements += j
+                judged.targets += j.map { _ in nil }
+            }
+            guard mode == .harden else { return judged }
             for target in book.targets {
                 do {
-                    evidence.append(try target.judge(item: book.id, in: &self))
+                    judged.judgements.append(try target.judge(item: book.id, in: context))
                 } catch let error as MTAGuardError {
-                    evidence.append(Evidence(
+                    judged.judgements.append(Judgement(Evidence(
                         mta: target.mta, file: target.file, line: error.line, text: "",
-                        status: .error, advisory: target.advisory, note: error.withoutHost.description))
+                        status: .error, advisory: target.advisory, note: error.withoutHost.description)))
                 }
+                judged.targets.append(target)
             }
-            return evidence
+            return judged
         }
 
         /// Records a mode change; a second item asking for the same one joins it.
@@ -304,21 +400,10 @@ public struct Planner: Sendable {
             }
         }
 
-        /// The file at `path` parsed with `lens` (once; later calls get the same tree), or nil
-        /// where the host has no such file.
-        mutating func tree(_ path: String, lens: String, mta: String?) throws -> ConfigTree? {
-            if let parsed = trees[path] {
-                let tree = try parsed.get()
-                guard tree.lens == lens else {
-                    throw MTAGuardError(.invalidInput, file: path, "is read with \(tree.lens) by another item and \(lens) here")
-                }
-                return tree
-            }
-            guard let snapshot = facts.files[path] ?? nil else { return nil }
-            let host = self.host
-            let result = Result { try Self.parse(snapshot, path: path, lens: lens, mta: mta, host: host) }.mapError(Self.asMTAGuardError)
-            trees[path] = result
-            return try result.get()
+        /// The composed file at `path` parsed with `lens`, for a remedy to edit (once; later
+        /// calls get the same tree), or nil where the host has no such file.
+        func tree(_ path: String, lens: String, mta: String?) throws -> ConfigTree? {
+            try composed.tree(path, lens: lens, mta: mta)
         }
 
         /// Records that `item`'s fix changed the parsed `file` (rendered and diffed after every item).
@@ -326,48 +411,28 @@ public struct Planner: Sendable {
             if !(changedItems[file] ?? []).contains(item) { changedItems[file, default: []].append(item) }
         }
 
-        /// Judges one target on its (cached) tree; fixes it in the tree when it fails.
-        mutating func judgeAndFix(_ target: Target, item: String, fix: Bool) throws -> Evidence {
-            guard let tree = try tree(target.file, lens: target.lens, mta: target.mta) else {
-                throw MTAGuardError(file: target.file, "is absent")
-            }
-            let judge = Judge(target: target)
-            let found = judge.evidence(try judge.read(tree), file: target.file)
-            if found.status == .fail && fix {
-                try Remediator(target: target).apply(to: tree)
-                changed(target.file, by: item)
-            }
-            return found
+        /// Records a service step to take after a change, once.
+        mutating func after(_ step: ServiceStep?) {
+            if let step, !steps.contains(step) { steps.append(step) }
+        }
+
+        /// Records an action (a regenerated configuration), once.
+        mutating func act(_ action: ResolvedAction) {
+            if !actions.contains(action) { actions.append(action) }
         }
 
         /// Parses every present file the items and their item checks (the boot files of the
         /// "not needed" branch) read, each with the lens of the first target naming it.
-        mutating func parseAll() {
+        func parseAll() {
             // `mta` reads the file, for the hint when its lens cannot (none for the checks' files).
             var lenses: [(file: String, lens: String, mta: String?)] = []
             let edits = checks.flatMap { type(of: $0).files }
             let bootFiles = Set(edits.map(\.file))
             for target in planner.playbooks.flatMap(\.targets) + edits {
-                guard case .contents(let lens) = target.fetch, facts.files[target.file] ?? nil != nil,
-                    !lenses.contains(where: { $0.file == target.file })
-                else { continue }
+                guard case .contents(let lens) = target.fetch, !lenses.contains(where: { $0.file == target.file }) else { continue }
                 lenses.append((target.file, lens, bootFiles.contains(target.file) ? nil : target.mta))
             }
-            let host = self.host, facts = self.facts
-            let results = Self.concurrently(lenses) { item -> ConfigTree in
-                try Self.parse((facts.files[item.file] ?? nil)!, path: item.file, lens: item.lens, mta: item.mta, host: host)
-            }
-            for (item, result) in zip(lenses, results) { trees[item.file] = result }
-        }
-
-        /// A file's bytes parsed with `lens`; text files only.
-        static func parse(_ snapshot: FileSnapshot, path: String, lens: String, mta: String?, host: String) throws -> ConfigTree {
-            guard let text = String(data: snapshot.bytes, encoding: .utf8) else {
-                throw TextPosition.notUTF8(
-                    file: path, bytes: snapshot.bytes, host: host, what: "mtaguard edits text files only",
-                    hint: "the file was left as it is; look at it by hand")
-            }
-            return try ConfigWorkspace().parse(text, lens: lens, file: path, host: host, mta: mta)
+            read.parse(lenses)
         }
 
         /// Runs `body` on every element on as many threads as there are cores; results in order.
