@@ -130,7 +130,8 @@ public struct Session: Sendable {
                 return SSHHost(name: name, target: target, transport: transport)
             }
         }
-        if let port = smtpPort { engine.verify = SMTPRefusalCheck.verification(engine.planner.playbooks, port: port, address: smtpHost) }
+        let smtp = smtpPort.flatMap { SMTPRefusalCheck.verification(engine.planner.playbooks, port: $0, address: smtpHost) }
+        engine.verify = UpgradeVerification.both(smtp, allowUpgrade ? UpgradeVerification.verification() : nil)
         engine.progress = progress
         engine.stopRequested = stopRequested
         return engine
@@ -230,7 +231,8 @@ public struct Session: Sendable {
         let broken = plans.filter { $0.error != nil }
         if !broken.isEmpty && broken.count < plans.count { return 3 }
         if !broken.isEmpty || statuses.contains(.error) { return 1 }
-        return statuses.contains(.fail) ? 2 : 0
+        // 수동 확인 is not "every item passes": a person still has to decide it.
+        return statuses.contains(.fail) || statuses.contains(.review) ? 2 : 0
     }
 
     /// `plan`: 0 nothing to do, 2 changes pending, 1 an error, 3 some hosts could not be reached.
