@@ -224,7 +224,7 @@ public struct Session: Sendable {
 
     // MARK: Exit codes
 
-    /// `check`: 0 every item passes or does not apply, 2 a finding, 1 an error, 3 some hosts
+    /// `check`: 0 every item passes or does not apply, 2 a finding (취약 or 수동 확인), 1 an error, 3 some hosts
     /// could not be reached (the others were judged).
     public static func checkExitCode(_ plans: [HostPlan]) -> Int32 {
         let statuses = plans.flatMap { $0.findings.map(\.status) }
