@@ -45,6 +45,7 @@ func packageLab(_ name: String, installed: String, shims: [String: String], then
                 """,
             "apt-cache": """
                 [ "$1 $2" = "policy postfix" ] || exit 0
+                if [ -f $S/aptfail ]; then echo "E: Could not open lock file /var/lib/apt/lists/lock - open (13: Permission denied)" >&2; exit 100; fi
                 echo "postfix:"; echo "  Installed: $(cat $S/postfix-version)"; echo "  Candidate: \(Self.new)"
                 echo "  Version table:"; echo "     \(Self.new) 500"
                 echo "        500 http://deb.debian.org/debian bookworm-updates/main amd64 Packages"
@@ -122,6 +123,27 @@ func packageLab(_ name: String, installed: String, shims: [String: String], then
         let rollback = try run(lab, backups, ["rollback", runID])
         #expect(rollback.status == 0, "\(rollback)")
         #expect(packageCommands(lab) == [downgrade], "\(rollback)")
+        #expect(try installed(lab) == Self.old)
+    }
+
+    /// apt-cache policy failing is not "nothing newer": the upstream number (this machine's
+    /// postfix 3.7.11, below 3.7.22) falls short, so 수동 확인 with apt-cache's own error, and
+    /// --allow-upgrade upgrades nothing.
+    @Test func aptCacheFailingIsReviewedNotPassed() throws {
+        let lab = try makeLab()
+        defer { lab.stop() }
+        let backups = try TempDir("upgrade-aptfail")
+        defer { backups.remove() }
+        _ = FileManager.default.createFile(atPath: lab.host("pkg-host").directory + "/state/aptfail", contents: nil)
+        let check = try run(lab, backups, ["check"])
+        #expect(check.status == 2, "\(check)")
+        #expect(check.stdout.contains("수동 확인"), "\(check)")
+        #expect(check.stdout.contains("package: apt-cache policy failed (exit 100): \"E: Could not open lock file /var/lib/apt/lists/lock - open (13: Permission denied)\"; "
+            + "the upstream number 3.7.11 falls short"), "\(check)")
+        #expect(check.stdout.contains("apt-get changelog postfix"), "\(check)")
+        let apply = try run(lab, backups, ["apply", "--yes", "--allow-upgrade"])
+        #expect(!apply.stdout.contains("apt-get"), "\(apply)")
+        #expect(packageCommands(lab) == [])
         #expect(try installed(lab) == Self.old)
     }
 
