@@ -139,7 +139,7 @@ import Testing
         let dir = try TempDir("pkgtool")
         defer { dir.remove() }
         for (name, body) in tools { try dir.write("bin/" + name, "#!/bin/sh\n" + body + "\n", mode: 0o755) }
-        for utility in ["sed", "tr", "head", "grep", "ls", "dirname", "basename", "cat", "cut", "sleep"] + (timeout ? ["timeout"] : []) {
+        for utility in ["sed", "tr", "head", "grep", "ls", "dirname", "basename", "cat", "cut", "sleep", "true"] + (timeout ? ["timeout"] : []) {
             try FileManager.default.createSymbolicLink(atPath: dir.path + "/bin/" + utility, withDestinationPath: "/usr/bin/" + utility)
         }
         var script = RemoteScript()

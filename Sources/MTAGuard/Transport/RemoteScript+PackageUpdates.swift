@@ -17,7 +17,8 @@ extension RemoteScript {
     static func packageUpdateFunctions(bound: Int) -> ShellCode {
         """
         MTG_BOUND=\(bound)
-        if command -v timeout >/dev/null 2>&1; then MTG_TO=yes; else MTG_TO=; fi
+        # A timeout(1) that takes -k (GNU coreutils; not every busybox): else calls are unbounded.
+        if timeout -k 1 5 true >/dev/null 2>&1; then MTG_TO=yes; else MTG_TO=; fi
         # mtg_ask CMD...: CMD's output (its errors too) in $mtg_o, its exit status in $mtg_s.
         # At the bound CMD gets SIGTERM, and SIGKILL 2 s later if it is still there (a
         # session whose SIGTERM is blocked); timeout then exits 124 or 137.
