@@ -134,22 +134,27 @@ import Testing
         try shim("postconf", "case \"$*\" in '-d -h mail_version') echo 3.7.11;; '-h smtpd_forbid_bare_newline') echo normalize;; '-h smtpd_future_setting') echo 42;; esac")
         try shim("exim4", "echo 'Exim version 4.96 #2 built 26-Nov-2026 12:00:00'; echo 'Copyright (c) University of Cambridge'")
         try shim("dpkg-query", "case \"$*\" in *exim4-daemon-light) printf 'install ok installed 4.96-15+deb12u4';; *) exit 1;; esac")
-        try shim("apt-cache", "echo 'exim4-daemon-light:'; echo '  Installed: 4.96-15+deb12u4'; echo '  Candidate: 4.96-15+deb12u5'")
+        try shim("apt-cache", """
+            echo 'exim4-daemon-light:'; echo '  Installed: 4.96-15+deb12u4'; echo '  Candidate: 4.96-15+deb12u5'
+            echo '  Version table:'; echo '     4.96-15+deb12u5 500'
+            echo '        500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages'
+            echo ' *** 4.96-15+deb12u4 100'; echo '        100 /var/lib/dpkg/status'
+            """)
         let script = RemoteScript()
         // The settings come from the knowledge base's rules, by name (here one a future KB might add).
         let settings = script.settingsProbe(["postfix": ["smtpd_forbid_bare_newline", "smtpd_future_setting"]])
         let out = try runCommand(["sh", "-s"], stdin: "M=\(script.marker)\n" + script.versionProbe.text + settings.text,
                                  environment: ["PATH": dir.path + "/bin:/usr/bin:/bin"])
-        let facts = RemoteScript.Versions(output: out.stdout, marker: script.marker).facts
+        let facts = try RemoteScript.Versions(output: out.stdout, marker: script.marker, host: "h").facts
         #expect(facts["postfix"]?.version == "3.7.11")
         #expect(facts["postfix"]?.settings == ["smtpd_forbid_bare_newline": "normalize", "smtpd_future_setting": "42"])
         #expect(facts["exim"]?.version == "4.96")
         #expect(facts["exim"]?.source == "exim4")
-        #expect(facts["exim"]?.package == PackageInfo(tool: "dpkg", name: "exim4-daemon-light", installed: "4.96-15+deb12u4", candidate: "4.96-15+deb12u5"))
+        #expect(facts["exim"]?.package == PackageInfo(tool: "dpkg", name: "exim4-daemon-light", installed: "4.96-15+deb12u4", update: .candidate("4.96-15+deb12u5", tool: "apt-cache")))
         #expect(facts["postfix"]?.package == nil)
     }
 
-    @Test func ownerLinesAreRead() {
+    @Test func ownerLinesAreRead() throws {
         let m = "@@0123456789abcdef"
         let out = """
             \(m) owner /usr/sbin/sendmail postfix dpkg:postfix
@@ -157,7 +162,7 @@ import Testing
             \(m) owner /usr/sbin/sendmail
 
             """
-        #expect(RemoteScript.Versions(output: out, marker: m).owners == [
+        #expect(try RemoteScript.Versions(output: out, marker: m, host: "h").owners == [
             CommandOwner(path: "/usr/sbin/sendmail", mta: "postfix", evidence: ["dpkg:postfix"]),
             CommandOwner(path: "/usr/lib/sendmail", mta: "exim", evidence: ["link:/usr/sbin/exim4", "dpkg:exim4-daemon-light"]),
         ])
@@ -189,7 +194,7 @@ import Testing
             stdin: "M=\(script.marker)\n" + script.versionProbe.text, environment: ["PATH": dir.path + "/bin:/usr/bin:/bin"])
         #expect(out.status == 0, "\(out)")
         let calls = (try? String(contentsOfFile: dir.path + "/calls", encoding: .utf8)) ?? ""
-        return (RemoteScript.Versions(output: out.stdout, marker: script.marker), calls)
+        return (try RemoteScript.Versions(output: out.stdout, marker: script.marker, host: "h"), calls)
     }
 
     @Test func postfixsWrapperIsPostfixsAndHasNoSendmailVersion() throws {

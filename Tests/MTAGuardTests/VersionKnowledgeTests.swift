@@ -105,9 +105,18 @@ import Testing
     }
 
     static let yes = ["smtpd_forbid_bare_newline": "yes"]
-    static func debianPostfix(_ candidate: String?) -> PackageInfo {
-        PackageInfo(tool: "dpkg", name: "postfix", installed: "3.7.11-0+deb12u1", candidate: candidate)
+    static func debianPostfix(_ update: PackageUpdate) -> PackageInfo {
+        PackageInfo(tool: "dpkg", name: "postfix", installed: "3.7.11-0+deb12u1", update: update)
     }
+    static func apt(_ candidate: String) -> PackageUpdate { .candidate(candidate, tool: "apt-cache") }
+    /// exim 4.80 from RHEL 6 (end of life upstream), whatever the package manager said.
+    static func el6Exim(_ update: PackageUpdate) -> PackageInfo {
+        PackageInfo(tool: "rpm", name: "exim", installed: "0:4.80-1.el6", update: update)
+    }
+    static func el9Exim(_ update: PackageUpdate) -> PackageInfo {
+        PackageInfo(tool: "rpm", name: "exim", installed: "0:4.99.3-1.el9", update: update)
+    }
+    static let dnfFailed = PackageUpdate.unknown(.failed(tool: "dnf", status: 1, output: "Error: Failed to download metadata for repo 'epel'"))
 
     static let cases: [Case] = [
         Case(name: "sendmail 8.17.1.9 upstream", mta: "sendmail", version: "8.17.1.9", status: .fail,
@@ -161,30 +170,81 @@ import Testing
         Case(name: "exim 4.99.3", mta: "exim", version: "4.99.3", status: .pass, rule: "4.99.3 is the latest of line 4.99",
              absent: ["CVE"]),
         Case(name: "debian postfix with a newer candidate", mta: "postfix", version: "3.7.11",
-             package: debianPostfix("3.7.11-0+deb12u2"), settings: yes, status: .fail,
-             rule: "package: debian candidate 3.7.11-0+deb12u2 is newer than installed 3.7.11-0+deb12u1"),
+             package: debianPostfix(apt("3.7.11-0+deb12u2")), settings: yes, status: .fail,
+             rule: "package: apt-cache policy offers postfix 3.7.11-0+deb12u2, newer than installed 3.7.11-0+deb12u1"),
         Case(name: "debian postfix, no newer candidate", mta: "postfix", version: "3.7.11",
-             package: debianPostfix("3.7.11-0+deb12u1"), settings: yes, status: .pass,
-             rule: "package: debian knows no newer candidate for postfix than installed 3.7.11-0+deb12u1",
+             package: debianPostfix(apt("3.7.11-0+deb12u1")), settings: yes, status: .pass,
+             rule: "package: apt-cache policy offers nothing newer for postfix than installed 3.7.11-0+deb12u1",
              notes: ["information: upstream: 3.7.11 < 3.7.22 (latest of line 3.7)", "the debian package decides"]),
-        Case(name: "debian postfix, no candidate at all", mta: "postfix", version: "3.7.11",
-             package: debianPostfix(nil), settings: yes, status: .pass, rule: "package: debian knows no newer candidate"),
+        Case(name: "debian postfix, apt-cache names no candidate", mta: "postfix", version: "3.7.11",
+             package: debianPostfix(.unknown(.noCandidate(tool: "apt-cache"))), settings: yes, status: .review,
+             rule: "package: apt-cache policy names no candidate; the upstream number 3.7.11 falls short (upstream: 3.7.11 < 3.7.22 (latest of line 3.7))",
+             notes: ["would apply: upstream: 3.7.11 < 3.7.22", "to look at: whether postfix 3.7.11-0+deb12u1 carries the fixes",
+                     "apt-get changelog postfix", "make apt-cache policy work on the host and check again"],
+             absent: ["offers nothing newer"]),
+        Case(name: "debian postfix, apt-cache failed", mta: "postfix", version: "3.7.11",
+             package: debianPostfix(.unknown(.failed(tool: "apt-cache", status: 100, output: "E: Could not open lock file"))),
+             settings: yes, status: .review,
+             rule: "package: apt-cache policy failed (exit 100): \"E: Could not open lock file\"; the upstream number 3.7.11 falls short"),
+        Case(name: "debian postfix, apt has no lists", mta: "postfix", version: "3.7.11",
+             package: debianPostfix(.unknown(.cacheEmpty(tool: "apt-cache", status: 0, output: "postfix: Installed: 3.7.11-0+deb12u1"))),
+             settings: yes, status: .review, rule: "apt-cache policy could not answer from its cache (exit 0)",
+             notes: ["run apt-get update on the host and check again"]),
         Case(name: "debian postfix, up to date but setting absent", mta: "postfix", version: "3.7.11",
-             package: debianPostfix(nil), status: .fail,
-             rule: "smtpd_forbid_bare_newline is not set", notes: ["package: debian knows no newer candidate"]),
+             package: debianPostfix(apt("3.7.11-0+deb12u1")), status: .fail,
+             rule: "smtpd_forbid_bare_newline is not set", notes: ["package: apt-cache policy offers nothing newer"]),
+        Case(name: "debian postfix, apt failed and setting absent: the setting decides", mta: "postfix", version: "3.7.11",
+             package: debianPostfix(.unknown(.noCandidate(tool: "apt-cache"))), status: .fail,
+             rule: "smtpd_forbid_bare_newline is not set", notes: ["a person must decide"]),
         Case(name: "debian exim 4.96, no newer candidate", mta: "exim", version: "4.96",
-             package: PackageInfo(tool: "dpkg", name: "exim4-daemon-light", installed: "4.96-15+deb12u7", candidate: "4.96-15+deb12u7"),
-             status: .pass, rule: "package: debian knows no newer candidate",
+             package: PackageInfo(tool: "dpkg", name: "exim4-daemon-light", installed: "4.96-15+deb12u7", update: apt("4.96-15+deb12u7")),
+             status: .pass, rule: "package: apt-cache policy offers nothing newer",
              notes: ["information: CVE-2023-42117 affects 4.96", "information: upstream: line 4.96 of exim is end of life"]),
         Case(name: "rpm candidate older than installed", mta: "sendmail", version: "8.16.1",
-             package: PackageInfo(tool: "rpm", name: "sendmail", installed: "8.16.1-11.el9", candidate: "8.16.1-10.el9"),
-             status: .pass, rule: "package: rpm knows no newer candidate", notes: ["is older than installed"]),
+             package: PackageInfo(tool: "rpm", name: "sendmail", installed: "8.16.1-11.el9", update: .candidate("8.16.1-10.el9", tool: "yum")),
+             status: .pass, rule: "package: yum check-update offers nothing newer", notes: ["is older than installed"]),
+        // RHEL: what dnf, yum and zypper said, and what decides when they could not say.
+        Case(name: "el6 exim 4.80, dnf offers a newer package", mta: "exim", version: "4.80",
+             package: el6Exim(.candidate("4.80-2.el6", tool: "dnf")), status: .fail,
+             rule: "package: dnf check-update offers exim 4.80-2.el6, newer than installed 0:4.80-1.el6",
+             notes: ["the rpm package decides", "information: upstream: line 4.80 of exim is end of life"]),
+        Case(name: "el6 exim 4.80, dnf asked and nothing newer", mta: "exim", version: "4.80",
+             package: el6Exim(.noneNewer(tool: "dnf")), status: .pass,
+             rule: "package: dnf check-update offers nothing newer for exim than installed 0:4.80-1.el6"),
+        Case(name: "el6 exim 4.80, zypper asked and nothing newer", mta: "exim", version: "4.80",
+             package: el6Exim(.noneNewer(tool: "zypper")), status: .pass,
+             rule: "package: zypper list-updates offers nothing newer for exim"),
+        Case(name: "el6 exim 4.80, dnf failed: a person decides", mta: "exim", version: "4.80",
+             package: el6Exim(dnfFailed), status: .review,
+             rule: "package: dnf check-update failed (exit 1): \"Error: Failed to download metadata for repo 'epel'\"; "
+                + "the upstream number 4.80 falls short (upstream: line 4.80 of exim is end of life",
+             notes: ["would apply: upstream: line 4.80 of exim is end of life", "21Nails (CVE-2020-28007", "CVE-2023-42117 affects 4.80",
+                     "to look at: whether exim 0:4.80-1.el6 carries the fixes for what would apply above (the vendor's security advisories; rpm -q --changelog exim)",
+                     "make dnf check-update work on the host and check again"],
+             absent: ["offers nothing newer", "knows no newer"]),
+        Case(name: "el6 exim 4.80, no package manager", mta: "exim", version: "4.80",
+             package: el6Exim(.unknown(.noTool(tools: "dnf, yum or zypper"))), status: .review,
+             rule: "package: the host has no dnf, yum or zypper to ask whether a newer package exists; the upstream number 4.80 falls short"),
+        Case(name: "el6 exim 4.80, yum timed out", mta: "exim", version: "4.80",
+             package: el6Exim(.unknown(.timedOut(tool: "yum", seconds: 30))), status: .review,
+             rule: "package: yum check-update did not answer within 30 s and was stopped; the upstream number 4.80 falls short"),
+        Case(name: "el6 exim 4.80, dnf without cache", mta: "exim", version: "4.80",
+             package: el6Exim(.unknown(.cacheEmpty(tool: "dnf", status: 1, output: "Error: Cache-only enabled but no cache for 'epel'"))),
+             status: .review, rule: "package: dnf check-update could not answer from its cache (exit 1)",
+             notes: ["run dnf makecache on the host and check again"]),
+        Case(name: "el9 exim 4.99.3, dnf failed: the upstream number decides", mta: "exim", version: "4.99.3",
+             package: el9Exim(dnfFailed), status: .pass,
+             rule: "package: dnf check-update failed (exit 1): \"Error: Failed to download metadata for repo 'epel'\"; "
+                + "judged by the upstream version: upstream: 4.99.3 is the latest of line 4.99"),
+        Case(name: "rpm exim, dnf failed and the version unreadable", mta: "exim", version: "unknown",
+             package: el9Exim(dnfFailed), status: .error,
+             rule: "cannot read 'unknown' as a version number of exim, and dnf check-update failed (exit 1)"),
         Case(name: "unknown package tool trusts a different candidate", mta: "sendmail", version: "8.17.1",
-             package: PackageInfo(tool: "swlist", name: "sendmail", installed: "B.11.31.01", candidate: "B.11.31.02"),
-             status: .fail, rule: "package: swlist candidate B.11.31.02 differs from installed B.11.31.01"),
+             package: PackageInfo(tool: "swlist", name: "sendmail", installed: "B.11.31.01", update: .candidate("B.11.31.02", tool: "swlist")),
+             status: .fail, rule: "package: swlist offers sendmail B.11.31.02, which differs from installed B.11.31.01"),
         Case(name: "package with an unreadable upstream number", mta: "exim", version: "",
-             package: PackageInfo(tool: "dpkg", name: "exim4-base", installed: "4.96-15+deb12u7"),
-             status: .pass, rule: "package: debian knows no newer candidate", notes: ["no upstream comparison"]),
+             package: PackageInfo(tool: "dpkg", name: "exim4-base", installed: "4.96-15+deb12u7", update: apt("4.96-15+deb12u7")),
+             status: .pass, rule: "package: apt-cache policy offers nothing newer", notes: ["no upstream comparison"]),
         Case(name: "unknown MTA", mta: "qmail", version: "1.03", status: .error, rule: "nothing on 'qmail'"),
         Case(name: "unreadable version", mta: "exim", version: "unknown", status: .error, rule: "cannot read 'unknown'"),
     ]

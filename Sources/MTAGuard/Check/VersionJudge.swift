@@ -8,15 +8,17 @@ public struct PackageInfo: Sendable, Equatable {
     public var name: String
     /// The installed package version, as the tool writes it ("3.7.11-0+deb12u1").
     public var installed: String
-    /// The newest version the tool can install (apt-cache policy's Candidate, dnf's available
-    /// update), or nil when it knows none.
-    public var candidate: String?
+    /// What the host's package manager said of a newer package: a candidate, nothing newer,
+    /// or could not tell (and why).
+    public var update: PackageUpdate
+    /// The version the package manager offers, where it offered one.
+    public var candidate: String? { update.candidate }
 
-    public init(tool: String, name: String, installed: String, candidate: String? = nil) {
+    public init(tool: String, name: String, installed: String, update: PackageUpdate) {
         self.tool = tool
         self.name = name
         self.installed = installed
-        self.candidate = candidate
+        self.update = update
     }
 }
 
@@ -38,17 +40,27 @@ public struct VersionVerdict: Sendable, Equatable {
 
 /// Judges a mail server's version against the knowledge base.
 ///
-/// 1. A distribution package is judged by its distribution, which backports fixes without
-///    changing the upstream number: 취약 when the package tool knows a newer candidate, else
-///    양호; the upstream comparison and CVEs are notes, for information. AIX's lslpp, HP-UX's
-///    swlist and Solaris 10's pkginfo know only what is installed, not whether anything newer
-///    exists: for their packages rule 2 decides, and the rule says so.
-/// 2. An upstream build is judged against the knowledge base: 취약 when its release line is end
-///    of life, it is below its line's latest release, or a known CVE's range covers it. A line
-///    newer than every known line passes with a note that the knowledge base is older.
-/// 3. postfix, built either way: 취약 also when the setting that mitigates CVE-2023-51764
+/// 1. A distribution package whose package manager answered is judged by its distribution,
+///    which backports fixes without changing the upstream number: 취약 when the manager offers
+///    a newer package (apt-cache policy's candidate, a dnf/yum check-update or zypper
+///    list-updates line, Solaris pkg list -u), else 양호 (it was asked and offers nothing
+///    newer); the upstream comparison and CVEs are notes, for information.
+/// 2. A package whose manager could not tell (none on the host, it failed, timed out, had no
+///    cache, named no candidate) is judged by its upstream number, and the rule says first what
+///    was asked and why it did not answer: 양호 only when the upstream number is itself the
+///    latest of a maintained line with no known CVE; where the upstream number falls short, the
+///    distribution may still have backported the fixes, which nothing could ask: 수동 확인
+///    (review) with the installed package, the shortfalls and CVEs that would apply, and what to
+///    look at. An unreadable version number then decides nothing: 오류.
+/// 3. AIX's lslpp, HP-UX's swlist and Solaris 10's pkginfo know only what is installed, never
+///    whether anything newer exists: for their packages, as for an upstream build, the
+///    knowledge base decides: 취약 when the release line is end of life, the version is below
+///    its line's latest release, or a known CVE's range covers it. A line newer than every known
+///    line passes with a note that the knowledge base is older.
+/// 4. postfix, built either way: 취약 also when the setting that mitigates CVE-2023-51764
 ///    (SMTP smuggling), smtpd_forbid_bare_newline, is not in force: set to yes, normalize or
-///    reject, or unset where the version's default is yes (3.9 and later).
+///    reject, or unset where the version's default is yes (3.9 and later). An established
+///    shortfall of the setting outranks 수동 확인.
 public enum VersionJudge {
     public static func judge(
         mta: String, version: String, package: PackageInfo?, settings: [String: String],
@@ -71,6 +83,11 @@ public enum VersionJudge {
         let settingProblems = setting.compactMap(\.problem)
         let settingNotes = setting.map(\.note)
 
+        if let package, case .unknown(let doubt) = package.update, !upstreamDecides(package) {
+            return undecided(
+                known, version: version, parsed: parsed, package: package, doubt: doubt, upstream: upstream,
+                settingProblems: settingProblems, settingNotes: settingNotes)
+        }
         guard let package, !upstreamDecides(package) else {
             // Rule 2 (and 3): the knowledge base decides, for an upstream build or a package
             // whose tool cannot tell whether a newer one exists (the rule says so first).
@@ -149,23 +166,64 @@ public enum VersionJudge {
     }
 
     static func packageDecision(_ p: PackageInfo) -> (newer: Bool, rule: String, note: String?) {
-        let label = packageLabel(p.tool)
         if upstreamDecides(p), let blind = candidateBlind[p.tool.lowercased()] {
             return (false, "package: \(p.tool) reports \(p.name) \(p.installed) and knows no candidate on \(blind.platform), so the upstream comparison decides", nil)
         }
-        let none = "package: \(label) knows no newer candidate for \(p.name) than installed \(p.installed)"
-        guard let candidate = p.candidate?.trimmingCharacters(in: .whitespaces), !candidate.isEmpty,
-              candidate != p.installed
-        else { return (false, none, nil) }
-        guard let order = PackageVersion.compare(candidate, p.installed, tool: p.tool) else {
-            // A tool whose ordering is not known here: it offered something else, so trust it.
-            return (true, "package: \(label) candidate \(candidate) differs from installed \(p.installed)", nil)
+        switch p.update {
+        case .unknown(let doubt):
+            return (false, "package: \(doubt)", nil)
+        case .noneNewer(let tool):
+            return (false, "package: \(PackageUpdate.asked(tool)) offers nothing newer for \(p.name) than installed \(p.installed)", nil)
+        case .candidate(let offered, let tool):
+            let asked = PackageUpdate.asked(tool)
+            let none = "package: \(asked) offers nothing newer for \(p.name) than installed \(p.installed)"
+            let candidate = offered.trimmingCharacters(in: .whitespaces)
+            guard !candidate.isEmpty, candidate != p.installed else { return (false, none, nil) }
+            guard let order = PackageVersion.compare(candidate, p.installed, tool: p.tool) else {
+                // A tool whose ordering is not known here: it offered something else, so trust it.
+                return (true, "package: \(asked) offers \(p.name) \(candidate), which differs from installed \(p.installed)", nil)
+            }
+            if order > 0 {
+                return (true, "package: \(asked) offers \(p.name) \(candidate), newer than installed \(p.installed)", nil)
+            }
+            if order == 0 { return (false, none, nil) }
+            return (false, none, "package: \(asked)'s candidate \(candidate) is older than installed \(p.installed) (pinned or downgraded?)")
         }
-        if order > 0 {
-            return (true, "package: \(label) candidate \(candidate) is newer than installed \(p.installed)", nil)
+    }
+
+    /// Rule 2: a package whose manager could not tell whether anything newer exists.
+    static func undecided(
+        _ known: VersionKnowledge.MTA, version: String, parsed: MailVersion?, package p: PackageInfo,
+        doubt: PackageUpdate.Doubt, upstream: Assessment, settingProblems: [String], settingNotes: [String]
+    ) -> VersionVerdict {
+        guard let parsed else {
+            return VersionVerdict(
+                status: .error,
+                rule: "cannot read '\(version)' as a version number of \(known.name), and \(doubt): nothing decides")
         }
-        if order == 0 { return (false, none, nil) }
-        return (false, none, "package: \(label) candidate \(candidate) is older than installed \(p.installed) (pinned or downgraded?)")
+        let asked = "package: \(doubt)"
+        guard let shortfall = upstream.problems.first else {
+            let rule = "\(asked); judged by the upstream version: \(upstream.standing)"
+            let notes = upstream.cveNotes + upstream.info + settingNotes
+            guard let first = settingProblems.first else { return VersionVerdict(status: .pass, rule: rule, notes: notes) }
+            return VersionVerdict(status: .fail, rule: first, notes: [rule] + settingProblems.dropFirst() + notes)
+        }
+        let review = "\(asked); the upstream number \(parsed.number) falls short (\(shortfall)), but \(p.name) \(p.installed) "
+            + "is a distribution package whose backported fixes nothing could ask for: a person must decide"
+        let look = "to look at: whether \(p.name) \(p.installed) carries the fixes for what would apply above "
+            + "(the vendor's security advisories; \(changelog(p))), or \(doubt.remedy)"
+        let notes = upstream.problems.map { "would apply: \($0)" } + upstream.cveNotes + upstream.info + settingNotes + [look]
+        guard let first = settingProblems.first else { return VersionVerdict(status: .review, rule: review, notes: notes) }
+        return VersionVerdict(status: .fail, rule: first, notes: [review] + settingProblems.dropFirst() + notes)
+    }
+
+    /// Where a package's own history of fixes is read.
+    static func changelog(_ p: PackageInfo) -> String {
+        switch packageLabel(p.tool) {
+        case "rpm": "rpm -q --changelog \(p.name)"
+        case "debian": "apt-get changelog \(p.name), or /usr/share/doc/\(p.name)/changelog.Debian.gz"
+        default: "the package's change log"
+        }
     }
 
     // MARK: Upstream rule

@@ -95,7 +95,7 @@ public struct LocalHost: Host {
         var facts = HostFacts(
             family: family, release: release, initSystem: services.initSystem, tools: services.tools,
             services: services.states, files: files)
-        let versions = RemoteScript.Versions(output: out.stdout, marker: script.marker)
+        let versions = try RemoteScript.Versions(output: out.stdout, marker: script.marker, host: name)
         facts.folders = folders
         facts.metadata = metas
         facts.metadataIssues = issues

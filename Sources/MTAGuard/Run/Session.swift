@@ -130,7 +130,8 @@ public struct Session: Sendable {
                 return SSHHost(name: name, target: target, transport: transport)
             }
         }
-        if let port = smtpPort { engine.verify = SMTPRefusalCheck.verification(engine.planner.playbooks, port: port, address: smtpHost) }
+        let smtp = smtpPort.flatMap { SMTPRefusalCheck.verification(engine.planner.playbooks, port: $0, address: smtpHost) }
+        engine.verify = UpgradeVerification.both(smtp, allowUpgrade ? UpgradeVerification.verification() : nil)
         engine.progress = progress
         engine.stopRequested = stopRequested
         return engine
@@ -223,14 +224,15 @@ public struct Session: Sendable {
 
     // MARK: Exit codes
 
-    /// `check`: 0 every item passes or does not apply, 2 a finding, 1 an error, 3 some hosts
+    /// `check`: 0 every item passes or does not apply, 2 a finding (취약 or 수동 확인), 1 an error, 3 some hosts
     /// could not be reached (the others were judged).
     public static func checkExitCode(_ plans: [HostPlan]) -> Int32 {
         let statuses = plans.flatMap { $0.findings.map(\.status) }
         let broken = plans.filter { $0.error != nil }
         if !broken.isEmpty && broken.count < plans.count { return 3 }
         if !broken.isEmpty || statuses.contains(.error) { return 1 }
-        return statuses.contains(.fail) ? 2 : 0
+        // 수동 확인 is not "every item passes": a person still has to decide it.
+        return statuses.contains(.fail) || statuses.contains(.review) ? 2 : 0
     }
 
     /// `plan`: 0 nothing to do, 2 changes pending, 1 an error, 3 some hosts could not be reached.

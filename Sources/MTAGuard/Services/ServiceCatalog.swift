@@ -293,16 +293,20 @@ extension ServiceCatalog {
         case "rpm":
             // rpm prints EPOCH:VERSION-RELEASE; the tools take NAME-VERSION-RELEASE.
             let bare = p.installed.hasPrefix("0:") ? String(p.installed.dropFirst(2)) : p.installed
-            if tools.contains("dnf") {
+            // The tool that offered the newer package upgrades it; else the first the host has.
+            let managers = ["dnf", "yum", "zypper"]
+            let manager = p.update.tool.flatMap { managers.contains($0) ? $0 : nil } ?? managers.first { tools.contains($0) }
+            switch manager {
+            case "dnf":
                 command = ["dnf", "-y", "upgrade", p.name]
                 inverse = ["dnf", "-y", "downgrade", "\(p.name)-\(bare)"]
-            } else if tools.contains("zypper") {
+            case "zypper":
                 command = ["zypper", "--non-interactive", "update", p.name]
                 inverse = ["zypper", "--non-interactive", "install", "--oldpackage", "\(p.name)-\(bare)"]
-            } else if tools.contains("yum") {
+            case "yum":
                 command = ["yum", "-y", "update", p.name]
                 inverse = ["yum", "-y", "downgrade", "\(p.name)-\(bare)"]
-            } else {
+            default:
                 return nil
             }
         case "pkg" where facts.family == .solaris:

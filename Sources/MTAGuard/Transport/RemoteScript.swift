@@ -11,6 +11,8 @@ import Foundation
 /// escapes, never through the shell's parser.
 struct RemoteScript {
     let nonce: String
+    /// Seconds one package manager call of the version probe may take.
+    var packageBound = RemoteScript.defaultPackageBound
 
     init(nonce: String = String(format: "%08x%08x", UInt32.random(in: .min ... .max), UInt32.random(in: .min ... .max))) {
         self.nonce = nonce
@@ -137,9 +139,10 @@ struct RemoteScript {
     }
 
     /// Each MTA's version as the MTA itself reports it, the package that owns it (dpkg, rpm;
-    /// Solaris 11 pkg, Solaris 10 pkginfo, AIX lslpp, HP-UX swlist) with the newest candidate
-    /// the package tool knows (dpkg and pkg only), and the settings the judgement needs.
-    /// Prints `version MTA VERSION SOURCE`, `package MTA TOOL NAME INSTALLED [CANDIDATE]` and
+    /// Solaris 11 pkg, Solaris 10 pkginfo, AIX lslpp, HP-UX swlist) with what the host's package
+    /// manager answers about a newer one (apt-cache, dnf, yum, zypper, pkg: `PackageUpdate`),
+    /// and the settings the judgement needs.
+    /// Prints `version MTA VERSION SOURCE`, `package MTA TOOL NAME INSTALLED ANSWER…` and
     /// `setting MTA NAME VALUE` lines, and an `owner PATH MTA HOW…` line for each of
     /// `/usr/sbin/sendmail` and `/usr/lib/sendmail`, which are postfix's or exim's wrapper on
     /// many hosts. HOW names what told: `link:TARGET` (followed with `ls -l`; there is no
@@ -172,7 +175,7 @@ struct RemoteScript {
     }
 
     var versionProbe: ShellCode {
-        """
+        Self.packageUpdateFunctions(bound: packageBound) + """
         if command -v postconf >/dev/null 2>&1; then
           v=$(postconf -d -h mail_version 2>/dev/null)
           if [ -n "$v" ]; then echo "$M version postfix $v postconf"; fi
@@ -244,14 +247,14 @@ struct RemoteScript {
             n=${p%%:*}; m=${p##*:}
             v=$(dpkg-query -W -f='${Status} ${Version}' "$n" 2>/dev/null)
             case "$v" in "install ok installed "*)
-              c=$(apt-cache policy "$n" 2>/dev/null | sed -n 's/^ *Candidate: //p')
-              echo "$M package $m dpkg $n ${v##* } $c";;
+              echo "$M package $m dpkg $n ${v##* } $(mtg_apt "$n")";;
             esac
           done
         elif command -v rpm >/dev/null 2>&1; then
           for p in \(words: MTACatalog.packageWords(\.rpm)); do
             n=${p%%:*}; m=${p##*:}
-            v=$(rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}' "$n" 2>/dev/null) && echo "$M package $m rpm $n $v"
+            v=$(rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}' "$n" 2>/dev/null) || continue
+            echo "$M package $m rpm $n $v $(mtg_rpmupdate "$n")"
           done
         fi
         # The word after $1 on the first line of stdin that starts with it; pkg list puts the
@@ -270,28 +273,33 @@ struct RemoteScript {
               n=${p%%:*}; m=${p##*:}
               v=$(pkg list -H "$n" 2>/dev/null | mtg_after "$n")
               [ -n "$v" ] || continue
-              # pkg list -u names the package only when a newer one can be installed; -n, its version.
-              c=
-              if [ -n "$(pkg list -u -H "$n" 2>/dev/null)" ]; then c=$(pkg list -n -H "$n" 2>/dev/null | mtg_after "$n"); fi
-              [ "$c" != "$v" ] || c=
-              echo "$M package $m pkg $n $v${c:+ $c}"
+              # pkg list -u names the package only when a newer one can be installed (-n: its
+              # version); it exits 1 saying "no packages have newer versions" when none is.
+              mtg_ask pkg list -u -H "$n"
+              if [ "$mtg_s" -eq 0 ] && [ -n "$mtg_o" ]; then
+                c=$(pkg list -n -H "$n" 2>/dev/null | mtg_after "$n")
+                if [ -n "$c" ]; then a="candidate pkg $c"; else a="failed pkg 0 $(mtg_text)"; fi
+              else
+                case $mtg_o in *"no packages have newer versions"*) a="none pkg";; *) a=$(mtg_failed pkg);; esac
+              fi
+              echo "$M package $m pkg $n $v $a"
             done
           elif command -v pkginfo >/dev/null 2>&1; then
             v=$(pkginfo -l SUNWsndmu 2>/dev/null | sed -n 's/^ *VERSION: *//p' | head -1)
-            if [ -n "$v" ]; then echo "$M package sendmail pkginfo SUNWsndmu $v"; fi
+            if [ -n "$v" ]; then echo "$M package sendmail pkginfo SUNWsndmu $v installed-only pkginfo"; fi
           fi;;
         AIX)
           # sendmail is bos.net.tcp.sendmail from AIX 7.2, part of bos.net.tcp.client before;
           # lslpp -Lc prints PACKAGE:FILESET:LEVEL:...
           for n in bos.net.tcp.sendmail bos.net.tcp.client; do
             v=$(lslpp -Lc "$n" 2>/dev/null | sed 's/^[^:]*://' | tr ':' ' ' | mtg_after "$n")
-            if [ -n "$v" ]; then echo "$M package sendmail lslpp $n $v"; break; fi
+            if [ -n "$v" ]; then echo "$M package sendmail lslpp $n $v installed-only lslpp"; break; fi
           done;;
         HP-UX)
           # sendmail(1M) is in InternetSrvcs: the INETSVCS2-RUN fileset from 11i v2, INETSVCS-RUN before.
           for n in InternetSrvcs.INETSVCS2-RUN InternetSrvcs.INETSVCS-RUN; do
             v=$(swlist -l fileset -a revision "$n" 2>/dev/null | mtg_after "$n")
-            if [ -n "$v" ]; then echo "$M package sendmail swlist $n $v"; break; fi
+            if [ -n "$v" ]; then echo "$M package sendmail swlist $n $v installed-only swlist"; break; fi
           done;;
         esac
 
@@ -441,7 +449,7 @@ struct RemoteScript {
             case "uname": uname = arg
             case "release": release = arg
             case "init", "tool", "service": services.read(word, arg)
-            case "version", "package", "setting", "owner": versions.read(word, arg)
+            case "version", "package", "setting", "owner": try versions.read(word, arg, host: host)
             case "listen", "listen-tool", "listen-none": listeners.read(word, arg)
             case "file":
                 guard let c = Int(arg), paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
@@ -510,15 +518,15 @@ struct RemoteScript {
         private var packages: [String: PackageInfo] = [:]
         private var settings: [String: [String: String]] = [:]
 
-        mutating func read(_ word: String, _ arg: String) {
+        mutating func read(_ word: String, _ arg: String, host: String) throws {
             let f = arg.split(separator: " ").map(String.init)
             switch word {
             case "version" where f.count >= 2:
                 facts[f[0]] = MTAVersionFact(
                     version: f[1], source: f.count > 2 ? f[2...].joined(separator: " ") : f[0],
                     package: packages[f[0]], settings: settings[f[0]] ?? [:])
-            case "package" where f.count >= 4:
-                let p = PackageInfo(tool: f[1], name: f[2], installed: f[3], candidate: f.count > 4 ? f[4] : nil)
+            case "package":
+                let p = try Self.package(f, host: host)
                 packages[f[0]] = p
                 facts[f[0]]?.package = p
             case "setting" where f.count >= 2:
@@ -533,8 +541,29 @@ struct RemoteScript {
 
         init() {}
 
-        init(output: String, marker: String) {
-            for (word, arg) in RemoteScript.reports(output, marker: marker) { read(word, arg) }
+        init(output: String, marker: String, host: String) throws {
+            for (word, arg) in RemoteScript.reports(output, marker: marker) { try read(word, arg, host: host) }
+        }
+
+        /// A `package MTA TOOL NAME INSTALLED ANSWER…` line's fields; anything else is the host
+        /// not speaking the probe's language, never a package with nothing to say.
+        static func package(_ f: [String], host: String) throws -> PackageInfo {
+            func token(_ s: String) -> Bool {
+                !s.isEmpty && s.count <= 200 && s.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F }
+            }
+            let tools = ["dpkg", "rpm", "pkg", "pkginfo", "lslpp", "swlist"]
+            guard f.count >= 5, token(f[0]), tools.contains(f[1]), token(f[2]), token(f[3]),
+                  let update = PackageUpdate(words: Array(f[4...]))
+            else {
+                throw MTAGuardError(
+                    .hostProtocol, host: host,
+                    "unreadable package line from the version probe: \(f.joined(separator: " ").prefix(300))",
+                    hint: "run the probe's package tools (dpkg-query/apt-cache, rpm/dnf/yum/zypper, pkg) by hand on the host and see what they print")
+            }
+            if case .unknown(.listsInstalledOnly(let t)) = update, t != f[1] {
+                throw MTAGuardError(.hostProtocol, host: host, "unreadable package line from the version probe: \(f[1]) answered as \(t)")
+            }
+            return PackageInfo(tool: f[1], name: f[2], installed: f[3], update: update)
         }
     }
 

@@ -65,10 +65,12 @@ struct TempDir {
 }
 
 /// Runs the built `mtaguard` with the repository's playbooks and a private backups folder.
-func mtaguard(_ args: [String], backups: String, playbooks: String = Repo.playbooks, stdin: String? = nil) throws -> CommandResult {
+func mtaguard(
+    _ args: [String], backups: String, playbooks: String = Repo.playbooks, stdin: String? = nil, environment: [String: String] = [:]
+) throws -> CommandResult {
     var argv = [Repo.binary] + args
     if ["check", "plan", "apply"].contains(args.first ?? "") { argv += ["--playbooks", playbooks] }
-    return try runCommand(argv, stdin: stdin, environment: ["MTAGUARD_BACKUPS": backups])
+    return try runCommand(argv, stdin: stdin, environment: environment.merging(["MTAGUARD_BACKUPS": backups]) { $1 })
 }
 
 /// True from `markStopped()` exactly once, however many threads ask: for idempotent stops.
