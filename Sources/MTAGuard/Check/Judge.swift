@@ -70,12 +70,14 @@ struct Judge {
             return missingFlags(flags, wanted: check.require).isEmpty
         }
         guard let value = reading.nodes.isEmpty ? check.defaultValue : reading.value else { return false }
-        if let least = check.atLeast {
-            guard let n = Int(value.trimmingCharacters(in: .whitespaces)) else { return false }
-            return n >= least
-        }
+        if let least = check.atLeast { return number(value).atLeast(least) }
         if !check.excludes.isEmpty { return !check.excludes.contains { value.contains($0) } }
         return check.equals.contains { $0.caseInsensitiveCompare(value) == .orderedSame }
+    }
+
+    /// A value of a number check, read as the target's MTA reads it (`ConfigNumber`).
+    func number(_ value: String) -> ConfigNumber {
+        ConfigNumber.read(value, mta: target.mta, setting: check.node)
     }
 
     func evidence(_ reading: Reading, file: String) -> Evidence {
@@ -94,6 +96,7 @@ struct Judge {
         } else {
             note = "\(check.node) = \(reading.value ?? "")"
             if check.pick == .last, reading.nodes.count >= 1 { note += " (last definition wins)" }
+            if check.atLeast != nil, let v = reading.value, case let n = number(v), !n.plain || !ok { note += "; " + n.account }
         }
         if !ok && !check.absent {
             note += check.isFlags
