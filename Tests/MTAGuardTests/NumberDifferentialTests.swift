@@ -70,26 +70,9 @@ import Testing
     // MARK: - sendmail
 
     @Test func sendmailReadsNumbersAsMtaguardDoes() throws {
-        let packages = try MTAPackages.locate()
         let dir = try Scratch.make("numbers-sendmail")
         defer { dir.remove() }
-        for sub in ["spool"] { try FileManager.default.createDirectory(atPath: dir.path + "/" + sub, withIntermediateDirectories: true) }
-        try dir.write("aliases", "postmaster: root\n")
-        try dir.write("service.switch", "hosts files\naliases files\n")
-        try dir.write("t.mc", """
-            divert(0)dnl
-            VERSIONID(`mtaguard numbers')dnl
-            OSTYPE(`linux')dnl
-            define(`QUEUE_DIR', `\(dir.path)/spool')dnl
-            define(`ALIAS_FILE', `\(dir.path)/aliases')dnl
-            define(`confSERVICE_SWITCH_FILE', `\(dir.path)/service.switch')dnl
-            MAILER(`local')dnl
-            MAILER(`smtp')dnl
-
-            """)
-        let cfDir = packages.cfDirectory
-        let built = try runCommand(["m4", "-D_CF_DIR_=\(cfDir)/", cfDir + "/m4/cf.m4", dir.path + "/t.mc"])
-        try #require(built.status == 0, "m4: \(built)")
+        let sendmail = try SendmailCf(in: dir.path)
         let target = try Self.target("SRV-008", mta: "sendmail", file: "/etc/mail/sendmail.cf")
         let cores = ["0", "1", "2", "3", "5", "+3", "-1", "-0", "003", "3x", "3 # note", "", "x3", "+-3", "0x3", "3k", "3/4",
                      "4294967298", "4294967299", "-4294967293", "2147483651", "9223372036854775807", "9223372036854775808",
@@ -97,12 +80,8 @@ import Testing
         var unparsed = 0
         let values = Self.values(cores: cores, around: "3", stream: 1)
         for value in values {
-            let cf = built.stdout + "O MaxMessageSize=7\nO MaxMessageSize=\(value)\nO MaxRecipientsPerMessage=\(value)\n"
-            try dir.write("t.cf", cf)
-            let session = try StdioSMTP.session(
-                ["unshare", "-u", "sh", "-c", "hostname \"$0\" && exec \"$@\"", ExtractedMTA.hostName,
-                 "env", "LD_LIBRARY_PATH=\(packages.sendmailLibraries)", packages.sendmailBinary, "-C", dir.path + "/t.cf", "-bs"],
-                ["EHLO x", "MAIL FROM:<a@mta.example.test>"] + Array(repeating: "RCPT TO:<root>", count: 6))
+            let cf = sendmail.generic + "O MaxMessageSize=7\nO MaxMessageSize=\(value)\nO MaxRecipientsPerMessage=\(value)\n"
+            let session = try sendmail.smtp(cf, ["EHLO x", "MAIL FROM:<a@mta.example.test>"] + Array(repeating: "RCPT TO:<root>", count: 6))
             let shown = "value '\(Self.shown(value))' (seed \(Self.seed))"
             try #require(session.first?.hasPrefix("220 ") == true, "\(shown): sendmail did not greet: \(session)")
             let ehlo = session.count > 1 ? session[1] : ""
