@@ -87,6 +87,16 @@ import Testing
         #expect(e.note.contains("postfix refuses '60x' as smtpd_client_connection_rate_limit: fatal: bad numerical configuration"), "\(e.note)")
     }
 
+    /// A limit that names another parameter is postfix's to expand: 수동 확인, and left alone.
+    @Test func aPostfixLimitThatNamesAnotherParameterIsForAPersonToRead() async throws {
+        let main = "message_size_limit = 10240000\nsmtpd_client_connection_rate_limit = $default_process_limit\n"
+        let p = try await plan(["/etc/postfix/main.cf": main])
+        let e = try #require(p.findings.flatMap(\.evidence).first { $0.text.hasPrefix("smtpd_client_connection_rate_limit") })
+        #expect(e.status == .review, "\(e)")
+        #expect(e.note.contains("postfix expands the $ in '$default_process_limit' before reading a number"), "\(e.note)")
+        #expect(p.files.isEmpty)
+    }
+
     /// An inventory value is written as the MTA reads it: plain digits, or the host errs.
     @Test func anInventoryValueMustBePlainDigits() async throws {
         let name = "mtaguard_sendmail_max_daemon_children"

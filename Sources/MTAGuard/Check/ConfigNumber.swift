@@ -29,6 +29,9 @@ struct ConfigNumber: Sendable, Equatable {
     var account: String
     /// The text is the number written plainly (decimal digits only): what mtaguard writes.
     var plain: Bool
+    /// mtaguard cannot tell the number (a postfix value that names another parameter): a
+    /// person must read it (수동 확인), and nothing is changed.
+    var undetermined = false
 
     /// `text`, the value of `setting` (an option name, an Augeas path naming it, or an m4 define)
     /// in a file of `mta`.
@@ -103,7 +106,7 @@ struct ConfigNumber: Sendable, Equatable {
             return ConfigNumber(
                 value: nil, portable: true,
                 account: "postfix expands the $ in '\(text)' before reading a number; mtaguard does not: read it with postconf -x",
-                plain: false)
+                plain: false, undetermined: true)
         }
         let parsed = CNumber.strtol(bytes, base: 10)
         guard !bytes.isEmpty else { return ConfigNumber(value: nil, portable: true, account: bad + " (the value is empty)", plain: false) }

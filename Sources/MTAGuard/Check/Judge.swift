@@ -75,6 +75,12 @@ struct Judge {
         return check.equals.contains { $0.caseInsensitiveCompare(value) == .orderedSame }
     }
 
+    /// A number mtaguard cannot tell (`ConfigNumber.undetermined`): a person reads it.
+    func undetermined(_ reading: Reading) -> Bool {
+        guard check.atLeast != nil, !reading.nodes.isEmpty, let value = reading.value else { return false }
+        return number(value).undetermined
+    }
+
     /// A value of a number check, read as the target's MTA reads it (`ConfigNumber`).
     func number(_ value: String) -> ConfigNumber {
         ConfigNumber.read(value, mta: target.mta, setting: check.node)
@@ -105,7 +111,7 @@ struct Judge {
         }
         return Evidence(
             mta: target.mta, file: file, line: reading.line,
-            text: reading.lineText ?? "(absent)", status: ok ? .pass : .fail,
+            text: reading.lineText ?? "(absent)", status: ok ? .pass : undetermined(reading) ? .review : .fail,
             advisory: target.advisory, note: note)
     }
 }
