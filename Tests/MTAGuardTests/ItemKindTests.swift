@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("kind: setting\n", "kind: settings\n", "site-helo.yaml:8:11: targets[0].kind: unknown kind 'settings' (known: setting, file-mode, exim-acl, postfix-relay, sendmail-relay, exim-relay, exim-log, exim-setting)"),
+        ("kind: setting\n", "kind: settings\n", "site-helo.yaml:8:11: targets[0].kind: unknown kind 'settings' (known: setting, file-mode, exim-acl, postfix-relay, sendmail-relay, exim-relay, exim-log, exim-setting, sendmail-greeting)"),
         ("    mta: postfix\n", "    mta: postfix\n    forbid: o+x\n", "site-helo.yaml:10:5: targets[0]: unknown field 'forbid'"),
         ("schemes: { kisa-2026: X-1 }", "schemes: { kisa-2020: X-1 }", "site-helo.yaml:3:12: schemes: unknown field 'kisa-2020'"),
     ])

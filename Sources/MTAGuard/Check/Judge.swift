@@ -70,12 +70,20 @@ struct Judge {
             return missingFlags(flags, wanted: check.require).isEmpty
         }
         guard let value = reading.nodes.isEmpty ? check.defaultValue : reading.value else { return false }
-        if let least = check.atLeast {
-            guard let n = Int(value.trimmingCharacters(in: .whitespaces)) else { return false }
-            return n >= least
-        }
+        if let least = check.atLeast { return number(value).atLeast(least) }
         if !check.excludes.isEmpty { return !check.excludes.contains { value.contains($0) } }
         return check.equals.contains { $0.caseInsensitiveCompare(value) == .orderedSame }
+    }
+
+    /// A number mtaguard cannot tell (`ConfigNumber.undetermined`): a person reads it.
+    func undetermined(_ reading: Reading) -> Bool {
+        guard check.atLeast != nil, !reading.nodes.isEmpty, let value = reading.value else { return false }
+        return number(value).undetermined
+    }
+
+    /// A value of a number check, read as the target's MTA reads it (`ConfigNumber`).
+    func number(_ value: String) -> ConfigNumber {
+        ConfigNumber.read(value, mta: target.mta, setting: check.node)
     }
 
     /// The evidence of a reading, in words an auditor reads: the setting by its own name, the
@@ -98,6 +106,7 @@ struct Judge {
         } else {
             note = "\(name) = \(reading.value ?? "")"
             if check.pick == .last, count > 1 { note += " (the last of its \(count) settings wins)" }
+            if check.atLeast != nil, let v = reading.value, case let n = number(v), !n.plain || !ok { note += "; " + n.account }
         }
         let rule = check.isFlags
             ? check.require.joined(separator: " and ") + (check.orAny.isEmpty ? "" : " or \(check.orAny.joined(separator: "/"))")
@@ -105,7 +114,7 @@ struct Judge {
         if !check.absent { note += ok ? "; the rule: \(rule)" : "; needs \(rule)" }
         var evidence = Evidence(
             mta: target.mta, file: file, line: reading.line,
-            text: reading.lineText ?? "(not set)", status: ok ? .pass : .fail,
+            text: reading.lineText ?? "(not set)", status: ok ? .pass : undetermined(reading) ? .review : .fail,
             advisory: target.advisory, note: note)
         evidence.setting = name
         return evidence

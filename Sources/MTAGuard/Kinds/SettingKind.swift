@@ -42,9 +42,11 @@ extension Target: TargetKind {
         }
         target.fix.operation = .set(value)
         let reading = Judge.Reading(nodes: [check.node], value: value, flags: [], line: nil, lineText: nil)
-        guard Judge(target: target).passes(reading) else {
+        let judge = Judge(target: target)
+        guard judge.passes(reading), check.atLeast == nil || judge.number(value).plain else {
             throw MTAGuardError(
-                .invalidInput, file: file, "the inventory variable \(name) is '\(value)', which does not pass: \(check.node) needs \(check.wanted)",
+                .invalidInput, file: file, "the inventory variable \(name) is '\(value)', which does not pass: \(check.name) needs \(check.wanted)"
+                    + (check.atLeast == nil ? "" : " written in plain digits; \(judge.number(value).account)"),
                 hint: "nothing was changed; fix the inventory")
         }
         return target

@@ -47,7 +47,7 @@ extension TargetKind {
 enum TargetKinds {
     static let all: [any TargetKind.Type] = [
         Target.self, FileModeTarget.self, EximACLTarget.self, PostfixRelayTarget.self, SendmailRelayTarget.self,
-        EximRelayTarget.self, EximLogTarget.self, EximSettingTarget.self,
+        EximRelayTarget.self, EximLogTarget.self, EximSettingTarget.self, SendmailGreetingTarget.self,
     ]
 
     /// The kind an entry names (`setting` when it names none).
