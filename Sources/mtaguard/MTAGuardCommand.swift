@@ -9,7 +9,7 @@ struct MTAGuardCommand: AsyncParsableCommand {
         abstract: "Audit and fix mail-service hardening items (SRV-005 …) with Augeas, with dry-run, journal and rollback.",
         discussion: """
             Exit codes:
-              check     0 every item passes, 2 a finding (취약), 1 an error, 3 some hosts unreachable
+              check     0 every item passes, 2 a finding (취약) or an item to review (수동 확인), 1 an error, 3 some hosts unreachable
               plan      0 nothing to do, 2 changes pending, 1 an error, 3 some hosts unreachable
               apply     0 done or nothing to do, 1 failed with nothing changed, 3 partly done
               rollback  0 done, 1 failed with nothing changed, 3 partly done

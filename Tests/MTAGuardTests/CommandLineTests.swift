@@ -48,6 +48,16 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: backups.path).isEmpty)
     }
 
+    /// The exit-code contract for 수동 확인, in `--help` and `check --help`.
+    @Test func helpDocumentsTheReviewExitCode() throws {
+        let top = try runCommand([Repo.binary, "--help"])
+        // (The help wraps at 80 columns: read it as words.)
+        let words = top.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(words.contains("check 0 every item passes, 2 a finding (취약) or an item to review (수동 확인), 1 an error"), "\(top)")
+        let check = try runCommand([Repo.binary, "check", "--help"])
+        #expect(check.stdout.contains("수동 확인 (review)"), "\(check)")
+    }
+
     @Test func checkPlanApplyApplyAgainRollback() throws {
         let (root, backups) = try makeHost()
         defer { root.remove(); backups.remove() }

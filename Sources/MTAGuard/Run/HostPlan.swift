@@ -246,8 +246,8 @@ public struct Planner: Sendable {
             let named = Set(planner.paths)
             for path in planner.paths + facts.files.keys.filter({ !named.contains($0) }).sorted() {
                 guard let items = changedItems[path], case .success(let tree)? = trees[path], let before = facts.files[path] ?? nil,
-                    // An item whose file errored is not fixed, even if another target of it was.
-                    !plan.findings.contains(where: { items.contains($0.item) && $0.status == .error })
+                    // An item whose file errored, or that a person must decide, is not fixed.
+                    !plan.findings.contains(where: { items.contains($0.item) && $0.status.withholdsRemedy })
                 else { continue }
                 toRender.append((path, items, tree, before))
             }
@@ -269,7 +269,7 @@ public struct Planner: Sendable {
                 }
             }
             plan.modes = modes.filter { mode in
-                !plan.findings.contains { mode.items.contains($0.item) && $0.status == .error }
+                !plan.findings.contains { mode.items.contains($0.item) && $0.status.withholdsRemedy }
             }
             plan.actions = actions + upgrades.filter { !actions.contains($0) }
         }
