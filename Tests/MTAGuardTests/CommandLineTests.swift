@@ -37,6 +37,10 @@ import Testing
         (["plan", "--root", "/nonexistent", "--become"], "--become is for hosts reached over SSH"),
         (["check", "--limit", "web*"], "--limit selects hosts of an inventory"),
         (["check", "--forks", "0", "--root", "/nonexistent"], "--forks must be at least 1"),
+        (["check", "-i", "hosts.ini", "--smtp-port", "25", "--smtp-host", "192.0.2.25"],
+         "--smtp-host gives one address for every host: with -i, set each host's probe address in the inventory as mtaguard_smtp_host"),
+        (["check", "--smtp-port", "25", "--smtp-host", "mx1;touch /tmp/p"], "--smtp-host \"mx1;touch /tmp/p\" is neither an IP address nor a host name"),
+        (["check", "--smtp-port", "25", "--greylist-attempts", "0"], "--greylist-attempts must be at least 1"),
     ])
     func conflictingOptionsAreUsageErrors(args: [String], reason: String) throws {
         let backups = try TempDir("usage")

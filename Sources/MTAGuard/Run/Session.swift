@@ -82,6 +82,8 @@ public struct Session: Sendable {
     public var smtpPort: UInt16?
     /// `--smtp-host`.
     public var smtpHost: String?
+    /// `--greylist-attempts`, `--greylist-delay`, `--greylist-deadline`.
+    public var greylist = GreylistRetry.standard
     /// `--exceptions FILE`: approved exceptions (`ExceptionList`).
     public var exceptionsFile: String?
     /// Where warnings go (an expired exception); stderr by default.
@@ -105,6 +107,7 @@ public struct Session: Sendable {
         var planner = Planner(playbooks: books, mode: mode ?? .harden, forceKill: forceKill, knowledge: knowledge)
         planner.smtpPort = smtpPort
         planner.smtpHost = smtpHost
+        planner.greylist = greylist
         planner.allowUpgrade = allowUpgrade
         return planner
     }

@@ -58,7 +58,7 @@ options:
     description: Also probe each host's SMTP port for what the items must refuse (C(--smtp-port)).
     type: int
   smtp_host:
-    description: With O(smtp_port), connect to this address instead of the host's own (C(--smtp-host)).
+    description: With O(smtp_port), connect to this address instead of the host's own (the host's C(mtaguard_smtp_host) in the inventory mtaguard is given; an IP address or a host name).
     type: str
   backups:
     description:
