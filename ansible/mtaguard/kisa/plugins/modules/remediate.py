@@ -124,13 +124,13 @@ changed:
   returned: always
 findings:
   description:
-    - mtaguard's findings for the host (C(item), C(title), C(status) pass/fail/not-applicable/error,
+    - mtaguard's findings for the host (C(item), C(title), C(status) pass/fail/review/not-applicable/error/exception,
       C(evidence)). In check mode the host as it is; after an apply, as C(mtaguard check) judges it afterwards.
   type: list
   elements: dict
   returned: success
 verdicts:
-  description: Item id to status (pass, fail, not-applicable, error), from O(findings).
+  description: Item id to status (pass, fail, review, not-applicable, error, exception), from O(findings).
   type: dict
   returned: success
   sample: {"SRV-005": "pass"}
