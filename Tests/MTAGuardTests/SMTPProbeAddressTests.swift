@@ -76,4 +76,28 @@ import Testing
         }
         #expect(error.description.contains("127.0.0.9:\(server.port)"), "\(error)")
     }
+
+    /// Through the whole fleet path (inventory → SSH host → probe): two lab hosts over real
+    /// sshd, h1 with mtaguard_smtp_host=127.0.0.1 (the scripted server) and h2 with 127.0.0.2
+    /// (nothing listens there). Each is probed at its own address; the server saw one session.
+    @Test func aFleetProbesEachHostAtItsInventoryAddress() throws {
+        let server = try FakeSMTPServer(greeting: "220 h1.example.test ESMTP", replies: [
+            "EHLO": "250 h1.example.test", "VRFY": "502 5.5.1 VRFY command is disabled", "EXPN": "502 5.5.2 no",
+        ])
+        let lab = try SSHLab.start(hosts: ["h1", "h2"])
+        defer { lab.stop() }
+        let backups = try TempDir("probe-address")
+        defer { backups.remove() }
+        for h in ["h1", "h2"] { try PostfixDefaults.populate(lab.host(h).root + "/etc/postfix") }
+        let lines = try String(contentsOfFile: lab.inventoryPath, encoding: .utf8).split(separator: "\n").map { line in
+            line.hasPrefix("h1 ") ? line + " mtaguard_smtp_host=127.0.0.1" : line.hasPrefix("h2 ") ? line + " mtaguard_smtp_host=127.0.0.2" : line
+        }
+        let inventory = try backups.write("inventory.ini", lines.joined(separator: "\n") + "\n")
+        let r = try mtaguard(["check", "--item", "SRV-005", "-i", inventory, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60",
+                              "--smtp-port", String(server.port)], backups: backups.path)
+        #expect(r.stdout.contains("pass  smtp 127.0.0.1:\(server.port)  \"VRFY root → 502 5.5.1 VRFY command is disabled\""), "\(r)")
+        #expect(r.stdout.contains("error smtp 127.0.0.2:\(server.port)"), "\(r)")
+        #expect(r.stdout.contains("SMTP probe of 127.0.0.2:\(server.port): connection refused"), "\(r)")
+        #expect(server.received() == ["EHLO mtaguard.invalid", "VRFY root", "EXPN root", "QUIT"])
+    }
 }
