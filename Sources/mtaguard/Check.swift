@@ -4,7 +4,8 @@ import MTAGuard
 
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Judge each item on the host: 양호 (pass), 취약 (fail), 해당 없음 (n/a), 오류 (error), with evidence.")
+        abstract: "Judge each item on the host: 양호 (pass), 취약 (fail), 수동 확인 (review), 해당 없음 (n/a), 오류 (error), with evidence.",
+        discussion: "수동 확인 (review): mtaguard read what it could and a person must decide (e.g. an SMTP server that kept deferring the relay attempt); such an item is never fixed by plan or apply, exits 2 like 취약, and check prints how many need a review.")
 
     @OptionGroup var common: CommonOptions
     @Option(help: ArgumentHelp(
@@ -71,6 +72,9 @@ struct Check: AsyncParsableCommand {
             } catch let error as MTAGuardError {
                 throw fail(error)
             } catch { throw fail(MTAGuardError(file: output, "cannot write the reports: \(error.localizedDescription)")) }
+        }
+        if let notice = Session.reviewNotice(plans) {
+            FileHandle.standardError.write(Data("mtaguard: \(notice)\n".utf8))
         }
         let code = Session.checkExitCode(plans)
         if code != 0 { throw ExitCode(code) }

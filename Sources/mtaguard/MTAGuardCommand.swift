@@ -9,7 +9,7 @@ struct MTAGuardCommand: AsyncParsableCommand {
         abstract: "Audit and fix mail-service hardening items (SRV-005 …) with Augeas, with dry-run, journal and rollback.",
         discussion: """
             Exit codes:
-              check     0 every item passes, 2 a finding (취약 or 수동 확인), 1 an error, 3 some hosts unreachable
+              check     0 every item passes, 2 a finding (취약) or an item to review (수동 확인), 1 an error, 3 some hosts unreachable
               plan      0 nothing to do, 2 changes pending, 1 an error, 3 some hosts unreachable
               apply     0 done or nothing to do, 1 failed with nothing changed, 3 partly done
               rollback  0 done, 1 failed with nothing changed, 3 partly done
@@ -93,6 +93,15 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("smtp-host"), help: "With --smtp-port: connect to this address instead of each host's own (a service address of one host).")
     var smtpHost: String?
 
+    @Option(name: .customLong("greylist-attempts"), help: "With --smtp-port: relay attempts in all while the server defers them (4xx to RCPT TO, as greylisting does); still deferred after them: 수동 확인.")
+    var greylistAttempts: Int = GreylistRetry.standard.attempts
+
+    @Option(name: .customLong("greylist-delay"), help: "Seconds to wait before asking a deferred relay attempt again when the reply names no delay.")
+    var greylistDelay: Double = GreylistRetry.standard.defaultDelay
+
+    @Option(name: .customLong("greylist-deadline"), help: "Seconds after the first relay attempt past which it is not asked again.")
+    var greylistDeadline: Double = GreylistRetry.standard.deadline
+
     @Option(help: "Another version knowledge base for U-45 (e.g. a newer one); default: kb/mail-versions.yaml in the playbooks folder.")
     var kb: String?
 
@@ -114,6 +123,16 @@ struct CommonOptions: ParsableArguments {
             throw ValidationError("--limit selects hosts of an inventory: pass -i INVENTORY")
         }
         if smtpHost != nil && smtpPort == nil { throw ValidationError("--smtp-host says where the SMTP probe connects: pass --smtp-port too") }
+        if smtpHost != nil && !fleet.inventory.isEmpty {
+            throw ValidationError("--smtp-host gives one address for every host: with -i, set each host's probe address in the inventory as mtaguard_smtp_host")
+        }
+        if let smtpHost, SMTPProbeAddress(smtpHost) == nil {
+            throw ValidationError("--smtp-host \(smtpHost.debugDescription) is neither an IP address nor a host name")
+        }
+        guard greylistAttempts >= 1 else { throw ValidationError("--greylist-attempts must be at least 1 (the first attempt)") }
+        guard greylistDelay > 0, greylistDelay.isFinite, greylistDeadline >= 0, greylistDeadline.isFinite else {
+            throw ValidationError("--greylist-delay must be more than 0 seconds and --greylist-deadline 0 or more")
+        }
         guard root != nil else { return }
         if !fleet.inventory.isEmpty {
             throw ValidationError("--root and -i exclude each other: --root acts on an offline image, -i on hosts over SSH")
@@ -133,6 +152,7 @@ struct CommonOptions: ParsableArguments {
         s.knowledgeFile = kb
         s.smtpPort = smtpPort
         s.smtpHost = smtpHost
+        s.greylist = GreylistRetry(attempts: greylistAttempts, defaultDelay: greylistDelay, deadline: greylistDeadline)
         s.exceptionsFile = exceptions
         s.progress = ProgressLine.shared.update
         s.stopRequested = Interrupt.shared.requested

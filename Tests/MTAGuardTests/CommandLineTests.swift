@@ -37,6 +37,10 @@ import Testing
         (["plan", "--root", "/nonexistent", "--become"], "--become is for hosts reached over SSH"),
         (["check", "--limit", "web*"], "--limit selects hosts of an inventory"),
         (["check", "--forks", "0", "--root", "/nonexistent"], "--forks must be at least 1"),
+        (["check", "-i", "hosts.ini", "--smtp-port", "25", "--smtp-host", "192.0.2.25"],
+         "--smtp-host gives one address for every host: with -i, set each host's probe address in the inventory as mtaguard_smtp_host"),
+        (["check", "--smtp-port", "25", "--smtp-host", "mx1;touch /tmp/p"], "--smtp-host \"mx1;touch /tmp/p\" is neither an IP address nor a host name"),
+        (["check", "--smtp-port", "25", "--greylist-attempts", "0"], "--greylist-attempts must be at least 1"),
     ])
     func conflictingOptionsAreUsageErrors(args: [String], reason: String) throws {
         let backups = try TempDir("usage")
@@ -46,6 +50,16 @@ import Testing
         #expect(r.stderr.contains(reason), "\(r)")
         #expect(r.stderr.contains("Usage: mtaguard"), "\(r)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: backups.path).isEmpty)
+    }
+
+    /// The exit-code contract for 수동 확인, in `--help` and `check --help`.
+    @Test func helpDocumentsTheReviewExitCode() throws {
+        let top = try runCommand([Repo.binary, "--help"])
+        // (The help wraps at 80 columns: read it as words.)
+        let words = top.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(words.contains("check 0 every item passes, 2 a finding (취약) or an item to review (수동 확인), 1 an error"), "\(top)")
+        let check = try runCommand([Repo.binary, "check", "--help"])
+        #expect(check.stdout.contains("수동 확인 (review)"), "\(check)")
     }
 
     @Test func checkPlanApplyApplyAgainRollback() throws {

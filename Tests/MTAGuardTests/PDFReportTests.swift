@@ -35,7 +35,7 @@ import Testing
         #expect(html.contains("<div class=\"page-header\">ACME 은행 정보보호부 · 메일 서버 보안 점검 보고서 (mtaguard) · "))
         #expect(html.contains("실행 ID \(ReportTests.run().id)</div>"), "the latest run in the header")
         #expect(html.contains("<p class=\"organisation\">기관: ACME 은행 정보보호부</p>"))
-        // The chart: one bar per item, SRV-005's 취약 part 2 hosts of 3 long, then 오류; a legend of five.
+        // The chart: one bar per item, SRV-005's 취약 part 2 hosts of 3 long, then 오류; a legend of six.
         #expect(html.contains("<svg class=\"chart\""))
         let srv005 = try #require(html.components(separatedBy: "data-item=\"SRV-005\">").dropFirst().first?
             .components(separatedBy: "</g>").first)
@@ -44,8 +44,10 @@ import Testing
         #expect(!srv005.contains("status-pass"), "no empty segments")
         let legend = try #require(html.components(separatedBy: "<g class=\"legend\">").dropFirst().first?
             .components(separatedBy: "</g>").first)
-        #expect(legend.components(separatedBy: "<rect").count - 1 == 5)
-        for word in ["양호", "취약", "해당 없음", "오류", "예외"] { #expect(legend.contains(">\(word)</text>")) }
+        #expect(legend.components(separatedBy: "<rect").count - 1 == 6)
+        let words = ["양호", "취약", "수동 확인", "해당 없음", "오류", "예외"]
+        let at = words.map { legend.range(of: ">\($0)</text>")?.lowerBound }
+        #expect(at.allSatisfy { $0 != nil } && at.map { $0! } == at.map { $0! }.sorted(), "the legend in the auditor's order: \(legend)")
         // Self-contained: no script, no namespace or resource URL.
         #expect(!html.lowercased().contains("<script"))
         #expect(!html.lowercased().contains("http"))
@@ -78,8 +80,27 @@ import Testing
         for word in ["목차", "항목별 점검 결과", "항목별 요약", "호스트별 요약", "세부 점검 결과", "변경 내역", "취약"] {
             #expect(text.contains(word), "\(word)")
         }
-        #expect(text.contains("mail-01.example.test") && text.contains("down-03.example.test"))
+        #expect(text.contains("mail-01.example.test") && text.contains("down-03.example.test"), "\(text)")
         #expect(text.contains(ReportTests.run().id))
+    }
+
+    @Test(.enabled(if: canPrint, "chromium or pdftotext (poppler-utils) is not installed"))
+    func printedReportShowsReviewAndWhatToLookAt() throws {
+        let data = try PDFReport.render(html: HTMLReport.render(
+            ReportTests.reviewPlans(), runs: [], language: .ko, generated: Date(timeIntervalSince1970: 1_736_200_100),
+            organisation: Self.organisation))
+        let scratch = try TempDir("pdf")
+        defer { scratch.remove() }
+        let (text, _) = try read(try scratch.write("review.pdf", data))
+        let flat = squeezed(text)
+        // The summaries' columns in the auditor's order, and U-47's counts: 양호 1, 수동 확인 1.
+        #expect(flat.contains("항목항목명양호취약수동확인해당없음오류예외"), "\(text)")
+        #expect(flat.contains("U-47스팸메일릴레이제한101000"), "\(text)")
+        #expect(flat.contains("mx-01.example.test취약011000"), "\(text)")
+        // The details (cells wrap side by side, so words are checked one cell line at a time).
+        #expect(flat.contains("수동확인필요"), "\(text)")
+        #expect(flat.contains("확인대상:smtp"), "\(text)")
+        #expect(flat.contains("4.2.0Greylisted;"), "\(text)")
     }
 
     @Test(.enabled(if: canPrint, "chromium or pdftotext (poppler-utils) is not installed"))

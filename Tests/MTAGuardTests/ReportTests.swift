@@ -56,6 +56,32 @@ import Testing
         ]
     }
 
+    /// Two hosts: mx-01's relay attempt was deferred on every try (수동 확인, with its main.cf
+    /// passing), mx-02 passes; mx-01's SRV-005 fails.
+    static let deferredTranscript = "MAIL FROM:<> RCPT TO:<probe@elsewhere.example> → 450 4.2.0 Greylisted; after 60 s → 450 4.2.0 Greylisted"
+    static let deferredNote = "RCPT TO an outside domain was deferred (450) on all 2 attempts over 60 s (greylisting, or a check that failed for now): whether the MTA relays for an outside client is not established"
+
+    static func reviewPlans() -> [HostPlan] {
+        let mainCF = "/etc/postfix/main.cf"
+        let review = Finding(
+            host: "mx-01.example.test", item: "U-47", title: "스팸 메일 릴레이 제한", status: .review,
+            evidence: [
+                Evidence(mta: "smtp", file: "192.0.2.25:25", line: nil, text: deferredTranscript, status: .review, note: deferredNote),
+                Evidence(mta: "postfix", file: mainCF, line: 31, text: "smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination",
+                         status: .pass, note: "relaying is closed"),
+            ])
+        let failing = Finding(
+            host: "mx-01.example.test", item: "SRV-005", title: "SMTP EXPN/VRFY 명령어 제한", status: .fail,
+            evidence: [Evidence(mta: "postfix", file: mainCF, line: nil, text: "(disable_vrfy_command is not set)", status: .fail,
+                                note: "disable_vrfy_command defaults to no, so VRFY answers")])
+        let passing = Finding(
+            host: "mx-02.example.test", item: "U-47", title: "스팸 메일 릴레이 제한", status: .pass,
+            evidence: [Evidence(mta: "smtp", file: "192.0.2.26:25", line: nil,
+                                text: "MAIL FROM:<> RCPT TO:<probe@elsewhere.example> → 554 5.7.1 Relay access denied",
+                                status: .pass, note: "relaying for an outside client is refused")])
+        return [plan("mx-01.example.test", findings: [review, failing]), plan("mx-02.example.test", findings: [passing])]
+    }
+
     static func run() -> Manifest {
         let started = Date(timeIntervalSince1970: 1_736_200_000)
         return Manifest(
@@ -208,8 +234,10 @@ import Testing
     @Test func htmlSummaryDetailsAndRuns() throws {
         let html = HTMLReport.render(Self.plans(), runs: [Self.run()], language: .ko, generated: Date(timeIntervalSince1970: 1_736_200_100))
         // Per item: SRV-005 is 취약 on two hosts, 오류 on one; U-45 양호 on one, 해당 없음 on one; no 예외.
-        #expect(html.contains("<tr><td>SRV-005</td><td>SMTP EXPN/VRFY 명령어 제한</td><td class=\"count zero\">0</td><td class=\"count status-fail\">2</td><td class=\"count zero\">0</td><td class=\"count status-error\">1</td><td class=\"count zero\">0</td></tr>"))
-        #expect(html.contains("<tr><td>U-45</td><td>메일 서비스 버전 노출</td><td class=\"count status-pass\">1</td><td class=\"count zero\">0</td><td class=\"count status-not-applicable\">1</td><td class=\"count zero\">0</td><td class=\"count zero\">0</td></tr>"))
+        // Columns as an auditor reads them: 양호, 취약, 수동 확인, 해당 없음, 오류, 예외.
+        #expect(html.contains("<th class=\"status-pass\">양호</th><th class=\"status-fail\">취약</th><th class=\"status-review\">수동 확인</th><th class=\"status-not-applicable\">해당 없음</th><th class=\"status-error\">오류</th><th class=\"status-exception\">예외</th>"))
+        #expect(html.contains("<tr><td>SRV-005</td><td>SMTP EXPN/VRFY 명령어 제한</td><td class=\"count zero\">0</td><td class=\"count status-fail\">2</td><td class=\"count zero\">0</td><td class=\"count zero\">0</td><td class=\"count status-error\">1</td><td class=\"count zero\">0</td></tr>"))
+        #expect(html.contains("<tr><td>U-45</td><td>메일 서비스 버전 노출</td><td class=\"count status-pass\">1</td><td class=\"count zero\">0</td><td class=\"count zero\">0</td><td class=\"count status-not-applicable\">1</td><td class=\"count zero\">0</td><td class=\"count zero\">0</td></tr>"))
         // Per host: overall worst status, with the error host's message.
         #expect(html.contains("<tr><td>mail-01.example.test</td><td class=\"status status-fail\">취약</td>"))
         #expect(html.contains("<tr><td>down-03.example.test</td><td class=\"status status-error\">오류</td>"))
@@ -228,6 +256,71 @@ import Testing
         #expect(html.contains("<code>/etc/postfix/main.cf</code> (SRV-005; replaced)"))
         #expect(html.contains("<code>postfix reload</code> (done)"))
         #expect(html.contains("outcome-changed"))
+    }
+
+    // MARK: - 수동 확인 (review)
+
+    @Test func reviewInTextJSONAndCSV() throws {
+        let plans = Self.reviewPlans()
+        let text = TextReport.findings(plans)
+        #expect(text.contains("mx-01.example.test  U-47  수동 확인(review)  스팸 메일 릴레이 제한\n"), "\(text)")
+        #expect(text.contains("    review smtp 192.0.2.25:25  \"\(Self.deferredTranscript)\"\n          \(Self.deferredNote)\n"), "\(text)")
+
+        let json = try JSONSerialization.jsonObject(with: Data(JSONReport.findings(plans).utf8)) as! [String: Any]
+        let hosts = json["hosts"] as! [[String: Any]]
+        let findings = hosts[0]["findings"] as! [[String: Any]]
+        #expect(findings[0]["status"] as? String == "review")
+        #expect((findings[0]["evidence"] as! [[String: Any]])[0]["text"] as? String == Self.deferredTranscript)
+
+        let ko = Self.parseCSV(CSVReport.render(plans, language: .ko))
+        let row = try #require(ko.first { $0.count > 3 && $0[0] == "mx-01.example.test" && $0[1] == "U-47" })
+        #expect(row[3] == "수동 확인", "\(row)")
+        #expect(row.contains(Self.deferredTranscript), "\(row)")
+        let en = Self.parseCSV(CSVReport.render(plans, language: .en))
+        #expect(en.contains { $0.count > 3 && $0[1] == "U-47" && $0[3] == "Review" }, "\(en)")
+        // The passing main.cf line under a 수동 확인 item says it is 양호 only for itself.
+        #expect(ko.contains { $0.count > 3 && $0[1] == "U-47" && $0.joined().contains("이 파일: 양호") }, "\(ko)")
+    }
+
+    @Test func reviewInHTMLWithWhatToLookAt() throws {
+        let html = HTMLReport.render(Self.reviewPlans(), runs: [], language: .ko, generated: Date(timeIntervalSince1970: 1_736_200_100))
+        // Per item: U-47 양호 on one host, 수동 확인 on the other, in the third column.
+        #expect(html.contains("<tr><td>U-47</td><td>스팸 메일 릴레이 제한</td><td class=\"count status-pass\">1</td><td class=\"count zero\">0</td><td class=\"count status-review\">1</td><td class=\"count zero\">0</td><td class=\"count zero\">0</td><td class=\"count zero\">0</td></tr>"), "\(html)")
+        // Per host: mx-01 is 취약 overall (취약 outranks 수동 확인), with one of each counted.
+        #expect(html.contains("<tr><td>mx-01.example.test</td><td class=\"status status-fail\">취약</td><td class=\"count zero\">0</td><td class=\"count status-fail\">1</td><td class=\"count status-review\">1</td>"))
+        // Details: the status, and what the person is to look at, in the action column.
+        #expect(html.contains("<td class=\"status status-review\">수동 확인</td>"))
+        #expect(html.contains("<td>수동 확인 필요<br>확인 대상: smtp 192.0.2.25:25: \(Self.deferredNote)</td>"), "\(html)")
+        #expect(html.contains(".status-review { background: #f3e5f5; color: #6a1b9a; }"))
+        // The chart's bar and legend.
+        let chart = try #require(html.components(separatedBy: "data-item=\"U-47\">").dropFirst().first?.components(separatedBy: "</g>").first)
+        #expect(chart.contains("<rect class=\"status-review\"") && chart.contains("fill=\"#6a1b9a\""), "\(chart)")
+        #expect(chart.contains("<title>U-47 수동 확인: 1</title>"), "\(chart)")
+
+        let en = HTMLReport.render(Self.reviewPlans(), runs: [], language: .en, generated: Date())
+        #expect(en.contains("<td class=\"status status-review\">Review</td>"))
+        #expect(en.contains("<td>check by hand<br>look at: smtp 192.0.2.25:25: \(Self.deferredNote)</td>"))
+        #expect(en.contains("<th class=\"status-fail\">Fail</th><th class=\"status-review\">Review</th>"))
+    }
+
+    @Test func checkExitCodeAndNoticeForReview() {
+        let plans = Self.reviewPlans()
+        #expect(Session.checkExitCode(plans) == 2)
+        var reviewOnly = plans
+        reviewOnly[0].findings.removeAll { $0.status == .fail }
+        #expect(Session.checkExitCode(reviewOnly) == 2, "수동 확인 is not established: never exit 0")
+        #expect(Session.reviewNotice(reviewOnly) == "1 item needs a person's review (수동 확인): mx-01.example.test U-47")
+        var passing = reviewOnly
+        passing[0].findings.removeAll()
+        #expect(Session.checkExitCode(passing) == 0)
+        #expect(Session.reviewNotice(passing) == nil)
+        var two = reviewOnly
+        two[1].findings[0].status = .review
+        #expect(Session.reviewNotice(two) == "2 items need a person's review (수동 확인): mx-01.example.test U-47, mx-02.example.test U-47")
+        // An error still wins: exit 1.
+        two[1].findings[0].status = .error
+        #expect(Session.checkExitCode(two) == 1)
+        #expect(Status.review.withholdsRemedy && Status.error.withholdsRemedy && !Status.fail.withholdsRemedy)
     }
 
     @Test func htmlInEnglishWithoutRuns() {

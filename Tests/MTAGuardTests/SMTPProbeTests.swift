@@ -332,24 +332,30 @@ import Glibc
     }
 }
 
-/// A one-connection SMTP server on a kernel-chosen 127.0.0.1 port, run by a thread: it sends
-/// `greeting` (nothing when nil), then answers each line by its verb from `replies` (a nil reply:
-/// stay silent; an unknown verb: 502), answers QUIT with 221 and closes. It records every line
-/// it receives. Gives up after 10 s in any wait so a test can never hang on it.
-private final class FakeSMTPServer: @unchecked Sendable {
+/// A scripted SMTP server on a kernel-chosen 127.0.0.1 port, run by a thread: for each
+/// connection in turn (one per element of `sessions`) it sends `greeting` (nothing when nil),
+/// then answers each line by its verb from that session's replies (a nil reply: stay silent; an
+/// unknown verb: 502), answers QUIT with 221 and closes. It records every line it receives.
+/// Waits up to 120 s for each connection (a test that starts it may wait long for a thread on
+/// a loaded machine) and gives up after 10 s of silence within one, so a test can never hang on it.
+final class FakeSMTPServer: @unchecked Sendable {
     let port: UInt16
     private let lock = NSLock()
     private var lines: [String] = []
     private let finished = DispatchSemaphore(value: 0)
 
-    init(greeting: String?, replies: [String: String?] = [:]) throws {
+    convenience init(greeting: String?, replies: [String: String?] = [:]) throws {
+        try self.init(greeting: greeting, sessions: [replies])
+    }
+
+    init(greeting: String?, sessions: [[String: String?]]) throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard listener >= 0 else { throw LoopbackSocketError(operation: "socket", code: errno) }
         var addr = loopbackAddress(port: 0)
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(listener, 1) == 0 else {
+        guard bound == 0, listen(listener, 4) == 0 else {
             let e = errno
             close(listener)
             throw LoopbackSocketError(operation: "bind/listen 127.0.0.1:0", code: e)
@@ -362,39 +368,46 @@ private final class FakeSMTPServer: @unchecked Sendable {
         let thread = Thread { [self] in
             defer { finished.signal() }
             defer { close(listener) }
-            guard Self.wait(listener, Int16(POLLIN)) else { return }
-            let fd = accept(listener, nil, nil)
-            guard fd >= 0 else { return }
-            defer { close(fd) }
-            if let greeting { Self.write(fd, greeting + "\r\n") }
-            var buffer: [UInt8] = []
-            while let line = Self.readLine(fd, &buffer) {
-                lock.withLock { lines.append(line) }
-                let verb = line.split(separator: " ").first.map { $0.uppercased() } ?? ""
-                if verb == "QUIT" {
-                    Self.write(fd, "221 2.0.0 Bye\r\n")
-                    return
-                }
-                if let reply = replies[verb] {
-                    if let reply { Self.write(fd, reply + "\r\n") }
-                } else {
-                    Self.write(fd, "502 5.5.2 Error: command not recognized\r\n")
-                }
+            for replies in sessions {
+                guard Self.wait(listener, Int16(POLLIN), milliseconds: 120_000) else { return }
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { return }
+                Self.serve(fd, greeting: greeting, replies: replies) { line in lock.withLock { lines.append(line) } }
+                close(fd)
             }
         }
         thread.start()
     }
 
-    /// The lines received, once the connection is over (waits up to 10 s).
+    /// One connection: the greeting, then a reply per line until QUIT or EOF.
+    private static func serve(_ fd: Int32, greeting: String?, replies: [String: String?], record: (String) -> Void) {
+        if let greeting { write(fd, greeting + "\r\n") }
+        var buffer: [UInt8] = []
+        while let line = readLine(fd, &buffer) {
+            record(line)
+            let verb = line.split(separator: " ").first.map { $0.uppercased() } ?? ""
+            if verb == "QUIT" {
+                write(fd, "221 2.0.0 Bye\r\n")
+                return
+            }
+            if let reply = replies[verb] {
+                if let reply { write(fd, reply + "\r\n") }
+            } else {
+                write(fd, "502 5.5.2 Error: command not recognized\r\n")
+            }
+        }
+    }
+
+    /// The lines received, once every connection is over (waits up to 120 s).
     func received() -> [String] {
-        _ = finished.wait(timeout: .now() + 10)
+        _ = finished.wait(timeout: .now() + 120)
         finished.signal()
         return lock.withLock { lines }
     }
 
-    private static func wait(_ fd: Int32, _ events: Int16) -> Bool {
+    private static func wait(_ fd: Int32, _ events: Int16, milliseconds: Int32 = 10_000) -> Bool {
         var pfd = pollfd(fd: fd, events: events, revents: 0)
-        return poll(&pfd, 1, 10_000) > 0
+        return poll(&pfd, 1, milliseconds) > 0
     }
 
     private static func write(_ fd: Int32, _ text: String) {

@@ -123,14 +123,14 @@ import Testing
         #expect(book.sheets == ["요약", "점검 결과", "증적", "조치 이력"])
 
         let summary = try #require(book.sheet["요약"])
-        #expect(summary.row(1) == ["ID", "KISA 2026", "KISA 2021", "전자금융", "평가항목", "중요도", "양호", "취약", "해당 없음", "오류", "예외"])
+        #expect(summary.row(1) == ["ID", "KISA 2026", "KISA 2021", "전자금융", "평가항목", "중요도", "양호", "취약", "수동 확인", "해당 없음", "오류", "예외"])
         let srv005 = try #require(row(of: "SRV-005", in: summary))
         #expect(Array(summary.row(srv005).prefix(6)) == ["SRV-005", "U-48", "U-70", "SRV-005", "SMTP 서비스의 expn/vrfy 명령어 실행 제한", "중"])
         #expect(summary.row(srv005)[7] == "1", "one host, 취약")
         #expect(summary.freeze == "A2")
         let chart = try #require(summary.charts.first, "the summary sheet has a chart")
         #expect(chart.tag == "barChart" && chart.grouping == "stacked")
-        #expect(chart.series.count == 5)
+        #expect(chart.series.count == 6)
 
         let results = try #require(book.sheet["점검 결과"])
         let header = results.row(1)
@@ -200,7 +200,8 @@ import Testing
         #expect(mark.contains("레거시 연동") && mark.contains("보안팀 김철수") && mark.contains("2099-12-31"), "\(mark)")
         let summary = try #require(book.sheet["Summary"])
         let s = try #require(row(of: "SRV-005", in: summary))
-        #expect(summary.row(s)[7] == "0" && summary.row(s)[10] == "1", "counted as Exception, not Fail: \(summary.row(s))")
+        #expect(summary.row(1)[7] == "Fail" && summary.row(1)[11] == "Exception", "\(summary.row(1))")
+        #expect(summary.row(s)[7] == "0" && summary.row(s)[11] == "1", "counted as Exception, not Fail: \(summary.row(s))")
     }
 
     @Test func outputFolderGetsTheWorkbookAndATerminalDoesNot() throws {
@@ -285,6 +286,39 @@ import Testing
         // A host that could not be judged is 오류 in its column.
         let results = try #require(book.sheet["점검 결과"])
         #expect(results.row(1).suffix(3) == ["mail-01.example.test", "mail-02.example.test", "down-03.example.test"])
+    }
+
+    /// A 수동 확인 finding in every sheet: counted in its own column right after 취약 (and in
+    /// the chart's series), its cell in 점검 결과 and its 증적 row in the assessment's words.
+    @Test(arguments: [ReportLanguage.ko, .en])
+    func reviewInEverySheet(_ language: ReportLanguage) throws {
+        let scratch = try TempDir("xlsx")
+        defer { scratch.remove() }
+        let t = language.text
+        let data = try XLSXReport.render(ReportTests.reviewPlans(), playbooks: [], runs: [], language: language)
+        let book = try inspect(try scratch.write("review-\(language.rawValue).xlsx", data))
+        let word = language == .ko ? "수동 확인" : "Review"
+
+        let summary = try #require(book.sheet[t.sheetSummary])
+        let header = summary.row(1)
+        #expect(Array(header.suffix(6)) == ReportText.statusOrder.map(t.word))
+        #expect(header[8] == word && header[7] == t.word(.fail), "\(header)")
+        let u47 = try #require(row(of: "U-47", in: summary))
+        #expect(Array(summary.row(u47).suffix(6)) == ["1", "0", "1", "0", "0", "0"], "양호 1, 수동 확인 1: \(summary.row(u47))")
+        #expect(summary.cells["I\(u47)"]?.fill == "FFF3E5F5", "수동 확인 is purple as in the HTML report")
+        let chart = try #require(summary.charts.first)
+        #expect(chart.series.count == 6)
+
+        let results = try #require(book.sheet[t.sheetResults])
+        let r = try #require(row(of: "U-47", in: results))
+        #expect(results.text("G\(r)") == word && results.text("H\(r)") == t.word(.pass))
+        #expect(results.cells["G\(r)"]?.fill == "FFF3E5F5")
+
+        let evidence = try #require(book.sheet[t.sheetEvidence])
+        let e = try #require((2...evidence.max_row).first { evidence.text("B\($0)") == "U-47" && evidence.text("E\($0)") == "192.0.2.25:25" })
+        #expect(evidence.text("C\(e)") == word)
+        #expect(evidence.text("G\(e)") == ReportTests.deferredTranscript)
+        #expect(evidence.text("H\(e)") == ReportTests.deferredNote)
     }
 
     @Test func manyHostsTurnToOneRowPerHostAndItem() throws {

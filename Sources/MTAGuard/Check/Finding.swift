@@ -41,6 +41,10 @@ public enum Status: String, Sendable, Codable, Equatable, Comparable {
     }
 
     public static func < (a: Status, b: Status) -> Bool { a.rank < b.rank }
+
+    /// Whether plan and apply keep every remedy away from an item with this verdict: 오류
+    /// (its file could not be read) and 수동 확인 (a person decides, not mtaguard).
+    public var withholdsRemedy: Bool { self == .error || self == .review }
 }
 
 /// What a verdict rests on: the file and line read, and what was found there.

@@ -51,9 +51,29 @@ public struct SMTPProbeResult: Sendable, Codable, Equatable {
     /// decision answers RCPT.
     public static let relayAttempt = "MAIL FROM:<> RCPT TO:<probe@elsewhere.example>"
 
-    /// Whether the server refused to relay: a 4xx (deferred) or 5xx reply to RCPT TO. nil when
-    /// not asked, or when MAIL FROM was refused (the RCPT was never asked).
-    public var relayRefused: Bool? { relaySenderRefused ? nil : relay.map { $0.code >= 400 } }
+    /// Whether the server refused to relay: a 5xx reply to RCPT TO refuses, a 2xx or 3xx
+    /// accepts. nil when not asked, when MAIL FROM was refused (the RCPT was never asked), or
+    /// when the last answer was a 4xx: deferred (greylisting, a lookup that failed for now) is
+    /// neither, whatever the server would do later.
+    public var relayRefused: Bool? {
+        guard !relaySenderRefused, let relay, !(400...499).contains(relay.code) else { return nil }
+        return relay.code >= 500
+    }
+
+    /// The relay attempts the server deferred (4xx to RCPT TO) before `relay`, oldest first;
+    /// empty when the first answer decided. See `GreylistRetry`.
+    public var relayDeferred: [RelayTry] = []
+    /// Seconds after the first relay attempt that `relay` was asked (0: it was the first).
+    public var relayAskedAt: Double = 0
+    /// Why mtaguard stopped asking while `relay` was still a 4xx (attempts or deadline spent,
+    /// the server gone); nil otherwise.
+    public var relayRetryStopped: String?
+
+    /// One deferred relay attempt: when it was asked (seconds after the first) and the reply.
+    public struct RelayTry: Sendable, Codable, Equatable {
+        public var at: Double
+        public var reply: Reply
+    }
 
     public init(
         greeting: String, bannerVersion: String?, ehloKeywords: [String], vrfy: Reply, expn: Reply,
@@ -213,29 +233,8 @@ public enum SMTPProbe {
         }
         let session = try Session(host: host, port: port, timeout: timeout)
         defer { session.close() }
-
-        let greeting = try session.readReply(while: "waiting for the greeting")
-        guard greeting.code == 220 else {
-            session.quit()
-            throw session.error(
-                "the server greets with \(greeting.code) instead of 220: \(greeting.oneLine)",
-                hint: greeting.code == 421 ? "the service is not available now (421); try again later"
-                    : greeting.code == 554 ? "the server refuses this client (554); probe from an allowed address"
-                    : nil)
-        }
+        let (greeting, keywords) = try open(session, heloName: heloName)
         let greetingText = greeting.lines.joined(separator: "\n")
-
-        var keywords: [String] = []
-        let ehlo = try session.command("EHLO \(heloName)")
-        if ehlo.code == 250 {
-            keywords = ehlo.lines.dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        } else {
-            let helo = try session.command("HELO \(heloName)")
-            guard helo.code == 250 else {
-                session.quit()
-                throw session.error("the server refuses both EHLO (\(ehlo.oneLine)) and HELO (\(helo.oneLine))")
-            }
-        }
         // A 501 is about the argument, not the command: exim wants a domain before its VRFY
         // rule is even asked (`501 root: recipient address must contain a domain`). Ask again
         // with the domain the server greets with.
@@ -256,17 +255,7 @@ public enum SMTPProbe {
         // Never DATA: nothing is ever sent.
         var relayReply: SMTPProbeResult.Reply?
         var senderRefused = false
-        if relay {
-            let mail = try session.command("MAIL FROM:<>")
-            var decided = mail
-            if mail.code == 250 {
-                decided = try session.command("RCPT TO:<probe@elsewhere.example>")
-            } else {
-                senderRefused = true
-            }
-            relayReply = .init(code: decided.code, text: decided.lines.joined(separator: "\n"))
-            _ = try? session.command("RSET")
-        }
+        if relay { (relayReply, senderRefused) = try askRelay(session) }
         session.quit()
 
         var result = SMTPProbeResult(
@@ -279,6 +268,51 @@ public enum SMTPProbe {
         result.relay = relayReply
         result.relaySenderRefused = senderRefused
         return result
+    }
+
+    /// The greeting (220, else an error naming host:port) and the EHLO extensions (HELO when
+    /// EHLO is refused: none).
+    static func open(_ session: Session, heloName: String) throws -> (greeting: Reply, keywords: [String]) {
+        let greeting = try session.readReply(while: "waiting for the greeting")
+        guard greeting.code == 220 else {
+            session.quit()
+            throw session.error(
+                "the server greets with \(greeting.code) instead of 220: \(greeting.oneLine)",
+                hint: greeting.code == 421 ? "the service is not available now (421); try again later"
+                    : greeting.code == 554 ? "the server refuses this client (554); probe from an allowed address"
+                    : nil)
+        }
+        let ehlo = try session.command("EHLO \(heloName)")
+        if ehlo.code == 250 {
+            return (greeting, ehlo.lines.dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        let helo = try session.command("HELO \(heloName)")
+        guard helo.code == 250 else {
+            session.quit()
+            throw session.error("the server refuses both EHLO (\(ehlo.oneLine)) and HELO (\(helo.oneLine))")
+        }
+        return (greeting, [])
+    }
+
+    /// The relay attempt: the null sender, RCPT TO an outside domain, then RSET. The reply that
+    /// decided it (RCPT's, or MAIL's when the sender was refused) and whether it was MAIL's.
+    static func askRelay(_ session: Session) throws -> (reply: SMTPProbeResult.Reply, senderRefused: Bool) {
+        let mail = try session.command("MAIL FROM:<>")
+        var decided = mail
+        if mail.code == 250 { decided = try session.command("RCPT TO:<probe@elsewhere.example>") }
+        _ = try? session.command("RSET")
+        return (.init(code: decided.code, text: decided.lines.joined(separator: "\n")), mail.code != 250)
+    }
+
+    /// The relay attempt alone on a new connection (the greylisting retry): greeting, EHLO,
+    /// MAIL, RCPT, RSET, QUIT.
+    static func relayOnly(host: String, port: UInt16, timeout: Double, heloName: String) throws -> (reply: SMTPProbeResult.Reply, senderRefused: Bool) {
+        let session = try Session(host: host, port: port, timeout: timeout)
+        defer { session.close() }
+        _ = try open(session, heloName: heloName)
+        let answer = try askRelay(session)
+        session.quit()
+        return answer
     }
 
     /// "127.0.0.1:25", "[::1]:25", "mail.example:25".

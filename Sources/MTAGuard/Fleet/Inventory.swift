@@ -37,6 +37,8 @@ public struct InventoryHost: Sendable, Equatable {
     }
     /// `mtaguard_mode`.
     public var mode: String? { value("mtaguard_mode") }
+    /// `mtaguard_smtp_host`: where the SMTP probe connects for this host (checked when read).
+    public var smtpHost: SMTPProbeAddress? { value(SMTPProbeAddress.variable).flatMap(SMTPProbeAddress.init) }
 }
 
 /// Hosts and groups read from Ansible INI or YAML inventory files.
@@ -309,6 +311,7 @@ struct InventoryBuilder {
         let connection = [
             "ansible_host", "ansible_port", "ansible_ssh_port", "ansible_user", "ansible_ssh_user",
             "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_become", "mtaguard_mode",
+            SMTPProbeAddress.variable,
         ]
         guard connection.contains(key) else { return nil }
         if value.contains("{{") || value.contains("{%") {
@@ -326,6 +329,10 @@ struct InventoryBuilder {
         case "ansible_ssh_private_key_file", "ansible_private_key_file":
             if value.isEmpty || value.hasPrefix("-") || value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 return ("\(key) '\(value)' is not a usable file path", nil)
+            }
+        case SMTPProbeAddress.variable:
+            if let why = SMTPProbeAddress.problem(value) {
+                return ("\(key) '\(value)' \(why)", "write the address the SMTP probe connects to, such as 192.0.2.25, 2001:db8::25 or mx1.example.com")
             }
         case "ansible_become":
             guard ["yes", "no", "true", "false", "1", "0", "on", "off"].contains(value.lowercased()) else {

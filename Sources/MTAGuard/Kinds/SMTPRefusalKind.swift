@@ -19,21 +19,25 @@ struct SMTPRefusalCheck: ReadingItemCheck {
 
     /// Whether an item asks the relay attempt of the port (`relay: refused`).
     let relay: Bool
-    /// `--smtp-host`: the address to ask instead of the host's own.
+    /// `--smtp-host`: the address to ask instead of the host's own (else its `mtaguard_smtp_host`).
     let address: String?
+    /// How a deferred relay attempt is asked again (`GreylistRetry`).
+    let retry: GreylistRetry
 
     init(planner: Planner) {
         port = planner.smtpPort
         relay = planner.playbooks.contains { $0.smtpRefuses.contains("relay") }
         address = planner.smtpHost
+        retry = planner.greylist
     }
 
     mutating func prepare(_ host: any Host) async {
         guard let port, host.isLive else { return }
-        let address = self.address ?? host.address.ssh?.address ?? "127.0.0.1"
+        let address = SMTPProbeAddress.forHost(host, override: self.address)
         let relay = self.relay
-        answer = await Task.detached { Result { try SMTPProbe.probe(host: address, port: port, timeout: 10, relay: relay) }
-            .mapError { $0 as? MTAGuardError ?? MTAGuardError("\($0)") } }.value
+        do {
+            answer = .success(try await SMTPProbe.probe(host: address, port: port, timeout: 10, relay: relay, retry: retry))
+        } catch { answer = .failure(error as? MTAGuardError ?? MTAGuardError("\(error)")) }
         place = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 
@@ -50,21 +54,7 @@ struct SMTPRefusalCheck: ReadingItemCheck {
                 status: r.bannerVersion == nil ? .pass : .fail,
                 note: r.bannerVersion.map { "the greeting tells the version: \($0)" } ?? "the greeting tells no version")] : []
             return banner + book.smtpRefuses.map { command in
-                if command == "relay" {
-                    guard let reply = r.relay else {
-                        return Evidence(mta: "smtp", file: place, line: nil, text: "", status: .error, note: "the relay attempt was not made")
-                    }
-                    if r.relaySenderRefused {
-                        return Evidence(
-                            mta: "smtp", file: place, line: nil, text: "MAIL FROM:<> → \(reply.code) \(reply.text)", status: .error,
-                            note: "the server refused the null sender, which it must accept: the relay question (RCPT TO an outside domain) was not asked")
-                    }
-                    let refused = reply.code >= 400
-                    return Evidence(
-                        mta: "smtp", file: place, line: nil,
-                        text: "\(SMTPProbeResult.relayAttempt) → \(reply.code) \(reply.text)", status: refused ? .pass : .fail,
-                        note: refused ? "relaying for an outside client is refused" : "the MTA accepts mail from an outside client for an outside domain: an open relay")
-                }
+                if command == "relay" { return r.relayEvidence(place: place) }
                 let reply = command == "vrfy" ? r.vrfy : r.expn
                 let refused = command == "vrfy" ? r.vrfyRefused : r.expnRefused
                 let asked = command == "vrfy" ? r.vrfyAsked : r.expnAsked
@@ -87,7 +77,7 @@ struct SMTPRefusalCheck: ReadingItemCheck {
             else { return nil }
             let commands = Set(books.flatMap(\.smtpRefuses) + (books.contains(where: \.smtpBannerHidesVersion) ? ["banner"] : []))
             return await SMTPVerification.check(
-                address: address ?? host.address.ssh?.address ?? "127.0.0.1", port: port, mustRefuse: commands)
+                address: SMTPProbeAddress.forHost(host, override: address), port: port, mustRefuse: commands)
         }
     }
 }

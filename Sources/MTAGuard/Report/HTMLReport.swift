@@ -161,12 +161,21 @@ public enum HTMLReport {
         }
         if lines.isEmpty {
             switch f.status {
-            case .error, .fail, .review: lines = [t.checkByHand]
+            case .review: lines = [t.checkByHand] + reviewTargets(f, t)
+            case .error, .fail: lines = [t.checkByHand]
             case .pass, .notApplicable: lines = [t.noAction]
             case .exception: lines = [t.leftAsIs]
             }
         }
         return lines.map(escape).joined(separator: "<br>")
+    }
+
+    /// What a person must look at for a 수동 확인 finding: each deciding piece of evidence that
+    /// left the verdict open, where it was read and why ("확인 대상: smtp 192.0.2.1:25: …").
+    static func reviewTargets(_ f: Finding, _ t: ReportText) -> [String] {
+        f.evidence.filter { $0.status == .review }.map { e in
+            "\(t.lookAt): \(e.mta) \(e.file)\(e.line.map { ":\($0)" } ?? "")\(e.note.isEmpty ? "" : ": " + e.note)"
+        }
     }
 
     static func changes(_ runs: [Manifest], _ t: ReportText) -> String {
@@ -257,6 +266,7 @@ public enum HTMLReport {
         th { background: #eee; }
         td.count { text-align: right; }
         td.count.zero { color: #aaa; }
+        table.summary td:first-child { white-space: nowrap; }
         .status { font-weight: bold; white-space: nowrap; }
         .status-pass { background: #e3f4e1; color: #1d6b1a; }
         .status-fail { background: #fde2e1; color: #a4161a; }

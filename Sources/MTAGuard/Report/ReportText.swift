@@ -45,6 +45,8 @@ public struct ReportText: Sendable {
     public var hostError: String
     public var noAction: String
     public var checkByHand: String
+    /// A 수동 확인 finding's action: what the person is to look at ("확인 대상").
+    public var lookAt: String
     public var willChange: String
     public var thenRun: String
     public var noFindings: String
@@ -119,6 +121,7 @@ public struct ReportText: Sendable {
         hostError: "호스트 오류",
         noAction: "조치 불필요",
         checkByHand: "수동 확인 필요",
+        lookAt: "확인 대상",
         willChange: "수정 예정",
         thenRun: "이후 실행",
         noFindings: "점검 결과 없음",
@@ -170,6 +173,7 @@ public struct ReportText: Sendable {
         hostError: "Host error",
         noAction: "nothing to do",
         checkByHand: "check by hand",
+        lookAt: "look at",
         willChange: "will change",
         thenRun: "then run",
         noFindings: "no findings",
@@ -197,8 +201,9 @@ public struct ReportText: Sendable {
         grades: [.high: "High", .medium: "Medium", .low: "Low"],
         statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error", .exception: "Exception", .review: "Review"])
 
-    /// The order the reports count statuses in: 양호, 취약, 해당 없음, 오류, 예외, 수동 확인.
-    public static let statusOrder: [Status] = [.pass, .fail, .notApplicable, .error, .exception, .review]
+    /// The order the reports count statuses in, as an auditor reads them: 양호, 취약, 수동 확인
+    /// (what a person must still decide), then 해당 없음, 오류, 예외.
+    public static let statusOrder: [Status] = [.pass, .fail, .review, .notApplicable, .error, .exception]
 
     /// "예외 승인: REASON (승인자 NAME, 만료일 2026-12-31; exceptions.yaml:4)".
     public func describe(_ mark: ExceptionMark) -> String {

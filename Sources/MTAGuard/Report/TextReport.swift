@@ -15,7 +15,9 @@ public enum TextReport {
                     if let line = e.line { place += ":\(line)" }
                     let text = e.text.isEmpty ? "" : "  \(quoted(e.text))"
                     let tag = e.advisory ? " [advisory]" : ""
-                    out += "    \(e.status.english.padding(toLength: 5, withPad: " ", startingAt: 0)) \(e.mta) \(place)\(text)\(tag)\n"
+                    // Padded to 5, never cut: "review" keeps its last letter.
+                    let word = e.status.english.count < 5 ? e.status.english.padding(toLength: 5, withPad: " ", startingAt: 0) : e.status.english
+                    out += "    \(word) \(e.mta) \(place)\(text)\(tag)\n"
                     out += "          \(e.note)\n"
                 }
             }
@@ -156,8 +158,10 @@ public enum TextReport {
         "exception: \(mark.reason) (approved by \(mark.approvedBy), until \(mark.until); \(mark.source))"
     }
 
+    /// The evidence's text in quotes, cut after 300 characters (room for a relay attempt's
+    /// three SMTP replies).
     private static func quoted(_ s: String) -> String {
-        let t = s.count > 100 ? String(s.prefix(100)) + "…" : s
+        let t = s.count > 300 ? String(s.prefix(300)) + "…" : s
         return "\"" + t.replacingOccurrences(of: "\t", with: "\\t") + "\""
     }
 }

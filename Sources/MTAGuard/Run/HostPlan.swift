@@ -95,6 +95,8 @@ public struct Planner: Sendable {
     /// `--smtp-host`: the address the SMTP probe connects to instead of the host's own (a
     /// service address, or a network the test places outside the host's own networks).
     public var smtpHost: String?
+    /// How the SMTP probe asks a deferred relay attempt again (`--greylist-*`).
+    public var greylist = GreylistRetry.standard
     /// `--allow-upgrade`: a version item that fails on a packaged MTA upgrades that package.
     public var allowUpgrade = false
     /// `--exceptions`: per host name, the items (playbook ids) an approved exception covers.

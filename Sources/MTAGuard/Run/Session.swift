@@ -82,6 +82,8 @@ public struct Session: Sendable {
     public var smtpPort: UInt16?
     /// `--smtp-host`.
     public var smtpHost: String?
+    /// `--greylist-attempts`, `--greylist-delay`, `--greylist-deadline`.
+    public var greylist = GreylistRetry.standard
     /// `--exceptions FILE`: approved exceptions (`ExceptionList`).
     public var exceptionsFile: String?
     /// Where warnings go (an expired exception); stderr by default.
@@ -105,6 +107,7 @@ public struct Session: Sendable {
         var planner = Planner(playbooks: books, mode: mode ?? .harden, forceKill: forceKill, knowledge: knowledge)
         planner.smtpPort = smtpPort
         planner.smtpHost = smtpHost
+        planner.greylist = greylist
         planner.allowUpgrade = allowUpgrade
         return planner
     }
@@ -224,15 +227,24 @@ public struct Session: Sendable {
 
     // MARK: Exit codes
 
-    /// `check`: 0 every item passes or does not apply, 2 a finding (취약 or 수동 확인), 1 an error, 3 some hosts
-    /// could not be reached (the others were judged).
+    /// `check`: 0 every item passes or does not apply, 2 a finding (취약) or an item a person
+    /// must decide (수동 확인: not established, so never 0), 1 an error, 3 some hosts could not
+    /// be reached (the others were judged).
     public static func checkExitCode(_ plans: [HostPlan]) -> Int32 {
         let statuses = plans.flatMap { $0.findings.map(\.status) }
         let broken = plans.filter { $0.error != nil }
         if !broken.isEmpty && broken.count < plans.count { return 3 }
         if !broken.isEmpty || statuses.contains(.error) { return 1 }
-        // 수동 확인 is not "every item passes": a person still has to decide it.
         return statuses.contains(.fail) || statuses.contains(.review) ? 2 : 0
+    }
+
+    /// `check`'s line for the items a person must decide, or nil when there are none:
+    /// "3 items need a person's review (수동 확인): web1 U-47, web2 U-47, web2 SRV-005".
+    public static func reviewNotice(_ plans: [HostPlan]) -> String? {
+        let open = plans.flatMap { plan in plan.findings.filter { $0.status == .review }.map { "\(plan.host) \($0.item)" } }
+        guard !open.isEmpty else { return nil }
+        let count = open.count == 1 ? "1 item needs" : "\(open.count) items need"
+        return "\(count) a person's review (\(Status.review.korean)): \(open.joined(separator: ", "))"
     }
 
     /// `plan`: 0 nothing to do, 2 changes pending, 1 an error, 3 some hosts could not be reached.

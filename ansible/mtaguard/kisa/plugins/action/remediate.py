@@ -82,7 +82,7 @@ class ActionModule(ActionBase):
         if connection not in SSH_CONNECTIONS:
             raise AnsibleActionFail(
                 "host %s: ansible_connection is '%s'; mtaguard reaches hosts over SSH only" % (host, connection))
-        line = self._inventory_line(host, task_vars)
+        line = self._inventory_line(host, task_vars, args["smtp_host"])
         executable = self._executable(args)
 
         workdir = tempfile.mkdtemp(prefix="mtaguard-ansible-")
@@ -181,8 +181,6 @@ class ActionModule(ActionBase):
             argv.append("--allow-upgrade")
         if args["smtp_port"] is not None:
             argv.append("--smtp-port=%d" % args["smtp_port"])
-        if args["smtp_host"] is not None:
-            argv.append("--smtp-host=" + args["smtp_host"])
         if args["backups"]:
             argv.append("--backups=" + self._path(args["backups"]))
         if args["ssh_config"]:
@@ -201,7 +199,7 @@ class ActionModule(ActionBase):
             return None
         return self._templar.template(task_vars[name])
 
-    def _inventory_line(self, host, task_vars):
+    def _inventory_line(self, host, task_vars, smtp_host=None):
         pairs = []
         for key, names in CONNECTION_VARS:
             value = next((v for v in (self._value(task_vars, n) for n in names) if v not in (None, "")), None)
@@ -214,9 +212,13 @@ class ActionModule(ActionBase):
         # become: the task's or play's keyword, or ansible_become, as Ansible decides it.
         become = self._play_context.become
         pairs.append(("ansible_become", "yes" if become else "no"))
+        # The task's smtp_host is the host's probe address: mtaguard takes it per host from the
+        # inventory (it refuses --smtp-host with -i), over any mtaguard_smtp_host of the host.
         for name in sorted(task_vars):
-            if name.startswith("mtaguard_"):
+            if name.startswith("mtaguard_") and not (smtp_host is not None and name == "mtaguard_smtp_host"):
                 pairs.append((name, self._value(task_vars, name)))
+        if smtp_host is not None:
+            pairs.append(("mtaguard_smtp_host", smtp_host))
         return host + "".join(" " + self._ini_pair(host, key, value) for key, value in pairs)
 
     @staticmethod

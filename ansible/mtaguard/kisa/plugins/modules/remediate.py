@@ -58,7 +58,7 @@ options:
     description: Also probe each host's SMTP port for what the items must refuse (C(--smtp-port)).
     type: int
   smtp_host:
-    description: With O(smtp_port), connect to this address instead of the host's own (C(--smtp-host)).
+    description: With O(smtp_port), connect to this address instead of the host's own (the host's C(mtaguard_smtp_host) in the inventory mtaguard is given; an IP address or a host name).
     type: str
   backups:
     description:
@@ -124,13 +124,13 @@ changed:
   returned: always
 findings:
   description:
-    - mtaguard's findings for the host (C(item), C(title), C(status) pass/fail/not-applicable/error,
+    - mtaguard's findings for the host (C(item), C(title), C(status) pass/fail/review/not-applicable/error/exception,
       C(evidence)). In check mode the host as it is; after an apply, as C(mtaguard check) judges it afterwards.
   type: list
   elements: dict
   returned: success
 verdicts:
-  description: Item id to status (pass, fail, not-applicable, error), from O(findings).
+  description: Item id to status (pass, fail, review, not-applicable, error, exception), from O(findings).
   type: dict
   returned: success
   sample: {"SRV-005": "pass"}
