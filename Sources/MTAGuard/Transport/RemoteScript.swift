@@ -47,8 +47,7 @@ struct RemoteScript {
     var serviceProbe: ShellCode {
         """
         mtg_q() { "$@" >/dev/null 2>&1 </dev/null; }
-        # Without MTG_PROBE=yes the service manager is named but no service is asked about.
-        mtg_yn() { if [ "$MTG_PROBE" != yes ]; then echo unknown; elif mtg_q "$@"; then echo yes; else echo no; fi; }
+        \(code: Self.serviceAnswers)
         mtg_svc() { echo "$M service $1 $2 $3 $4"; M_SEEN="$M_SEEN $1 "; }
         # mtg_bootlink NAME FOLDER...: yes when a FOLDER holds a start link SnnNAME. The
         # folders are listed, not globbed: the facts script runs under set -f.
@@ -72,7 +71,7 @@ struct RemoteScript {
               mtg_q systemctl cat "$u.service" || continue
               case $u in \(code: MTACatalog.caseArms(\.linuxUnits))esac
               case "$M_SEEN" in *" $m "*) continue;; esac
-              mtg_svc "$m" "$(mtg_yn systemctl is-active --quiet "$u")" "$(mtg_yn systemctl is-enabled --quiet "$u")" "$u"
+              mtg_svc "$m" "$(mtg_ask mtg_lsb systemctl is-active --quiet "$u")" "$(mtg_ask mtg_enabled "$u")" "$u"
             done
           else
             M_INIT=sysv; echo "$M init sysv"
@@ -82,7 +81,7 @@ struct RemoteScript {
               [ -x "/etc/init.d/$u" ] || continue
               case $u in \(code: MTACatalog.caseArms(\.linuxUnits))esac
               e=$(mtg_bootlink "$u" /etc/rc2.d /etc/rc3.d /etc/rc5.d)
-              mtg_svc "$m" "$(mtg_yn "/etc/init.d/$u" status)" "$e" "$u"
+              mtg_svc "$m" "$(mtg_ask mtg_lsb "/etc/init.d/$u" status)" "$e" "$u"
             done
           fi;;
         SunOS)
@@ -99,29 +98,26 @@ struct RemoteScript {
             for m in \(words: MTACatalog.all.filter(\.solarisRC).map(\.name)); do
               [ -f "/etc/init.d/$m" ] || continue
               e=$(mtg_bootlink "$m" /etc/rc2.d /etc/rc3.d)
-              r=no
               # Solaris 8 to 10 without SMF: ps is what there is.
-              # shellcheck disable=SC2009
-              if ps -e 2>/dev/null | grep -w "$m" >/dev/null; then r=yes; fi
-              mtg_svc "$m" "$r" "$e" "/etc/init.d/$m"
+              mtg_svc "$m" "$(mtg_ps "$m")" "$e" "/etc/init.d/$m"
             done
           fi;;
         AIX)
           M_INIT=src; echo "$M init src"
           if mtg_q lssrc -s sendmail; then
-            mtg_svc sendmail "$(mtg_yn sh -c 'lssrc -s sendmail | grep -w active')" unknown sendmail
+            mtg_svc sendmail "$(mtg_ask mtg_src sendmail)" unknown sendmail
           fi;;
         HP-UX)
           M_INIT=hpux-rc; echo "$M init hpux-rc"
           if [ -x /sbin/init.d/sendmail ]; then
-            mtg_svc sendmail "$(mtg_yn sh -c 'ps -e | grep -w sendmail')" unknown /sbin/init.d/sendmail
+            mtg_svc sendmail "$(mtg_ask mtg_ps sendmail)" unknown /sbin/init.d/sendmail
           fi;;
         *) M_INIT=unknown; echo "$M init unknown";;
         esac
         # Where no service manager knows postfix, ask postfix itself whether it runs.
         case "$M_INIT" in systemd|sysv|smf) ;; *)
           case "$M_SEEN" in *" postfix "*) ;; *)
-            if command -v postfix >/dev/null 2>&1; then mtg_svc postfix "$(mtg_yn postfix status)" unknown postfix; fi;;
+            if command -v postfix >/dev/null 2>&1; then mtg_svc postfix "$(mtg_ask mtg_postfix)" unknown postfix; fi;;
           esac;;
         esac
 
