@@ -30,7 +30,8 @@ struct ListenerCheck: ItemCheck {
         guard let listening = facts.listening, let tool = listening.tool else {
             return [Evidence(
                 mta: "-", file: "-", line: nil, text: "", status: .error,
-                note: "the host has neither ss nor netstat to tell what listens on port \(port)")]
+                note: facts.listening?.failure.map { "\($0): what listens on port \(port) could not be read" }
+                    ?? "the host has neither ss nor netstat to tell what listens on port \(port)")]
         }
         let command = tool == "ss" ? "ss -ltn" : "\(tool) -an"
         let running = book.listeningMTAs.filter { facts.services[$0]?.running == true }

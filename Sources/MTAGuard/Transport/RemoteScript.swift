@@ -458,7 +458,7 @@ struct RemoteScript {
             case "release": release = arg
             case "init", "tool", "service": services.read(word, arg)
             case "version", "package", "setting", "owner": versions.read(word, arg)
-            case "listen", "listen-tool", "listen-none": listeners.read(word, arg)
+            case "listen", "listen-tool", "listen-none", "listen-failed": listeners.read(word, arg)
             case "file":
                 guard let c = Int(arg), paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
                 currentPath = paths[c]
