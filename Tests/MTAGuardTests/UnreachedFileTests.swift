@@ -100,11 +100,14 @@ import Testing
 
         /// `check --item ITEM --format json` over SSH (the control node is root's, the host's
         /// login is the user's) and with `--root` on the image, run by the user.
-        func check(_ item: String) throws -> (ssh: CommandResult, root: CommandResult) {
+        /// `asRoot`: root on both sides (the lab's own inventory, `--root` run by root).
+        func check(_ item: String, asRoot: Bool = false) throws -> (ssh: CommandResult, root: CommandResult) {
             let env = ["MTAGUARD_BACKUPS": work.path + "/backups"]
             let args = [Repo.binary, "check", "--item", item, "--format", "json", "--playbooks", Repo.playbooks]
-            let ssh = try runCommand(args + ["-i", inventory, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], environment: env)
-            return (ssh, try login.run(args + ["--root", image], environment: env))
+            let ssh = try runCommand(
+                args + ["-i", asRoot ? lab.inventoryPath : inventory, "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], environment: env)
+            let local = args + ["--root", image]
+            return (ssh, try asRoot ? runCommand(local, environment: env) : login.run(local, environment: env))
         }
     }
 
@@ -179,5 +182,25 @@ import Testing
         #expect(a == (try judged(fromRoot.stdout)), "\(overSSH)\n\(fromRoot)")
         #expect(a.count == 1 && a[0].hasPrefix("SRV-005 not-applicable "), "\(a)")
         #expect(a.first?.contains("/etc/postfix/main.cf") == true, "\(a)")
+    }
+
+    /// Root may search any folder whatever its mode: a 0600 folder and file, which stop the
+    /// non-root login, are read and judged (양호) for root, over SSH and from `--root`.
+    @Test func rootSearchesWhatModesForbidOthers() throws {
+        let bench = try Bench.start("rooted")
+        defer { bench.stop() }
+        let host = bench.lab.host("rooted")
+        for folder in [host.root + "/etc/postfix", bench.image + "/etc/postfix"] {
+            try Data(Self.mainCf.utf8).write(to: URL(fileURLWithPath: folder + "/main.cf"))
+            chmod(folder + "/main.cf", 0o600)
+            // No search bit at all: root searches it anyway (CAP_DAC_READ_SEARCH).
+            chmod(folder, 0o600)
+        }
+        defer { for folder in [host.root + "/etc/postfix", bench.image + "/etc/postfix"] { chmod(folder, 0o755) } }
+        let (overSSH, fromRoot) = try bench.check("SRV-005", asRoot: true)
+        let a = try checkEvidence(overSSH.stdout).filter { $0["mta"] as? String == "postfix" }.map { "\($0["status"] ?? "") \($0["note"] ?? "")" }
+        let b = try checkEvidence(fromRoot.stdout).filter { $0["mta"] as? String == "postfix" }.map { "\($0["status"] ?? "") \($0["note"] ?? "")" }
+        #expect(a == b, "ssh: \(a)\nroot: \(b)")
+        #expect(!a.isEmpty && a.allSatisfy { $0.hasPrefix("pass ") }, "\(overSSH)")
     }
 }
