@@ -146,7 +146,7 @@ final class LoopbackListener: @unchecked Sendable {
     }
 
     /// Over SSH: ss's answer, then netstat's (ss failing) in the Solaris shape with a hostile
-    /// line that must stay text, then neither tool.
+    /// line that must stay text, then both failing, then neither tool.
     @Test func overSSHEveryToolBranch() throws {
         let listener = try LoopbackListener()
         defer { listener.close() }
@@ -190,8 +190,20 @@ final class LoopbackListener: @unchecked Sendable {
         #expect(texts.contains { $0.hasPrefix("$(touch ") }, "\(texts)")
         #expect(!FileManager.default.fileExists(atPath: canary))
 
-        try shim("netstat", "exit 1")
-        // An item that could not be judged: exit 1, as for any evidence in error.
+        try shim("netstat", "exit 2")
+        // Both tools there and both failed: an item that could not be judged (exit 1, as for
+        // any evidence in error), in words that say so.
+        let failed = try check(status: 1)
+        #expect(failed.count == 1)
+        #expect(failed.first?["status"] as? String == "error")
+        #expect(failed.first?["note"] as? String == "ss -ltn exited 1, netstat -an exited 2: what listens on port \(listener.port) could not be read", "\(failed)")
+
+        // Neither tool on the host: the shims gone and this machine's own hidden in the host's
+        // namespace (dash's command -v skips what is not a regular file).
+        try FileManager.default.removeItem(atPath: shims + "/ss")
+        try FileManager.default.removeItem(atPath: shims + "/netstat")
+        let hidden = try lab.inNamespace("lst", "for t in /usr/bin/ss /usr/bin/netstat; do if [ -f $t ]; then mount --bind /dev/null $t || exit 1; fi; done")
+        #expect(hidden.status == 0, "\(hidden)")
         let neither = try check(status: 1)
         #expect(neither.count == 1)
         #expect(neither.first?["status"] as? String == "error")

@@ -73,6 +73,68 @@ import Testing
         }
     }
 
+    /// A status command that failed for another reason than "not running" tells nothing: the
+    /// probe says unknown, never no. systemctl is-active's 4 (no such unit) and is-enabled's
+    /// "static"; an init script's 1 (it could not read its pid file); a ps that failed; lssrc
+    /// naming neither state; and the real `postfix status` run by a non-root login, which exits
+    /// 1 ("reserved for the superuser") as it does for root when postfix is stopped.
+    @Test func aStatusThatTellsNothingIsUnknown() async throws {
+        let login = try NonRootLogin.create()
+        defer { login.remove() }
+        let names = ["sd", "sysv", "hpux", "aix", "asuser"]
+        let lab = try SSHLab.start(hosts: names)
+        defer { lab.stop() }
+        try login.authorize(lab)
+        let families: [String: Shims.Family] = ["sd": .systemd, "sysv": .sysv, "hpux": .hpux, "aix": .aix, "asuser": .hpux]
+        for name in names { try Shims.install(lab, name, family: families[name]!) }
+        // The same recording stand-ins, answering what a broken or refusing tool answers.
+        func answer(_ name: String, _ path: String, _ body: String) throws {
+            let host = lab.host(name)
+            let full = path.hasPrefix("/") ? host.directory + "/overlay" + path : host.shims + "/" + path
+            try Data("#!/bin/sh\necho \"$0 $*\" >> \(host.commandsLog)\n\(body)\n".utf8).write(to: URL(fileURLWithPath: full))
+            chmod(full, 0o755)
+        }
+        try answer("sd", "systemctl", "case \"$1\" in cat) [ \"$2\" = sendmail.service ];; is-active) exit 4;; is-enabled) echo static;; esac")
+        try answer("sysv", "/etc/init.d/sendmail", "echo 'cannot read /var/run/sendmail.pid' >&2; exit 1")
+        try answer("hpux", "ps", "echo 'ps: cannot open /dev/kmem' >&2; exit 1")
+        try answer("aix", "lssrc", "echo '0513-085 The sendmail Subsystem is not on file.'")
+        // The real postfix, on the non-root login's PATH; for root, it finds its own.
+        for name in ["hpux", "asuser"] {
+            try FileManager.default.copyItem(atPath: "/etc/postfix/main.cf", toPath: lab.host(name).root + "/etc/postfix/main.cf")
+        }
+        try FileManager.default.createSymbolicLink(atPath: lab.host("asuser").shims + "/postfix", withDestinationPath: "/usr/sbin/postfix")
+
+        var options = SSHTransport.Options()
+        options.configFile = lab.sshConfigPath
+        options.connectTimeout = 60
+        let transport = try SSHTransport(options: options)
+        let targets = names.map { SSHTarget(address: "127.0.0.1", port: Int(lab.host($0).port), user: $0 == "asuser" ? login.name : "root") }
+        defer { transport.close(targets) }
+        var seen: [String: [String: ServiceState]] = [:]
+        for (name, target) in zip(names, targets) {
+            let facts = try await SSHHost(name: name, target: target, transport: transport).facts(paths: [], probeServices: true, probeVersions: false)
+            seen[name] = facts.services
+        }
+        #expect(seen["sd"]?["sendmail"] == ServiceState(running: nil, enabled: nil, unit: "sendmail"), "\(seen)")
+        #expect(seen["sysv"]?["sendmail"] == ServiceState(running: nil, enabled: true, unit: "sendmail"), "\(seen)")
+        #expect(seen["hpux"]?["sendmail"] == ServiceState(running: nil, enabled: nil, unit: "/sbin/init.d/sendmail"), "\(seen)")
+        #expect(seen["aix"]?["sendmail"] == ServiceState(running: nil, enabled: nil, unit: "sendmail"), "\(seen)")
+        // postfix status's 1: believed from root (stopped), not from another login.
+        #expect(seen["hpux"]?["postfix"] == ServiceState(running: false, enabled: nil, unit: "postfix"), "\(seen)")
+        #expect(seen["asuser"]?["postfix"] == ServiceState(running: nil, enabled: nil, unit: "postfix"), "\(seen)")
+        #expect(seen["asuser"]?["sendmail"]?.running == true, "\(seen)")
+        // The commands asked, as the stand-ins recorded them.
+        func asked(_ name: String) throws -> [String] {
+            try String(contentsOfFile: lab.host(name).commandsLog, encoding: .utf8).split(separator: "\n").map {
+                String($0).replacingOccurrences(of: "/usr/local/bin/", with: "").replacingOccurrences(of: "/usr/local/sbin/", with: "")
+            }.filter { !$0.hasPrefix("uname") && !$0.hasPrefix("sendmail") }
+        }
+        #expect(try asked("sd").filter { !$0.hasPrefix("systemctl cat ") } == ["systemctl is-active --quiet sendmail", "systemctl is-enabled sendmail"])
+        #expect(try asked("sysv") == ["/etc/init.d/sendmail status"])
+        #expect(try asked("hpux") == ["ps -e"])
+        #expect(try asked("aix") == ["lssrc -s sendmail", "lssrc -s sendmail"])
+    }
+
     /// Without MTG_PROBE the manager is named and no service is asked about.
     @Test func noProbeAsksNothing() throws {
         let script = RemoteScript()

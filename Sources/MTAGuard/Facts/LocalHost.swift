@@ -113,12 +113,14 @@ public struct LocalHost: Host {
         var st = stat()
         if lstat(dir, &st) != 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
+            if errno == EACCES, let why = Unreached.find(real: dir, shown: folder) { throw why.error(host: name, file: folder) }
             throw MTAGuardError(LocalFiles.codeFor(errno), host: name, file: folder, "cannot read the folder: \(LocalFiles.errnoText())")
         }
         if (st.st_mode & S_IFMT) == S_IFLNK {
             throw MTAGuardError(.unreadableFile, host: name, file: folder, "is a symbolic link; mtaguard does not read a folder through a link")
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
+        if let why = Unreached.listing(dir, shown: folder) { throw why.error(host: name, file: folder) }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { entry in
             guard FactsRequest.readsFolderEntry(entry) else { return false }
             var est = stat()

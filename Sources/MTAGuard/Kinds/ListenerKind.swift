@@ -16,11 +16,7 @@ struct ListenerCheck: SocketReading {
                 mta: "-", file: "-", line: nil, text: "", status: .notApplicable,
                 note: "an offline root runs nothing: what listens on port \(port) is known on the live host only")]
         }
-        guard let listening = facts.listening, let tool = listening.tool else {
-            return [Evidence(
-                mta: "-", file: "-", line: nil, text: "", status: .error,
-                note: "the host has neither ss nor netstat to tell what listens on port \(port)")]
-        }
+        guard let listening = facts.listening, let tool = listening.tool else { return [Self.unread(facts, port: port)] }
         let command = tool == "ss" ? "ss -ltn" : "\(tool) -an"
         let running = book.listeningMTAs.filter { facts.services[$0]?.running == true }
         let sockets = listening.on(port)
@@ -49,6 +45,14 @@ extension SocketReading {
     static func applies(to book: Playbook) -> Bool { book.listensOn != nil }
 
     init(planner: Planner) { self.init() }
+
+    /// 오류: the host could not say what listens on `port` (no tool, or every tool failed).
+    static func unread(_ facts: HostFacts, port: UInt16) -> Evidence {
+        Evidence(
+            mta: "-", file: "-", line: nil, text: "", status: .error,
+            note: facts.listening?.failure.map { "\($0): what listens on port \(port) could not be read" }
+                ?? "the host has neither ss nor netstat to tell what listens on port \(port)")
+    }
 
     /// The sockets, and whether each MTA runs (to name what listens), in runs of its mode.
     func request(_ request: inout FactsRequest, mode: Mode) {

@@ -36,6 +36,7 @@ enum LocalFiles {
         var st = stat()
         if lstat(path, &st) != 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
+            if errno == EACCES, let why = Unreached.find(real: path, shown: shown) { throw why.error(file: shown) }
             throw MTAGuardError(codeFor(errno), file: shown, "cannot read its mode: \(errnoText())", hint: hintFor(errno))
         }
         if (st.st_mode & S_IFMT) == S_IFLNK {
@@ -73,6 +74,7 @@ enum LocalFiles {
         var st = stat()
         if lstat(path, &st) != 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
+            if errno == EACCES, let why = Unreached.find(real: path, shown: shown) { throw why.error(file: shown) }
             throw MTAGuardError(codeFor(errno), file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
         }
         if (st.st_mode & S_IFMT) == S_IFLNK {
@@ -85,6 +87,7 @@ enum LocalFiles {
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
+            if errno == EACCES { throw Unreached.unreadable.error(file: shown) }
             throw MTAGuardError(codeFor(errno), file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
         }
         defer { close(fd) }

@@ -1,14 +1,21 @@
 /// The listening TCP sockets of a host (SRV-004), as the OS's own tool shows them: `ss -ltn`
 /// on Linux, else `netstat -an` (Solaris, AIX, HP-UX and older Linux). The tool's lines come
 /// back as they are (`listen LINE`), after a `listen-tool NAME` line; a host with neither tool
-/// says `listen-none`. Nothing of a line is ever run: it is read here, in Swift.
+/// says `listen-none`, and one whose tools all failed `listen-failed WHAT`. Nothing of a line is ever run: it is read here, in Swift.
 extension RemoteScript {
     var listenerProbe: ShellCode {
         """
-        if command -v ss >/dev/null 2>&1 && mtg_lo=$(ss -ltn 2>/dev/null); then mtg_lt=ss
-        elif command -v netstat >/dev/null 2>&1 && mtg_lo=$(netstat -an 2>/dev/null); then mtg_lt=netstat
-        else mtg_lt=; mtg_lo=; fi
-        if [ -n "$mtg_lt" ]; then
+        # A tool that is there but failed is said (listen-failed), never taken for no socket.
+        mtg_lt=; mtg_lo=; mtg_lf=
+        if command -v ss >/dev/null 2>&1; then
+          if mtg_lo=$(ss -ltn 2>/dev/null); then mtg_lt=ss; else mtg_lf="ss -ltn exited $?"; fi
+        fi
+        if [ -z "$mtg_lt" ] && command -v netstat >/dev/null 2>&1; then
+          if mtg_lo=$(netstat -an 2>/dev/null); then mtg_lt=netstat; else mtg_lf="${mtg_lf:+$mtg_lf, }netstat -an exited $?"; fi
+        fi
+        if [ -z "$mtg_lt" ] && [ -n "$mtg_lf" ]; then
+          echo "$M listen-failed $mtg_lf"
+        elif [ -n "$mtg_lt" ]; then
           echo "$M listen-tool $mtg_lt"
           printf '%s\\n' "$mtg_lo" | while IFS= read -r mtg_x; do
             case $mtg_x in *LISTENING*|unix*) ;; *LISTEN*) echo "$M listen $mtg_x";; esac
@@ -26,6 +33,7 @@ extension RemoteScript {
         var tool: String?
         var sockets: [ListeningSocket] = []
         var asked = false
+        var failure: String?
 
         mutating func read(_ word: String, _ arg: String) {
             switch word {
@@ -33,6 +41,9 @@ extension RemoteScript {
                 tool = arg
                 asked = true
             case "listen-none": asked = true
+            case "listen-failed":
+                asked = true
+                failure = arg.trimmed(200)
             case "listen":
                 if let s = ListeningSocket(line: arg) { sockets.append(s) }
             default: break
@@ -47,7 +58,7 @@ extension RemoteScript {
 
         /// The facts' value: nil when the probe did not run.
         var facts: ListenerFacts? {
-            asked ? ListenerFacts(tool: tool, sockets: sockets) : nil
+            asked ? ListenerFacts(tool: tool, sockets: sockets, failure: tool == nil ? failure : nil) : nil
         }
     }
 }
@@ -57,6 +68,8 @@ public struct ListenerFacts: Sendable, Equatable {
     /// `ss` or `netstat`; nil when the host has neither.
     public var tool: String?
     public var sockets: [ListeningSocket]
+    /// How the tools that are there failed (`ss -ltn exited 1`), when none answered.
+    public var failure: String? = nil
 
     /// The sockets on `port`.
     public func on(_ port: UInt16) -> [ListeningSocket] { sockets.filter { $0.port == port } }

@@ -49,8 +49,7 @@ struct RemoteScript {
     var serviceProbe: ShellCode {
         """
         mtg_q() { "$@" >/dev/null 2>&1 </dev/null; }
-        # Without MTG_PROBE=yes the service manager is named but no service is asked about.
-        mtg_yn() { if [ "$MTG_PROBE" != yes ]; then echo unknown; elif mtg_q "$@"; then echo yes; else echo no; fi; }
+        \(code: Self.serviceAnswers)
         mtg_svc() { echo "$M service $1 $2 $3 $4"; M_SEEN="$M_SEEN $1 "; }
         # mtg_bootlink NAME FOLDER...: yes when a FOLDER holds a start link SnnNAME. The
         # folders are listed, not globbed: the facts script runs under set -f.
@@ -74,7 +73,7 @@ struct RemoteScript {
               mtg_q systemctl cat "$u.service" || continue
               case $u in \(code: MTACatalog.caseArms(\.linuxUnits))esac
               case "$M_SEEN" in *" $m "*) continue;; esac
-              mtg_svc "$m" "$(mtg_yn systemctl is-active --quiet "$u")" "$(mtg_yn systemctl is-enabled --quiet "$u")" "$u"
+              mtg_svc "$m" "$(mtg_ask mtg_lsb systemctl is-active --quiet "$u")" "$(mtg_ask mtg_enabled "$u")" "$u"
             done
           else
             M_INIT=sysv; echo "$M init sysv"
@@ -84,7 +83,7 @@ struct RemoteScript {
               [ -x "/etc/init.d/$u" ] || continue
               case $u in \(code: MTACatalog.caseArms(\.linuxUnits))esac
               e=$(mtg_bootlink "$u" /etc/rc2.d /etc/rc3.d /etc/rc5.d)
-              mtg_svc "$m" "$(mtg_yn "/etc/init.d/$u" status)" "$e" "$u"
+              mtg_svc "$m" "$(mtg_ask mtg_lsb "/etc/init.d/$u" status)" "$e" "$u"
             done
           fi;;
         SunOS)
@@ -101,29 +100,26 @@ struct RemoteScript {
             for m in \(words: MTACatalog.all.filter(\.solarisRC).map(\.name)); do
               [ -f "/etc/init.d/$m" ] || continue
               e=$(mtg_bootlink "$m" /etc/rc2.d /etc/rc3.d)
-              r=no
               # Solaris 8 to 10 without SMF: ps is what there is.
-              # shellcheck disable=SC2009
-              if ps -e 2>/dev/null | grep -w "$m" >/dev/null; then r=yes; fi
-              mtg_svc "$m" "$r" "$e" "/etc/init.d/$m"
+              mtg_svc "$m" "$(mtg_ps "$m")" "$e" "/etc/init.d/$m"
             done
           fi;;
         AIX)
           M_INIT=src; echo "$M init src"
           if mtg_q lssrc -s sendmail; then
-            mtg_svc sendmail "$(mtg_yn sh -c 'lssrc -s sendmail | grep -w active')" unknown sendmail
+            mtg_svc sendmail "$(mtg_ask mtg_src sendmail)" unknown sendmail
           fi;;
         HP-UX)
           M_INIT=hpux-rc; echo "$M init hpux-rc"
           if [ -x /sbin/init.d/sendmail ]; then
-            mtg_svc sendmail "$(mtg_yn sh -c 'ps -e | grep -w sendmail')" unknown /sbin/init.d/sendmail
+            mtg_svc sendmail "$(mtg_ask mtg_ps sendmail)" unknown /sbin/init.d/sendmail
           fi;;
         *) M_INIT=unknown; echo "$M init unknown";;
         esac
         # Where no service manager knows postfix, ask postfix itself whether it runs.
         case "$M_INIT" in systemd|sysv|smf) ;; *)
           case "$M_SEEN" in *" postfix "*) ;; *)
-            if command -v postfix >/dev/null 2>&1; then mtg_svc postfix "$(mtg_yn postfix status)" unknown postfix; fi;;
+            if command -v postfix >/dev/null 2>&1; then mtg_svc postfix "$(mtg_ask mtg_postfix)" unknown postfix; fi;;
           esac;;
         esac
 
@@ -324,8 +320,12 @@ struct RemoteScript {
         s += serviceProbe
         if let settings = request.versions { s += versionProbe + settingsProbe(settings) + packageTools }
         if request.listeners { s += listenerProbe }
+        s += Self.reach
         s += """
+            # mtg_file FILE: absent only where every folder on the way could be searched and
+            # FILE is not there (ENOENT); a folder that may not be searched is said (mtg_reach).
             mtg_file() {
+              mtg_w=$(mtg_reach "$1") || { echo "$M $mtg_w"; return; }
               if [ -h "$1" ]; then echo "$M link"; return; fi
               if [ ! -e "$1" ]; then echo "$M absent"; return; fi
               if [ ! -f "$1" ]; then echo "$M notfile"; return; fi
@@ -334,11 +334,14 @@ struct RemoteScript {
               # ls is the one portable way to a file's mode and owners (no stat(1) on AIX, HP-UX).
               # shellcheck disable=SC2012
               ls -ln "$1" | { read -r mtg_m mtg_l mtg_u mtg_g _; echo "$M meta $mtg_m $mtg_l $mtg_u $mtg_g"; }
-              od -An -v -tx1 "$1" </dev/null || echo "$M readerror"
+              if ! od -An -v -tx1 "$1" </dev/null 2>/dev/null; then
+                echo "$M readerror $(od -An -v -tx1 "$1" 2>&1 >/dev/null </dev/null | head -n 1)"
+              fi
               echo "$M end"
             }
             # mtg_stat FILE: its mode and owners only (a program whose permissions are judged).
             mtg_stat() {
+              mtg_w=$(mtg_reach "$1") || { echo "$M $mtg_w"; return; }
               if [ -h "$1" ]; then echo "$M link"; return; fi
               if [ ! -e "$1" ]; then echo "$M absent"; return; fi
               if [ ! -f "$1" ]; then echo "$M notfile"; return; fi
@@ -353,11 +356,19 @@ struct RemoteScript {
                 # mtg_folder DIR: each file of DIR whose name is letters, digits, ".", "_" and "-"
                 # (not beginning with "."), read as mtg_file reads one. find, not a glob (set -f)
                 # nor ls; a name with a newline fails the name test or names no file.
+                # The folder is listed only where it can be searched and read: a listing that
+                # failed is said, never taken as an empty folder.
                 mtg_folder() {
+                  mtg_w=$(mtg_reach "$1") || { echo "$M $mtg_w"; return; }
                   if [ -h "$1" ]; then echo "$M link"; return; fi
                   if [ ! -d "$1" ]; then echo "$M absent"; return; fi
+                  if [ ! -d "$1/." ]; then echo "$M denied $1"; return; fi
+                  if [ ! -r "$1" ]; then echo "$M unlistable"; return; fi
+                  if ! mtg_ls=$(find "$1/." ! -name . -prune -print 2>&1); then
+                    echo "$M listerror $(printf '%s\\n' "$mtg_ls" | head -n 1)"; return
+                  fi
                   echo "$M listing"
-                  find "$1/." ! -name . -prune -print | while IFS= read -r mtg_f; do
+                  printf '%s\\n' "$mtg_ls" | while IFS= read -r mtg_f; do
                     case $mtg_f in "$1"/./*) ;; *) continue;; esac
                     mtg_n=${mtg_f##*/}
                     case $mtg_n in .*|*[!A-Za-z0-9._-]*) continue;; esac
@@ -415,11 +426,15 @@ struct RemoteScript {
             let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
             let arg = rest.count > word.count ? String(rest.dropFirst(word.count + 1)) : ""
             let path = currentPath ?? "?"
-            if let f = folder, !f.listed, ["absent", "link", "listing"].contains(word) {
+            if let f = folder, !f.listed, ["absent", "link", "listing", "denied", "linked", "unlistable", "listerror"].contains(word) {
                 switch word {
                 case "absent": folders[f.path] = .some(nil)
                 case "link":
                     throw MTAGuardError(.unreadableFile, host: host, file: f.path, "is a symbolic link; mtaguard does not read a folder through a link")
+                case "denied", "linked": throw try Self.unreached(word, arg, path: f.path, folder: true, host: host)
+                case "unlistable": throw Unreached.unlistable.error(host: host, file: f.path)
+                case "listerror":
+                    throw MTAGuardError(.failed, host: host, file: f.path, "could not be listed: \(arg.trimmed(200))")
                 default:
                     folders[f.path] = .some([])
                     folder?.listed = true
@@ -432,6 +447,7 @@ struct RemoteScript {
                 let p = metaPaths[i]
                 switch word {
                 case "absent": metadata[p] = .some(nil)
+                case "denied", "linked": throw try Self.unreached(word, arg, path: p, folder: false, host: host)
                 case "link": metadataIssues[p] = "is a symbolic link; mtaguard does not change a mode through a link"
                 case "notfile": metadataIssues[p] = "is not a regular file"
                 case "meta":
@@ -450,7 +466,7 @@ struct RemoteScript {
             case "release": release = arg
             case "init", "tool", "service": services.read(word, arg)
             case "version", "package", "setting", "owner": try versions.read(word, arg, host: host)
-            case "listen", "listen-tool", "listen-none": listeners.read(word, arg)
+            case "listen", "listen-tool", "listen-none", "listen-failed": listeners.read(word, arg)
             case "file":
                 guard let c = Int(arg), paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
                 currentPath = paths[c]
@@ -470,9 +486,10 @@ struct RemoteScript {
                 throw MTAGuardError(.unreadableFile, host: host, file: path, "is a symbolic link; mtaguard does not edit through links",
                                     hint: "point the item at the link's target, or replace the link by the file")
             case "notfile": throw MTAGuardError(.unreadableFile, host: host, file: path, "is not a regular file")
-            case "unreadable":
-                throw MTAGuardError(.permission, host: host, file: path, "cannot be read by the login user", hint: "use --become or log in as root")
-            case "readerror": throw MTAGuardError(.unreadableFile, host: host, file: path, "could not be read")
+            case "denied", "linked": throw try Self.unreached(word, arg, path: path, folder: false, host: host)
+            case "unreadable": throw Unreached.unreadable.error(host: host, file: path)
+            case "readerror":
+                throw MTAGuardError(.unreadableFile, host: host, file: path, "could not be read: \(arg.isEmpty ? "od failed" : arg.trimmed(200))")
             case "meta":
                 meta = try Self.parseLsLine(arg, host: host, path: path)
                 hex = []
@@ -499,6 +516,15 @@ struct RemoteScript {
         facts.owners = versions.owners
         facts.listening = listeners.facts
         return facts
+    }
+
+    /// The error for a `denied FOLDER` or `linked FOLDER` report about `path`; a FOLDER that is
+    /// not one of `path`'s own (or `path` itself, for a folder) is a protocol error.
+    static func unreached(_ word: String, _ folder: String, path: String, folder own: Bool, host: String) throws -> MTAGuardError {
+        guard let why = Unreached.reported(word, folder, path: path, orSelf: own) else {
+            throw MTAGuardError(.hostProtocol, host: host, file: path, "bad facts output: \(word) \(folder.trimmed(200))")
+        }
+        return why.error(host: host, file: path)
     }
 
     /// The script's own report lines (`MARKER WORD ARG…`) as (word, rest).

@@ -35,13 +35,13 @@ enum Shims {
             try shim("systemctl", """
                 case "$1" in
                 cat) [ "$2" = sendmail.service ];;
-                is-active) [ -f $S/running ];;
-                is-enabled) [ -f $S/enabled ];;
+                is-active) [ -f $S/running ] || exit 3;;
+                is-enabled) if [ -f $S/enabled ]; then echo enabled; else echo disabled; exit 1; fi;;
                 stop) \(off);; start) \(on);; disable) \(dis);; enable) \(en);; restart|reload) \(on);;
                 esac
                 """)
         case .sysv:
-            try shim(host.directory + "/overlay/etc/init.d/sendmail", "[ \"$1\" = status ] && { [ -f $S/running ]; exit $?; }; exit 0")
+            try shim(host.directory + "/overlay/etc/init.d/sendmail", "[ \"$1\" = status ] && { [ -f $S/running ] && exit 0; exit 3; }; exit 0")
             try shim("service", """
                 case "$2" in status) [ -f $S/running ];; stop) \(off);; start|restart) \(on);; esac
                 """)
