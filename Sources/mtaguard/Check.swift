@@ -14,6 +14,8 @@ struct Check: AsyncParsableCommand {
     var format: ReportFormat = .text
     @Option(help: "ko or en for csv, html, xlsx and pdf; default from the locale.") var lang: ReportLanguage?
     @Option(help: "The organisation the report is for, in the html and pdf title and on every pdf page.") var org: String = ""
+    @Flag(help: "In the text report, show every evidence row, also each file of an MTA that is not configured on the host.")
+    var verbose = false
 
     @Option(help: "Also write the report in every format into this folder (report.txt, .json, .csv, .html, .xlsx, .pdf; .pdf only where Chromium is installed).")
     var output: String?
@@ -43,7 +45,7 @@ struct Check: AsyncParsableCommand {
         }
         func renderOnce(_ format: ReportFormat) throws -> Data {
             switch format {
-            case .text: return Data(TextReport.findings(plans).utf8)
+            case .text: return Data(TextReport.findings(plans, verbose: verbose).utf8)
             case .json: return Data(JSONReport.findings(plans).utf8)
             case .csv: return Data(CSVReport.render(plans, language: language).utf8)
             case .html: return Data(html().utf8)

@@ -127,39 +127,61 @@ import Testing
     }
 
     /// A real postfix that no longer trusts loopback and ends its relay rules in
-    /// defer_unauth_destination answers the relay attempt 454 for good: check asks once more
-    /// after the delay, reports 수동 확인 with both of postfix's replies, says on stderr that
-    /// a person must review it and exits 2; plan attaches no remedy to it.
+    /// defer_unauth_destination answers the relay attempt "454 4.7.1 …: Relay access denied" for
+    /// good: a temporary code whose text says relaying is denied is a refusal, asked once, 양호.
+    @Test func aRealPostfixThatDefersWithRelayAccessDeniedRefuses() throws {
+        let pf = try PostfixInstance.start()
+        defer { pf.stop() }
+        let (check, _) = try checkU47(pf, relayRestrictions: "permit_mynetworks defer_unauth_destination", until: 454)
+        #expect(check.status == 0, "\(check)")
+        #expect(check.stdout.contains("pass  smtp 127.0.0.1:\(pf.port)  \"MAIL FROM:<> RCPT TO:<probe@elsewhere.example> → 454 4.7.1 <probe@elsewhere.example>: Relay access denied\""), "\(check)")
+        #expect(check.stdout.contains("the reply says relaying is denied, with a temporary code"), "\(check)")
+        #expect(!check.stdout.contains("after 1 s"), "asked once: \(check)")
+    }
+
+    /// A real postfix that defers the relay attempt as a greylisting check would (a 450 from
+    /// check_recipient_access, for ever here): check asks once more after the delay, reports
+    /// 수동 확인 with both of postfix's replies, says on stderr that a person must review it and
+    /// exits 2; plan attaches no remedy to it.
     @Test func aRealPostfixThatKeepsDeferringIsReviewAndNeverFixed() throws {
         let pf = try PostfixInstance.start()
         defer { pf.stop() }
+        let (check, plan) = try checkU47(
+            pf, relayRestrictions: "permit_mynetworks, check_recipient_access inline:{ { probe@elsewhere.example = 450 4.7.1 Greylisted, come back later } }, reject_unauth_destination",
+            until: 450)
+        #expect(check.status == 2, "\(check)")
+        #expect(check.stdout.contains("  U-47  수동 확인(review)  "), "\(check)")
+        #expect(check.stdout.contains("review smtp 127.0.0.1:\(pf.port)  \"MAIL FROM:<> RCPT TO:<probe@elsewhere.example> → 450 4.7.1 <probe@elsewhere.example>: Recipient address rejected: Greylisted, come back later; after 1 s → 450 4.7.1"), "\(check)")
+        #expect(check.stdout.contains("deferred (450) on all 2 attempts"), "\(check)")
+        #expect(check.stderr.contains("1 item needs a person's review (수동 확인): "), "\(check)")
+        #expect(check.stderr.hasSuffix(" U-47\n"), "\(check)")
+        #expect(plan.status == 0, "\(plan)")
+        #expect(plan.stdout.contains("nothing to do"), "\(plan)")
+    }
+
+    /// `check` and `plan` of U-47 on the wire (two attempts, 1 s apart) against `pf` with
+    /// `relayRestrictions` and a mynetworks that leaves loopback out.
+    func checkU47(_ pf: PostfixInstance, relayRestrictions: String, until code: Int) throws -> (CommandResult, CommandResult) {
         let backups = try TempDir("greylist-backups")
         defer { backups.remove() }
         let env = ["MTAGUARD_BACKUPS": backups.path]
-        let conf = try pf.run(["postconf", "-e", "mynetworks = 192.0.2.0/24",
-                               "smtpd_relay_restrictions = permit_mynetworks defer_unauth_destination"])
+        let conf = try pf.run(["postconf", "-e", "mynetworks = 192.0.2.0/24", "smtpd_relay_restrictions = \(relayRestrictions)"])
         #expect(conf.status == 0, "\(conf)")
+        try reload(pf, until: code)
+        let args = ["--item", "U-47", "--playbooks", Repo.playbooks, "--smtp-port", String(pf.port),
+                    "--greylist-attempts", "2", "--greylist-delay", "1"]
+        return (try pf.run([Repo.binary, "check"] + args, environment: env), try pf.run([Repo.binary, "plan"] + args, environment: env))
+    }
+
+    /// Reloads `pf` and waits until the relay attempt gets `code`: after a reload an idle smtpd
+    /// may serve one more session with the old settings.
+    func reload(_ pf: PostfixInstance, until code: Int) throws {
         #expect(try pf.run(["postfix", "reload"]).status == 0)
-        // After a reload an idle smtpd may serve one more session with the old settings.
         var wire = try SMTPProbe.probe(host: "127.0.0.1", port: pf.port, timeout: 5, relay: true)
-        for _ in 0..<50 where wire.relay?.code != 454 {
+        for _ in 0..<50 where wire.relay?.code != code {
             usleep(100_000)
             wire = try SMTPProbe.probe(host: "127.0.0.1", port: pf.port, timeout: 5, relay: true)
         }
-        #expect(wire.relay?.code == 454, "\(wire)")
-
-        let args = ["--item", "U-47", "--playbooks", Repo.playbooks, "--smtp-port", String(pf.port),
-                    "--greylist-attempts", "2", "--greylist-delay", "1"]
-        let check = try pf.run([Repo.binary, "check"] + args, environment: env)
-        #expect(check.status == 2, "\(check)")
-        #expect(check.stdout.contains("  U-47  수동 확인(review)  "), "\(check)")
-        #expect(check.stdout.contains("review smtp 127.0.0.1:\(pf.port)  \"MAIL FROM:<> RCPT TO:<probe@elsewhere.example> → 454 4.7.1 <probe@elsewhere.example>: Relay access denied; after 1 s → 454 4.7.1 <probe@elsewhere.example>: Relay access denied\""), "\(check)")
-        #expect(check.stdout.contains("deferred (454) on all 2 attempts"), "\(check)")
-        #expect(check.stderr.contains("1 item needs a person's review (수동 확인): "), "\(check)")
-        #expect(check.stderr.hasSuffix(" U-47\n"), "\(check)")
-
-        let plan = try pf.run([Repo.binary, "plan"] + args, environment: env)
-        #expect(plan.status == 0, "\(plan)")
-        #expect(plan.stdout.contains("nothing to do"), "\(plan)")
+        #expect(wire.relay?.code == code, "\(wire)")
     }
 }

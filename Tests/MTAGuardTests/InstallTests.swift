@@ -73,7 +73,7 @@ import Testing
             let heading = "     " + sub
             #expect(man.stdout.split(separator: "\n").contains { $0 == heading || $0.hasPrefix(heading + " ") }, "the man page lacks \(sub)")
         }
-        for text in ["--playbooks", "--exceptions", "(SRV-005 …)", "양호 (pass), 취약 (fail), 해당 없음 (n/a), 오류 (error)"] {
+        for text in ["--playbooks", "--exceptions", "(SRV-005 …)", "양호 (pass), 취약 (fail), 수동 확인 (review), 해당 없음 (n/a), 오류 (error)"] {
             #expect(man.stdout.contains(text), "the rendered man page lacks \(text)")
         }
 

@@ -49,7 +49,9 @@ import Testing
 
     static func target(_ item: String, mta: String, file: String, index: Int = 0) throws -> Target {
         let book = try #require(try PlaybookLoader.loadAll(folder: Repo.playbooks).first { $0.id == item })
-        return try #require(book.targets.compactMap { $0 as? Target }.filter { $0.mta == mta && $0.file == file }.dropFirst(index).first)
+        // exim's options are `exim-setting` targets, which hold a setting's check and fix.
+        let settings = book.targets.compactMap { ($0 as? Target) ?? ($0 as? EximSettingTarget)?.setting }
+        return try #require(settings.filter { $0.mta == mta && $0.file == file }.dropFirst(index).first)
     }
 
     /// mtaguard's number for `name` (a check node) in `text`, nil when its lens refuses the file;

@@ -363,4 +363,26 @@ import Testing
         #expect(!dom.contains("<script"))
         #expect(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
     }
+
+    /// The text report folds the rows of files that are not on the host into one line per item
+    /// (which MTAs, which files); --verbose shows each, and JSON keeps them all.
+    @Test func absentFilesFoldIntoOneLine() throws {
+        func absent(_ mta: String, _ file: String) -> Evidence {
+            Evidence(mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable, note: "\(file) is absent: \(mta) is not configured here")
+        }
+        let finding = Finding(
+            host: "h", item: "SRV-008", title: "DoS", status: .fail,
+            evidence: [
+                Evidence(mta: "postfix", file: "/etc/postfix/main.cf", line: 3, text: "smtpd_client_connection_rate_limit = 0", status: .fail, note: "needs at least 1"),
+                absent("sendmail", "/etc/mail/sendmail.cf"), absent("sendmail", "/etc/mail/sendmail.mc"), absent("exim", "/etc/exim4/exim4.conf"),
+            ])
+        let plans = [Self.plan("h", findings: [finding])]
+        let text = TextReport.findings(plans)
+        #expect(text.contains("    n/a   sendmail, exim: not configured here\n          no /etc/mail/sendmail.cf, /etc/mail/sendmail.mc, /etc/exim4/exim4.conf (--verbose shows each)\n"), "\(text)")
+        #expect(!text.contains("(no such file)"))
+        #expect(text.contains("fail  postfix /etc/postfix/main.cf:3"))
+        let verbose = TextReport.findings(plans, verbose: true)
+        #expect(verbose.components(separatedBy: "(no such file)").count == 4, "\(verbose)")
+        #expect(JSONReport.findings(plans).components(separatedBy: "(no such file)").count == 4)
+    }
 }

@@ -336,8 +336,10 @@ import Glibc
 /// connection in turn (one per element of `sessions`) it sends `greeting` (nothing when nil),
 /// then answers each line by its verb from that session's replies (a nil reply: stay silent; an
 /// unknown verb: 502), answers QUIT with 221 and closes. It records every line it receives.
-/// Waits up to 120 s for each connection (a test that starts it may wait long for a thread on
-/// a loaded machine) and gives up after 10 s of silence within one, so a test can never hang on it.
+/// Waits for each connection as long as the test process runs (a test that starts it may wait
+/// many minutes for a thread of the cooperative pool while the whole suite runs on two cores),
+/// and gives up after 10 s of silence within one; `received()` waits at most 120 s, so a test
+/// can never hang on it.
 final class FakeSMTPServer: @unchecked Sendable {
     let port: UInt16
     private let lock = NSLock()
@@ -369,7 +371,7 @@ final class FakeSMTPServer: @unchecked Sendable {
             defer { finished.signal() }
             defer { close(listener) }
             for replies in sessions {
-                guard Self.wait(listener, Int16(POLLIN), milliseconds: 120_000) else { return }
+                guard Self.wait(listener, Int16(POLLIN), milliseconds: -1) else { return }
                 let fd = accept(listener, nil, nil)
                 guard fd >= 0 else { return }
                 Self.serve(fd, greeting: greeting, replies: replies) { line in lock.withLock { lines.append(line) } }

@@ -61,6 +61,9 @@ public struct Evidence: Sendable, Codable, Equatable {
     /// the evidence is about one.
     public var setting: String?
 
+    /// A row that says only that a file the item reads is not on the host.
+    public var isAbsentFile: Bool { status == .notApplicable && text == "(no such file)" }
+
     public init(mta: String, file: String, line: Int?, text: String, status: Status, advisory: Bool = false, note: String) {
         self.mta = mta
         self.file = file

@@ -89,7 +89,8 @@ extension SMTPProbe {
             try probe(host: host, port: port, timeout: timeout, heloName: heloName, relay: relay)
         }.value
         let started = await now()
-        while let reply = result.relay, !result.relaySenderRefused, (400...499).contains(reply.code) {
+        while let reply = result.relay, !result.relaySenderRefused, (400...499).contains(reply.code),
+              !SMTPProbeResult.deniesRelaying(reply.text) {
             let elapsed = await now() - started
             switch retry.next(after: reply, made: result.relayDeferred.count + 1, elapsed: elapsed) {
             case .failure(let stop):

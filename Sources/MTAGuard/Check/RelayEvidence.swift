@@ -18,6 +18,9 @@ extension SMTPProbeResult {
             return evidence(.error, "the server refused the null sender, which it must accept: the relay question (RCPT TO an outside domain) was not asked\(earlier)")
         }
         switch relayRefused {
+        case true? where (400...499).contains(reply.code):
+            return evidence(.pass, "relaying for an outside client is refused: the reply says relaying is denied, with a temporary code "
+                + "(postfix's defer_unauth_destination answers so for good), so it was not asked again\(earlier)")
         case true?: return evidence(.pass, "relaying for an outside client is refused\(earlier)")
         case false?: return evidence(.fail, "the MTA accepts mail from an outside client for an outside domain: an open relay\(earlier)")
         case nil:

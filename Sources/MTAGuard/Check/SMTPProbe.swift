@@ -56,8 +56,18 @@ public struct SMTPProbeResult: Sendable, Codable, Equatable {
     /// when the last answer was a 4xx: deferred (greylisting, a lookup that failed for now) is
     /// neither, whatever the server would do later.
     public var relayRefused: Bool? {
-        guard !relaySenderRefused, let relay, !(400...499).contains(relay.code) else { return nil }
+        guard !relaySenderRefused, let relay else { return nil }
+        if (400...499).contains(relay.code) { return Self.deniesRelaying(relay.text) ? true : nil }
         return relay.code >= 500
+    }
+
+    /// Whether a reply's text says the server refuses to relay (postfix's
+    /// `defer_unauth_destination` answers "454 4.7.1 …: Relay access denied" for good): a 4xx
+    /// that says so is a refusal with a temporary code, not a deferral to ask again.
+    static func deniesRelaying(_ text: String) -> Bool {
+        let t = text.lowercased()
+        return ["relay access denied", "relaying denied", "relay not permitted", "relaying not permitted", "relaying not allowed",
+                "relay denied", "not permitted to relay"].contains { t.contains($0) }
     }
 
     /// The relay attempts the server deferred (4xx to RCPT TO) before `relay`, oldest first;

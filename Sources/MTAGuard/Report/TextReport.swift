@@ -4,13 +4,22 @@ import Foundation
 public enum TextReport {
     public static func status(_ s: Status) -> String { "\(s.korean)(\(s.english))" }
 
-    public static func findings(_ plans: [HostPlan]) -> String {
+    /// Each finding with its evidence. Rows for files that are not on the host (an MTA that is
+    /// not configured there) fold into one line per item unless `verbose`; JSON keeps them all.
+    public static func findings(_ plans: [HostPlan], verbose: Bool = false) -> String {
         var out = ""
         for plan in plans {
             for f in plan.findings {
                 out += "\(plan.host)  \(f.item)  \(status(f.status))  \(f.title)\n"
                 if let mark = f.exception { out += "    \(exceptionLine(mark))\n" }
-                for e in f.evidence {
+                let absent = verbose ? [] : f.evidence.filter(\.isAbsentFile)
+                if absent.count > 1 {
+                    var mtas: [String] = []
+                    for e in absent where !mtas.contains(e.mta) { mtas.append(e.mta) }
+                    out += "    n/a   \(mtas.joined(separator: ", ")): not configured here\n"
+                    out += "          no \(absent.map(\.file).joined(separator: ", ")) (--verbose shows each)\n"
+                }
+                for e in f.evidence where absent.count < 2 || !e.isAbsentFile {
                     var place = e.file
                     if let line = e.line { place += ":\(line)" }
                     let text = e.text.isEmpty ? "" : "  \(quoted(e.text))"
