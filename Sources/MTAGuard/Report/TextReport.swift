@@ -14,10 +14,13 @@ public enum TextReport {
                 if let mark = f.exception { out += "    \(exceptionLine(mark))\n" }
                 let absent = verbose ? [] : f.evidence.filter(\.isAbsentFile)
                 if absent.count > 1 {
-                    var mtas: [String] = []
-                    for e in absent where !mtas.contains(e.mta) { mtas.append(e.mta) }
+                    var mtas: [String] = [], files: [String] = []
+                    for e in absent {
+                        if !mtas.contains(e.mta) { mtas.append(e.mta) }
+                        if !files.contains(e.file) { files.append(e.file) }
+                    }
                     out += "    n/a   \(mtas.joined(separator: ", ")): not configured here\n"
-                    out += "          no \(absent.map(\.file).joined(separator: ", ")) (--verbose shows each)\n"
+                    out += "          no \(files.joined(separator: ", ")) (--verbose shows each)\n"
                 }
                 for e in f.evidence where absent.count < 2 || !e.isAbsentFile {
                     var place = e.file

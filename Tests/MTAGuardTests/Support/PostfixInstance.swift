@@ -291,7 +291,14 @@ final class PostfixInstance: Sendable {
     /// nil if exactly one socket listens on `port` (IPv4 or IPv6) and it is
     /// our master's; else a description of the clash.
     private func portClash() -> String? {
-        let listeners = Self.listeningSocketInodes(port: port)
+        // `postfix start` returns before the master has bound its port: on a loaded machine
+        // (the whole suite on two cores) that can take seconds. Wait for a listener, bounded.
+        var listeners = Self.listeningSocketInodes(port: port)
+        let deadline = Date().addingTimeInterval(60)
+        while listeners.isEmpty, Date() < deadline {
+            usleep(100_000)
+            listeners = Self.listeningSocketInodes(port: port)
+        }
         guard let pid = masterPID() else { return "no master.pid" }
         let ours = Self.socketInodes(of: pid)
         if listeners.count == 1, let inode = listeners.first, ours.contains(inode) { return nil }
