@@ -35,8 +35,8 @@
 #                                  (/usr/local/sbin:/usr/local/bin:...) and others
 #                                  (/usr/local/bin:...)
 # Directories only are bound (never single files): files there are replaced by
-# rename. Missing mount points on the machine (/etc/mail, /etc/rc.config.d) are
-# created empty, once, on the real /etc.
+# rename. Mount points that a fresh machine lacks (/etc/mail, /etc/rc.config.d) are
+# made inside the host's own /etc overlay, never on the machine's /etc.
 #
 # Layout:
 #   DIR/.mtaguard-lab              marker (stop only removes folders that hold it)
@@ -188,7 +188,7 @@ closed_port() {
 # Mount points must exist on the machine; create missing ones empty, once.
 ensure_mount_points() {
     local d
-    for d in /etc/postfix /etc/mail /etc/rc.config.d /usr/local/bin /usr/local/sbin; do
+    for d in /usr/local/bin /usr/local/sbin; do
         [[ -d $d ]] || mkdir -p "$d"
     done
     mkdir -p /run/sshd
@@ -287,6 +287,8 @@ EOF
         set -e
         hostname "$1"
         mount -t overlay overlay -o "lowerdir=/etc,upperdir=$2/overlay/etc,workdir=$2/overlay/.work-etc" /etc
+        # In the overlay: a folder the machine lacks lands in this host'"'"'s upper layer only.
+        mkdir -p /etc/postfix /etc/mail /etc/rc.config.d
         mount -t overlay overlay -o "lowerdir=/usr/sbin,upperdir=$2/overlay/usr/sbin,workdir=$2/overlay/.work-sbin" /usr/sbin
         # A /var/lib of its own: where a host keeps its copies of runs (/var/lib/mtaguard).
         mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$2/overlay/var/lib,workdir=$2/overlay/.work-varlib" /var/lib

@@ -333,14 +333,14 @@ final class ExtractedMTA: Sendable {
     /// /etc and /var/lib (overlays whose upper layers are the test's): the MTA's files under /etc
     /// (/etc/exim4/exim4.conf) are the test's, and a write there lands in `root`.
     func run(_ argv: [String], environment: [String: String] = [:], wrappers: Bool = true, layingEtc: Bool = false) throws -> CommandResult {
-        if layingEtc {
-            for sub in ["varlib", ".etc-work", ".varlib-work"] {
-                try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
-            }
+        // The overlays' folders, also for a machine without /etc/mail (a fresh Debian has none):
+        // there the test's /etc is laid over the machine's, whose /etc/mail it then holds.
+        for sub in ["varlib", ".etc-work", ".varlib-work"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
         }
         let script = """
             hostname "$3" &&
-            if [ "$4" = yes ]; then
+            if [ "$4" = yes ] || [ ! -d /etc/mail ] || [ ! -d /etc/postfix ]; then
               mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/etc,workdir=$1/.etc-work" /etc &&
               mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$1/varlib,workdir=$1/.varlib-work" /var/lib || exit 125
             fi &&
