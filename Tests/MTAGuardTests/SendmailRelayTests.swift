@@ -14,16 +14,26 @@ import Testing
 
     /// What the real sendmail's Basic_check_rcpt says of an outside recipient from 192.0.2.1:
     /// true when it returns an error (relaying refused).
-    static func sendmailRefuses(cf: String, in dir: TempDir) throws -> Bool {
+    /// With `sender`, the envelope sender (macro f) is the one the client gave in MAIL FROM.
+    static func sendmailRefuses(cf: String, in dir: TempDir, sender: String? = nil) throws -> Bool {
         let packages = try MTAPackages.locate()
         let sw = try dir.write("service.switch", "hosts files\naliases files\n")
         let r = try runCommand(
             ["unshare", "-u", "sh", "-c", "hostname \(ExtractedMTA.hostName) && exec \"$@\"", "sh",
-             packages.sendmailBinary, "-bt", "-C", cf, "-OServiceSwitchFile=\(sw)"],
-            stdin: ".D{client_addr}192.0.2.1\nBasic_check_rcpt <probe@elsewhere.example>\n",
+             packages.sendmailBinary, "-bt", "-C", cf, "-OServiceSwitchFile=\(sw)",
+             // The test's access map sits under /tmp, which sendmail calls unsafe.
+             "-ODontBlameSendmail=MapInUnsafeDirPath"],
+            stdin: ".D{client_addr}192.0.2.1\n" + (sender.map { ".Df<\($0)>\n" } ?? "") + "Basic_check_rcpt <probe@elsewhere.example>\n",
             environment: ["LD_LIBRARY_PATH": packages.sendmailLibraries])
         let answer = try #require(r.stdout.split(separator: "\n").last { $0.contains("Basic_check_rcpt returns:") }, "\(r)")
         return answer.contains("$# error")
+    }
+
+    /// m4 builds etc/mail/sendmail.cf under `dir` from the .mc.
+    static func buildCf(mc: String, cfDirectory cfDir: String, in dir: TempDir) throws -> String {
+        let r = try runCommand(["m4", "-D_CF_DIR_=\(cfDir)/", cfDir + "/m4/cf.m4", mc])
+        #expect(r.status == 0, "\(r)")
+        return try dir.write("etc/mail/sendmail.cf", r.stdout)
     }
 
     /// mtaguard's U-47 evidence for the sendmail.cf (and .mc) under `root`.
@@ -104,11 +114,7 @@ import Testing
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.path + "/etc/mail", withIntermediateDirectories: true)
         let mcPath = try dir.write("etc/mail/sendmail.mc", open)
-        func build() throws -> String {
-            let r = try runCommand(["m4", "-D_CF_DIR_=\(cfDir)/", cfDir + "/m4/cf.m4", mcPath])
-            #expect(r.status == 0, "\(r)")
-            return try dir.write("etc/mail/sendmail.cf", r.stdout)
-        }
+        func build() throws -> String { try Self.buildCf(mc: mcPath, cfDirectory: cfDir, in: dir) }
         let openCf = try build()
         #expect(!(try Self.sendmailRefuses(cf: openCf, in: dir)))
         let before = try Self.evidence(dir.path)
@@ -122,6 +128,51 @@ import Testing
         #expect(after.first?["status"] as? String == "fail")
         let rebuilt = try build()
         #expect(try Self.sendmailRefuses(cf: rebuilt, in: dir))
+        #expect(try Self.evidence(dir.path).map { $0["status"] as? String } == ["pass", "pass"])
+    }
+
+    /// The sender opens relaying: an outside client that gives a MAIL FROM at one of the host's
+    /// names (FEATURE(`relay_local_from')), or one the access map says RELAY for
+    /// (FEATURE(`relay_mail_from')), relays though the deny rule is in place. The real sendmail
+    /// judges each built cf for the attacker's sender; mtaguard says 취약 for the first (and its
+    /// fix of the .mc builds a cf that refuses the same attacker) and 수동 확인 for the second,
+    /// never 양호.
+    @Test(arguments: ["relay_local_from", "relay_mail_from"])
+    func senderChosenByTheClientOpensRelaying(feature: String) throws {
+        let packages = try MTAPackages.locate()
+        let cfDir = packages.cfDirectory
+        let dir = try TempDir("smrelay-sender")
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/etc/mail", withIntermediateDirectories: true)
+        let attacker = "anyone@" + ExtractedMTA.hostName
+        var features = "FEATURE(`\(feature)')dnl\n"
+        let access = dir.path + "/etc/mail/access"
+        if feature == "relay_mail_from" {
+            features = "FEATURE(`access_db', `hash -T<TMPF> \(access)')dnl\n" + features
+        }
+        let mc = try String(contentsOfFile: Self.fixtures + "/generic-linux.mc", encoding: .utf8)
+        let open = mc.replacingOccurrences(of: "MAILER(local)dnl\n", with: features + "MAILER(local)dnl\n")
+        let mcPath = try dir.write("etc/mail/sendmail.mc", open)
+        func build() throws -> String { try Self.buildCf(mc: mcPath, cfDirectory: cfDir, in: dir) }
+        let cf = try build()
+        if feature == "relay_mail_from" {
+            // makemap reads the cf for TrustedUser.
+            let made = try runCommand(
+                [packages.folder + "/sendmail/usr/libexec/sendmail/makemap", "-C", cf, "hash", access],
+                stdin: "From:\(attacker)\tRELAY\n", environment: ["LD_LIBRARY_PATH": packages.sendmailLibraries])
+            #expect(made.status == 0, "\(made)")
+        }
+        #expect(try Self.sendmailRefuses(cf: cf, in: dir), "an outside sender is refused")
+        #expect(!(try Self.sendmailRefuses(cf: cf, in: dir, sender: attacker)), "sendmail relays for the sender the client chose")
+        let before = try Self.evidence(dir.path)
+        let expected = feature == "relay_local_from" ? "fail" : "review"
+        #expect(before.map { $0["status"] as? String } == [expected, expected], "\(before)")
+        #expect(before.allSatisfy { ($0["note"] as? String ?? "").contains(feature) }, "\(before)")
+        guard feature == "relay_local_from" else { return }
+        _ = try Self.evidence(dir.path, apply: true)
+        #expect(try String(contentsOfFile: mcPath, encoding: .utf8) == mc, "only the FEATURE line goes")
+        let rebuilt = try build()
+        #expect(try Self.sendmailRefuses(cf: rebuilt, in: dir, sender: attacker), "the rebuilt cf refuses the attacker")
         #expect(try Self.evidence(dir.path).map { $0["status"] as? String } == ["pass", "pass"])
     }
 

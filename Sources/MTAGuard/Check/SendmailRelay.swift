@@ -65,6 +65,54 @@ enum SendmailRelay {
         return .noRuleset
     }
 
+    /// A relay check that lets the envelope sender decide, which any client sets as it likes
+    /// (`MAIL FROM:<anything>`): built by FEATURE(`relay_local_from') (a sender at one of this
+    /// host's names, class w, relays) or FEATURE(`relay_mail_from') (a sender the access map
+    /// says RELAY for relays). Found by what the rules do, not by the features' comments: in
+    /// the rule sets RCPT TO runs, a rule that reads the sender (`$&f`) and a later rule of the
+    /// same set that answers `$@ RELAY`.
+    enum SenderRelay: Equatable {
+        /// The RELAY rule matches the sender's domain against class w.
+        case localSender(line: Int, text: String)
+        /// The RELAY rule follows a lookup of the sender (the access map's `From:` entries).
+        case mappedSender(line: Int, text: String)
+    }
+
+    /// The rule sets RCPT TO runs for the relay decision (8.9 to 8.17).
+    static let relayRulesets: Set<String> = ["Basic_check_rcpt", "check_rcpt", "Rcpt_ok", "Relay_ok"]
+
+    static func senderRelay(_ lines: [Line]) -> SenderRelay? {
+        var ruleset: String?
+        var readsSender = false
+        for line in lines where !line.comment {
+            if let name = rulesetName(line.text) {
+                ruleset = name
+                readsSender = false
+                continue
+            }
+            guard let current = ruleset, relayRulesets.contains(current), line.text.hasPrefix("R"),
+                let tab = line.text.firstIndex(of: "\t")
+            else { continue }
+            let lhs = line.text[line.text.index(after: line.text.startIndex)..<tab]
+            let rhs = line.text[tab...].drop { $0 == "\t" || $0 == " " }
+            if rhs.contains("$&f") { readsSender = true; continue }
+            guard readsSender, rhs.hasPrefix("$@ RELAY") || rhs.hasPrefix("$@RELAY") else { continue }
+            return lhs.contains("$=w") ? .localSender(line: line.number, text: line.text) : .mappedSender(line: line.number, text: line.text)
+        }
+        return nil
+    }
+
+    /// The features of a .mc that let the client's sender open relaying, each with the line's
+    /// text: `relay_local_from` (open) and `relay_mail_from` (open for the senders the access
+    /// map says RELAY for).
+    static func senderFeature(_ line: String) -> String? {
+        for name in ["relay_local_from", "relay_mail_from"]
+        where line.range(of: #"^[ \t]*FEATURE\([ \t]*`?"# + name + #"'?[,)]"#, options: .regularExpression) != nil {
+            return name
+        }
+        return nil
+    }
+
     /// `FEATURE(`promiscuous_relay')dnl` and the spellings m4 reads the same (quotes, blanks,
     /// what follows `)`), not in a `dnl` or `#` comment.
     static func isPromiscuousFeature(_ line: String) -> Bool {

@@ -59,6 +59,7 @@ struct SendmailRelayTarget: TargetKind, Equatable {
         let nodes = try lines(tree)
         switch SendmailRelay.judge(nodes.map(\.line)) {
         case .closed(let line, let text):
+            if let sender = SendmailRelay.senderRelay(nodes.map(\.line)) { return judgeSenderRelay(sender) }
             return Judgement(Evidence(
                 mta: mta, file: file, line: line, text: text, status: .pass,
                 note: "relaying is closed: the check_rcpt rules refuse every recipient no relay check allowed"))
@@ -79,6 +80,23 @@ struct SendmailRelayTarget: TargetKind, Equatable {
                 mta: mta, file: file, line: nil, text: "(no check_rcpt rule set)", status: .fail,
                 note: "relaying is open: a sendmail.cf without check_rcpt is sendmail's before 8.9, which relays for everyone; "
                     + "upgrade sendmail (U-45) and build its cf from a .mc"))
+        }
+    }
+
+    /// Relaying that the client's own sender opens, though the deny rule is in place.
+    private func judgeSenderRelay(_ sender: SendmailRelay.SenderRelay) -> Judgement {
+        let rebuild = "not fixed in the cf: remove the feature from the .mc (mtaguard does, where the .mc is a target), rebuild sendmail.cf from it with m4 and restart sendmail"
+        switch sender {
+        case .localSender(let line, let text):
+            return Judgement(Evidence(
+                mta: mta, file: file, line: line, text: text, status: .fail,
+                note: "relaying is open: this rule (FEATURE(`relay_local_from')) relays for any client whose MAIL FROM is at one of this host's names (class w), "
+                    + "and the sender is the client's to choose; \(rebuild)"))
+        case .mappedSender(let line, let text):
+            return Judgement(Evidence(
+                mta: mta, file: file, line: line, text: text, status: .review,
+                note: "relaying is open to any client that gives a sender the access map says RELAY for (FEATURE(`relay_mail_from')): the sender is the client's to choose; "
+                    + "mtaguard does not read the access map: look at its From: entries with RELAY (makemap -u hash /etc/mail/access), and remove the feature unless it has none"))
         }
     }
 
@@ -104,25 +122,38 @@ struct SendmailRelayTarget: TargetKind, Equatable {
     }
 
     private func judgeSource(_ tree: ConfigTree, item: String) throws -> Judgement {
-        guard let first = try promiscuous(tree).first else {
-            return Judgement(Evidence(
-                mta: mta, file: file, line: nil, text: "(no FEATURE(`promiscuous_relay'))", status: .pass, advisory: true,
-                note: "m4 builds a cf that denies relaying by default"))
+        let open = try openingFeatures(tree)
+        if let first = open.first {
+            let name = SendmailRelay.isPromiscuousFeature(first.line.text) ? "promiscuous_relay" : "relay_local_from"
+            let whom = name == "promiscuous_relay" ? "everyone" : "any client whose MAIL FROM is at one of this host's names (the sender is the client's to choose)"
+            return Judgement(
+                Evidence(
+                    mta: mta, file: file, line: first.line.number, text: first.line.text, status: .fail, advisory: true,
+                    note: "FEATURE(`\(name)') builds a cf that relays for \(whom); fix: "
+                        + (open.count > 1 ? "these \(open.count) lines are" : "the line is") + " removed, so the next m4 rebuild denies relaying"),
+                remedy: Remedy { plan in
+                    guard let tree = try plan.tree(file, lens: lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
+                    let open = try openingFeatures(tree)
+                    try tree.wrap { for entry in open.reversed() { _ = try tree.augeas.remove(entry.node) } }
+                    plan.changed(file, by: item)
+                })
         }
-        return Judgement(
-            Evidence(
-                mta: mta, file: file, line: first.line.number, text: first.line.text, status: .fail, advisory: true,
-                note: "FEATURE(`promiscuous_relay') builds a cf that relays for everyone; fix: the line is removed, so the next m4 rebuild denies relaying"),
-            remedy: Remedy { plan in
-                guard let tree = try plan.tree(file, lens: lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
-                let open = try promiscuous(tree)
-                try tree.wrap { for entry in open.reversed() { _ = try tree.augeas.remove(entry.node) } }
-                plan.changed(file, by: item)
-            })
+        if let mapped = try lines(tree).first(where: { !$0.line.comment && SendmailRelay.senderFeature($0.line.text) == "relay_mail_from" }) {
+            return Judgement(Evidence(
+                mta: mta, file: file, line: mapped.line.number, text: mapped.line.text, status: .review, advisory: true,
+                note: "FEATURE(`relay_mail_from') builds a cf that relays for any client giving a sender the access map says RELAY for "
+                    + "(the sender is the client's to choose); mtaguard does not read the access map: look at its From: entries with RELAY"))
+        }
+        return Judgement(Evidence(
+            mta: mta, file: file, line: nil, text: "(no FEATURE(`promiscuous_relay'), FEATURE(`relay_local_from') or FEATURE(`relay_mail_from'))",
+            status: .pass, advisory: true, note: "m4 builds a cf that denies relaying by default"))
     }
 
-    /// The active FEATURE(`promiscuous_relay') lines of a .mc.
-    private func promiscuous(_ tree: ConfigTree) throws -> [(node: String, line: SendmailRelay.Line)] {
-        try lines(tree).filter { !$0.line.comment && SendmailRelay.isPromiscuousFeature($0.line.text) }
+    /// The active lines of a .mc whose FEATURE opens relaying to outside clients:
+    /// `promiscuous_relay`, and `relay_local_from` (sendmail's own m4 warns it makes an open relay).
+    private func openingFeatures(_ tree: ConfigTree) throws -> [(node: String, line: SendmailRelay.Line)] {
+        try lines(tree).filter {
+            !$0.line.comment && (SendmailRelay.isPromiscuousFeature($0.line.text) || SendmailRelay.senderFeature($0.line.text) == "relay_local_from")
+        }
     }
 }
