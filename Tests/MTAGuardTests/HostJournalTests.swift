@@ -227,4 +227,67 @@ import Testing
             #expect(try f.main("b") == f.stock, "host b, reached at the inventory's address, is rolled back")
         }
     }
+    /// A host's kept copy is input: tampered in each field, it never makes rollback write outside
+    /// the control node's run folder nor act for another host. Each tampering is refused with the
+    /// host's name and the copy's file, host a is left as it is, and host b (honest) is rolled
+    /// back; the last rollback, with a's honest copy back, undoes a too.
+    @Test func aTamperedCopyIsRefusedAndWritesNothingOutsideTheRunFolder() throws {
+        try withFleet { f in
+            let run = try #require(try f.apply().id)
+            let copyPath = "/var/lib/mtaguard/runs/\(run)/manifest.json"
+            let honest = try String(contentsOfFile: f.runs("a") + "/" + run + "/manifest.json", encoding: .utf8)
+            #expect(honest.contains("\"path\":\"/etc/postfix/main.cf\""), "\(honest)")
+            let outside = try TempDir("hj-outside")
+            defer { outside.remove() }
+            let target = outside.path + "/x/authorized_keys"
+            let climb = "/" + String(repeating: "../", count: 12) + String(target.dropFirst())
+            let records = try #require(honest.range(of: #"\[\{.*\}\]"#, options: .regularExpression))
+            let record = String(honest[records].dropFirst().dropLast())
+            let variants: [(String, String, String)] = [
+                ("a path climbing out", honest.replacingOccurrences(of: "\"path\":\"/etc/postfix/main.cf\"", with: "\"path\":\"\(climb)\""),
+                 "has a '.' or '..' part"),
+                ("a relative path", honest.replacingOccurrences(of: "\"path\":\"/etc/postfix/main.cf\"", with: "\"path\":\"etc/postfix/main.cf\""),
+                 "is not an absolute path"),
+                ("another host's record beside its own", honest.replacingOccurrences(of: "[" + record + "]", with: "[" + record + "," + record.replacingOccurrences(of: "\"name\":\"a\"", with: "\"name\":\"b\"") + "]"),
+                 "holds 2 host records"),
+                ("another run's id", honest.replacingOccurrences(of: "\"id\":\"\(run)\"", with: "\"id\":\"20200101T000000.000Z-beef\""),
+                 "is not of run \(run)"),
+                ("a run id that climbs", honest.replacingOccurrences(of: "\"rollbackOf\"", with: "\"x\"").replacingOccurrences(of: "\"id\":\"\(run)\"", with: "\"id\":\"\(run)\",\"rollbackOf\":\"../../x\""),
+                 "is not a run id"),
+                ("a checksum that is not one", honest.replacingOccurrences(of: #"\"preSHA256\":\"[0-9a-f]{64}\""#, with: "\"preSHA256\":\"../../x\"", options: .regularExpression),
+                 "checksum or mode that is not one"),
+                ("invalid JSON", String(honest.dropLast(5)), "cannot be read"),
+            ]
+            var first = true
+            for (label, text, why) in variants {
+                #expect(text != honest, "\(label): the variant differs")
+                try f.onHost("a", copyPath, text)
+                let back = try f.rollbackElsewhere(run)
+                // 3: host b rolled back and host a refused; then 1: only a's refusal is left.
+                #expect(back.status == (first ? 3 : 1), "\(label): \(back)")
+                #expect(back.stdout.contains("a: " + copyPath) && back.stdout.contains(why), "\(label): \(back)")
+                #expect(!FileManager.default.fileExists(atPath: outside.path + "/x"), "\(label): nothing written outside the run folder")
+                #expect(try f.main("a") != f.stock, "\(label): host a is left as it is")
+                if first { #expect(try f.main("b") == f.stock, "\(label): the honest host is rolled back") }
+                first = false
+            }
+            // A symbolic link planted in the control node's journal, where the run's folder for
+            // host a's pre-images goes, is refused: nothing is written through it.
+            try f.onHost("a", copyPath, honest)
+            let journal = try TempDir("hj-planted")
+            defer { journal.remove() }
+            chmod(journal.path, 0o700)
+            try FileManager.default.createDirectory(atPath: journal.path + "/" + run, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createSymbolicLink(atPath: journal.path + "/" + run + "/hosts", withDestinationPath: outside.path)
+            let planted = try f.rollbackElsewhere(run, journal: journal.path)
+            #expect(planted.status != 0, "\(planted)")
+            #expect(planted.stdout.contains("symbolic link") || planted.stderr.contains("symbolic link"), "\(planted)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty, "nothing written through the link")
+            #expect(try f.main("a") != f.stock)
+            // With its honest copy and a clean control node, host a is rolled back.
+            let back = try f.rollbackElsewhere(run)
+            #expect(back.status == 0, "\(back)")
+            #expect(try f.main("a") == f.stock)
+        }
+    }
 }

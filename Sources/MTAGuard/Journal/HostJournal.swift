@@ -52,11 +52,7 @@ public enum HostJournal {
         return (try? encoder.encode(manifest)) ?? Data()
     }
 
-    static func decode(_ data: Data) throws -> Manifest {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(Manifest.self, from: data)
-    }
+    static func decode(_ data: Data) throws -> Manifest { try Manifest.decoded(data) }
 
     /// A run id as the journal names runs: nothing else may reach a path.
     public static func isRunID(_ id: String) -> Bool {
@@ -89,14 +85,18 @@ public enum HostJournal {
         var manifest: Manifest
         do {
             manifest = try decode(manifestFile.bytes)
+        } catch let error as MTAGuardError {
+            throw MTAGuardError(.journal, host: host.name, file: first[0], "the host's copy of the run is refused: \(error.message)")
         } catch {
             throw MTAGuardError(.journal, host: host.name, file: first[0], "the host's copy of the run cannot be read: \(error)")
         }
         guard manifest.id == id, var record = manifest.hosts.first else {
             throw MTAGuardError(.journal, host: host.name, file: first[0], "the host's copy is not of run \(id)")
         }
-        for file in record.files where !isBackupPath(file.backup) {
-            throw MTAGuardError(.journal, host: host.name, file: first[0], "the host's copy names a backup outside its run folder: \(file.backup)")
+        // A copy speaks for its own host only: one record, whatever name it gives (the name and
+        // the address are the inventory's).
+        guard manifest.hosts.count == 1 else {
+            throw MTAGuardError(.journal, host: host.name, file: first[0], "the host's copy holds \(manifest.hosts.count) host records, not its own one")
         }
         record.name = host.name
         record.address = host.address
@@ -194,7 +194,7 @@ public enum HostJournal {
             // Each host's backups under its own position here, whatever they were called there.
             var record = copy.record
             for i in record.files.indices {
-                let local = Journal.backupPath(index: index, host: record.name, path: record.files[i].path)
+                let local = try Journal.backupPath(index: index, host: record.name, path: record.files[i].path)
                 preImages[local] = copy.preImages[record.files[i].backup]
                 record.files[i].backup = local
             }

@@ -50,7 +50,11 @@ public struct Journal: Sendable {
     /// Starts a run: its folder, the pre-images and the manifest, all on disk before any change.
     public func begin(_ manifest: Manifest, preImages: [String: Data]) throws {
         try prepare()
+        guard HostJournal.isRunID(manifest.id) else {
+            throw MTAGuardError(.journal, "refused a run id that is not one: \(HostPath.quotedForMessage(manifest.id))")
+        }
         try LocalFiles.makePrivateFolder(runFolder(manifest.id))
+        try LocalFiles.ownFolder(runFolder(manifest.id))
         try store(preImages, run: manifest.id)
         try write(manifest)
     }
@@ -59,9 +63,10 @@ public struct Journal: Sendable {
     func store(_ preImages: [String: Data], run id: String) throws {
         let run = runFolder(id)
         for (relative, bytes) in preImages {
-            let path = (run as NSString).appendingPathComponent(relative)
-            try LocalFiles.makePrivateFolder((path as NSString).deletingLastPathComponent)
-            try LocalFiles.writePrivate(path, bytes)
+            guard HostJournal.isBackupPath(relative) else {
+                throw MTAGuardError(.journal, file: run, "refused a pre-image outside the run's hosts folder: \(HostPath.quotedForMessage(relative))")
+            }
+            try LocalFiles.writePrivate(inside: run, relative, bytes)
         }
     }
 
@@ -103,7 +108,7 @@ public struct Journal: Sendable {
                 let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(name))
             else { continue }
             do {
-                records[position] = try decoder.decode(Manifest.HostRecord.self, from: data)
+                records[position] = try Manifest.HostRecord.decoded(data)
             } catch {
                 throw MTAGuardError(.journal, file: folder + "/" + name, "the host record cannot be read: \(error)")
             }
@@ -128,7 +133,7 @@ public struct Journal: Sendable {
         decoder.dateDecodingStrategy = .iso8601
         var manifest: Manifest
         do {
-            manifest = try decoder.decode(Manifest.self, from: data)
+            manifest = try Manifest.decoded(data)
         } catch {
             throw MTAGuardError(.journal, file: path, "the manifest cannot be read: \(error)")
         }
@@ -158,7 +163,9 @@ public struct Journal: Sendable {
 
     /// Where a host's pre-image of `path` is kept inside the run folder.
     /// The host's position keeps two names that sanitize alike apart.
-    static func backupPath(index: Int, host: String, path: String) -> String {
+    /// `path` is a host path (`HostPath`); the result has no `.` or `..` part.
+    static func backupPath(index: Int, host: String, path: String) throws -> String {
+        _ = try HostPath.checked(path, host: host)
         let safeHost = host.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }
         return "hosts/\(index)-\(String(safeHost))/files" + path
     }

@@ -55,7 +55,7 @@ extension Engine {
                 message: nil, files: [], actions: [])
             for file in w.files {
                 guard let now = w.current[file.path] else { continue }
-                let backup = Journal.backupPath(index: index, host: record.name, path: file.path)
+                let backup = try Journal.backupPath(index: index, host: record.name, path: file.path)
                 preImages[backup] = now.bytes
                 mine.files.append(Manifest.FileRecord(
                     path: file.path, preSHA256: now.sha256, postSHA256: file.preSHA256,

@@ -106,7 +106,7 @@ public struct Engine: Sendable {
             if plan.hasChanges && plan.error == nil {
                 do {
                     let start = ContinuousClock.now
-                    let position = try await recorder.add(record(plan, index: index), preImages: preImages(plan, index: index))
+                    let position = try await recorder.add(try record(plan, index: index), preImages: try preImages(plan, index: index))
                     plan.phases.journal = Phases.since(start)
                     FailPoint.reach("apply.journaled")
                     await applyHost(plan, host: host, position: position, recorder: recorder, phases: &plan.phases)
@@ -142,14 +142,14 @@ public struct Engine: Sendable {
         return result
     }
 
-    func record(_ plan: HostPlan, index: Int) -> Manifest.HostRecord {
-        Manifest.HostRecord(
+    func record(_ plan: HostPlan, index: Int) throws -> Manifest.HostRecord {
+        try Manifest.HostRecord(
             name: plan.host, address: plan.address, family: plan.family, outcome: .pending, message: nil,
             files: plan.files.map { file in
                 Manifest.FileRecord(
                     path: file.path, preSHA256: file.before.sha256, postSHA256: file.after.sha256Hex,
                     mode: file.before.mode, uid: file.before.uid, gid: file.before.gid,
-                    backup: Journal.backupPath(index: index, host: plan.host, path: file.path),
+                    backup: try Journal.backupPath(index: index, host: plan.host, path: file.path),
                     items: file.items, state: .planned, backdate: file.backdate == 0 ? nil : file.backdate)
             },
             actions: plan.actions.map {
@@ -164,9 +164,9 @@ public struct Engine: Sendable {
             })
     }
 
-    func preImages(_ plan: HostPlan, index: Int) -> [String: Data] {
-        Dictionary(uniqueKeysWithValues: plan.files.map {
-            (Journal.backupPath(index: index, host: plan.host, path: $0.path), $0.before.bytes)
+    func preImages(_ plan: HostPlan, index: Int) throws -> [String: Data] {
+        Dictionary(uniqueKeysWithValues: try plan.files.map {
+            (try Journal.backupPath(index: index, host: plan.host, path: $0.path), $0.before.bytes)
         })
     }
 

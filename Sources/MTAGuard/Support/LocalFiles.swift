@@ -176,6 +176,39 @@ enum LocalFiles {
         try replace(path, with: bytes, mode: 0o600, uid: geteuid(), gid: getegid())
     }
 
+    /// Writes a private file at `relative` inside `root` (a run folder), creating the folders
+    /// on the way (0700). `relative` comes from input (a host's copy of a run, a plan): every
+    /// part must be a plain name, and every folder on the way, `root` included, must be a real
+    /// folder of this user, not a symbolic link, so the write cannot land outside `root`.
+    static func writePrivate(inside root: String, _ relative: String, _ bytes: Data) throws {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && !$0.utf8.contains(0) }) else {
+            throw MTAGuardError(.journal, file: root, "refused to write \(HostPath.quotedForMessage(relative)): not a plain path inside the run folder")
+        }
+        var folder = root
+        try ownFolder(folder)
+        for part in parts.dropLast() {
+            folder += "/" + part
+            if mkdir(folder, 0o700) != 0 && errno != EEXIST {
+                throw MTAGuardError(.journal, file: folder, "cannot create the folder: \(errnoText())", hint: hintFor(errno))
+            }
+            try ownFolder(folder)
+        }
+        try writePrivate(folder + "/" + parts[parts.count - 1], bytes)
+    }
+
+    /// `path` is a folder of this user's, not a symbolic link, and no one else may write in it.
+    static func ownFolder(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw MTAGuardError(.journal, file: path, "cannot read the folder: \(errnoText())") }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw MTAGuardError(.journal, file: path, (st.st_mode & S_IFMT) == S_IFLNK ? "is a symbolic link, not a folder: refused" : "is not a folder")
+        }
+        guard st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
+            throw MTAGuardError(.journal, file: path, "belongs to another user or may be written by others: refused")
+        }
+    }
+
     /// Creates a private folder (0700) and its parents.
     static func makePrivateFolder(_ path: String) throws {
         var isDir: ObjCBool = false
