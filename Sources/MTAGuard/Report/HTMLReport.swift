@@ -301,11 +301,27 @@ public enum HTMLReport {
         nav#contents ol { margin: 0.3em 0; }
         nav#contents a { color: #2b3a8c; }
         svg.chart text { font-size: 12px; fill: #222; }
+        table.page { width: 100%; }
+        table.details { width: 100%; table-layout: fixed; }
+        table.details th:nth-child(1) { width: 12%; } table.details th:nth-child(2) { width: 7%; }
+        table.details th:nth-child(3) { width: 10%; } table.details th:nth-child(4) { width: 7%; }
+        table.details th:nth-child(6) { width: 15%; }
+        table.details td { overflow-wrap: anywhere; }
+        .setting b { font-family: "D2Coding", Consolas, "DejaVu Sans Mono", monospace; }
         @media print {
-          body { margin: 0; } th { background: #ddd; }
+          @page { size: A4; margin: 12mm 10mm; }
+          body { margin: 0; font-size: 9pt; } th { background: #ddd; }
+          th, td { padding: 0.2em 0.4em; }
           /* The page table's header row repeats at the top of every printed page. */
           .page-header { display: block; font-size: 0.8em; color: #555; border-bottom: 1px solid #bbb; padding-bottom: 0.2em; margin-bottom: 0.8em; }
-          table.summary tr, table.details tr, table.runs tr { break-inside: avoid; }
+          /* Column headings repeat on every page; a heading stays with what follows it. */
+          thead { display: table-header-group; }
+          h1, h2 { break-after: avoid; }
+          table.summary tr, table.runs tr { break-inside: avoid; }
+          /* A finding with many evidence rows may continue on the next page, but never in the
+             middle of one evidence row: a row kept whole left most of a page empty. */
+          table.details tr { break-inside: auto; }
+          ul.evidence li, p.exception { break-inside: avoid; }
         }
 
         """
