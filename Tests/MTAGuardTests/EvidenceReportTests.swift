@@ -110,6 +110,11 @@ import Testing
         if PDFReportTests.canPrint {
             let pdf = try scratch.write("fleet.pdf", try PDFReport.render(html: html))
             pdfText = squeezed(try PDFReportTests().read(pdf).text)
+            // To look at the pages: MTAGUARD_KEEP_PDF=FILE keeps a copy.
+            if let keep = ProcessInfo.processInfo.environment["MTAGUARD_KEEP_PDF"], !keep.isEmpty {
+                try? FileManager.default.removeItem(atPath: keep)
+                try FileManager.default.copyItem(atPath: pdf, toPath: keep)
+            }
             #expect(pdfText!.contains("sendmail,exim:notconfiguredhere"), "\(pdfText!)")
         }
 
@@ -163,6 +168,23 @@ import Testing
     }
 
     // MARK: - the demo through the command line
+
+    /// `check --verbose` reaches the HTML report as it reaches the text report.
+    @Test func verboseFlagShowsEveryRowInHTML() throws {
+        let scratch = try TempDir("evidence")
+        defer { scratch.remove() }
+        func html(_ extra: [String]) throws -> String {
+            let r = try mtaguard(["check", "--root", Repo.root + "/examples/demo/sendmail-host", "--format", "html", "--lang", "en"] + extra,
+                                 backups: scratch.path + "/backups")
+            #expect(r.status == 2, "\(r)")
+            return r.stdout
+        }
+        let folded = try html([]), every = try html(["--verbose"])
+        let row = "<span class=\"mta\">exim</span> <span class=\"place\">/etc/exim4/exim4.conf</span>"
+        #expect(!folded.contains(row) && folded.contains("<span class=\"mta\">postfix, exim</span>: not configured here"))
+        #expect(every.contains(row) && !every.contains("folded\">"), "no folded line")
+        #expect(folded.contains("<span class=\"setting\">Setting: <b>PrivacyOptions</b></span>"))
+    }
 
     /// The sendmail demo host's workbook: 설정 항목 in sendmail's own words, every absent-file
     /// row kept, and no Augeas path expression in any cell of any sheet.
