@@ -14,7 +14,7 @@ struct Check: AsyncParsableCommand {
     var format: ReportFormat = .text
     @Option(help: "ko or en for csv, html, xlsx and pdf; default from the locale.") var lang: ReportLanguage?
     @Option(help: "The organisation the report is for, in the html and pdf title and on every pdf page.") var org: String = ""
-    @Flag(help: "In the text report, show every evidence row, also each file of an MTA that is not configured on the host.")
+    @Flag(help: "In the text, html and pdf reports, show every evidence row, also each file of an MTA that is not configured on the host (json, csv and xlsx always do).")
     var verbose = false
 
     @Option(help: "Also write the report in every format into this folder (report.txt, .json, .csv, .html, .xlsx, .pdf; .pdf only where Chromium is installed).")
@@ -34,7 +34,7 @@ struct Check: AsyncParsableCommand {
         func runs() -> [Manifest] { (try? session.journal.runs()) ?? [] }
         let generated = Date()
         func html() -> String {
-            HTMLReport.render(plans, runs: Array(runs().prefix(20)), language: language, generated: generated, organisation: org)
+            HTMLReport.render(plans, runs: Array(runs().prefix(20)), language: language, generated: generated, organisation: org, verbose: verbose)
         }
         var rendered: [ReportFormat: Data] = [:]
         func render(_ format: ReportFormat) throws -> Data {

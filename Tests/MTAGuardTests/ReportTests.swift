@@ -136,8 +136,8 @@ import Testing
         #expect(Array(csv.utf8.prefix(3)) == [0xEF, 0xBB, 0xBF])
         #expect(csv.hasSuffix("\r\n"))
         let rows = Self.parseCSV(String(csv.dropFirst()))
-        #expect(rows.first == ["호스트", "항목", "항목명", "결과", "MTA", "파일", "줄", "근거", "비고"])
-        #expect(rows.allSatisfy { $0.count == 9 }, "\(rows)")
+        #expect(rows.first == ["호스트", "항목", "항목명", "결과", "MTA", "파일", "줄", "근거", "비고", "설정 항목"])
+        #expect(rows.allSatisfy { $0.count == 10 }, "\(rows)")
         // one row per host × item × evidence: 2 + 1 + 1 + 1 + 1 (the error host's item)
         #expect(rows.count == 1 + 6, "\(rows)")
 
@@ -148,7 +148,7 @@ import Testing
         #expect(hostile[7] == "O PrivacyOptions=authwarnings \(Self.hostile) & \"quoted\", 'single'")
         #expect(hostile[8] == "a, \"comma\"\nand a newline")
         // and in the raw text: quoted, quotes doubled, the newline kept inside the quotes
-        #expect(csv.contains(#","a, ""comma""\#nand a newline"\#r\#n"#))
+        #expect(csv.contains(#","a, ""comma""\#nand a newline",\#r\#n"#), "the note, then the empty setting")
         #expect(csv.contains(#""O PrivacyOptions=authwarnings <script>alert(1)</script> & ""quoted"", 'single'""#))
 
         // The advisory file's row keeps the item's verdict and says what its own is.
@@ -165,7 +165,7 @@ import Testing
 
     @Test func csvInEnglish() {
         let rows = Self.parseCSV(String(CSVReport.render(Self.plans(), language: .en).dropFirst()))
-        #expect(rows.first == ["Host", "Item", "Title", "Status", "MTA", "File", "Line", "Evidence", "Note"])
+        #expect(rows.first == ["Host", "Item", "Title", "Status", "MTA", "File", "Line", "Evidence", "Note", "Setting"])
         #expect(Set(rows.dropFirst().map { $0[3] }) == ["Fail", "Pass", "N/A", "Error"])
     }
 

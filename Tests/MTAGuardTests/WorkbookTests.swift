@@ -160,12 +160,13 @@ import Testing
         #expect(results.cells["G\(passing)"]?.fill == "FFE3F4E1")
 
         let evidence = try #require(book.sheet["증적"])
-        #expect(evidence.row(1) == ["호스트", "항목", "결과", "MTA", "파일", "줄", "근거", "비고", "예외"])
+        #expect(evidence.row(1) == ["호스트", "항목", "결과", "MTA", "파일", "줄", "설정 항목", "근거", "비고", "예외"])
         let e = try #require((2...evidence.max_row).first { evidence.text("B\($0)") == "SRV-005" })
         #expect(evidence.text("C\(e)") == "취약")
         #expect(evidence.text("E\(e)")?.hasSuffix("/etc/postfix/main.cf") == true)
-        #expect(evidence.text("H\(e)")?.isEmpty == false, "the rule that decided")
-        #expect(evidence.filter?.hasPrefix("A1:I") == true)
+        #expect(evidence.text("G\(e)") == "disable_vrfy_command", "the setting in postfix's own words")
+        #expect(evidence.text("I\(e)")?.isEmpty == false, "the rule that decided")
+        #expect(evidence.filter?.hasPrefix("A1:J") == true)
 
         let changes = try #require(book.sheet["조치 이력"])
         #expect(changes.row(1) == ["실행 ID", "시작", "종료", "명령", "실행자", "결과", "호스트", "파일", "되돌림"])
@@ -196,7 +197,7 @@ import Testing
         #expect(results.cells["G\(r)"]?.fill == "FFE6E9FB")
         let evidence = try #require(book.sheet["Evidence"])
         let e = try #require((2...evidence.max_row).first { evidence.text("B\($0)") == "SRV-005" })
-        let mark = try #require(evidence.text("I\(e)"))
+        let mark = try #require(evidence.text("J\(e)"))
         #expect(mark.contains("레거시 연동") && mark.contains("보안팀 김철수") && mark.contains("2099-12-31"), "\(mark)")
         let summary = try #require(book.sheet["Summary"])
         let s = try #require(row(of: "SRV-005", in: summary))
@@ -317,8 +318,8 @@ import Testing
         let evidence = try #require(book.sheet[t.sheetEvidence])
         let e = try #require((2...evidence.max_row).first { evidence.text("B\($0)") == "U-47" && evidence.text("E\($0)") == "192.0.2.25:25" })
         #expect(evidence.text("C\(e)") == word)
-        #expect(evidence.text("G\(e)") == ReportTests.deferredTranscript)
-        #expect(evidence.text("H\(e)") == ReportTests.deferredNote)
+        #expect(evidence.text("H\(e)") == ReportTests.deferredTranscript)
+        #expect(evidence.text("I\(e)") == ReportTests.deferredNote)
     }
 
     @Test func manyHostsTurnToOneRowPerHostAndItem() throws {

@@ -21,7 +21,7 @@ struct Judge {
             let line = tree.line(of: opaque)
             throw MTAGuardError(
                 host: tree.host, file: tree.file, line: line,
-                "'\(tree.sourceLine(line) ?? "")' sets \(check.node) in a form mtaguard cannot read safely",
+                "'\(tree.sourceLine(line) ?? "")' sets \(check.name) in a form mtaguard cannot read safely",
                 hint: "write it on one line, or fix it by hand; the file was left as it is")
         }
         let all = try tree.match(check.node)

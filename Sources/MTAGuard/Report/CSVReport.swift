@@ -4,7 +4,8 @@ import Foundation
 /// quoted, quotes doubled), UTF-8 with a byte-order mark so that Excel reads Korean correctly.
 ///
 /// One row per host × item × evidence:
-/// host, item, title, status, mta, file, line, evidence text, note.
+/// host, item, title, status, mta, file, line, evidence text, note, setting (the setting the row
+/// is about in the MTA's own words; last, so the columns before it keep their places).
 /// `status` is the item's verdict on the host (양호/취약/해당 없음/오류, or Pass/Fail/N/A/Error),
 /// repeated on each of its evidence rows; when one file's own status differs from it, or the
 /// file is advisory, the note says so first ("[이 파일: 양호, 참고용] …").
@@ -19,19 +20,19 @@ public enum CSVReport {
 
     public static func render(_ plans: [HostPlan], language: ReportLanguage) -> String {
         let t = language.text
-        var rows: [[String]] = [[t.host, t.item, t.itemTitle, t.status, t.mta, t.file, t.line, t.evidence, t.note]]
+        var rows: [[String]] = [[t.host, t.item, t.itemTitle, t.status, t.mta, t.file, t.line, t.evidence, t.note, t.setting]]
         for plan in plans {
             if plan.findings.isEmpty {
                 if let error = plan.error {
                     rows.append([plan.host, "-", "", t.word(.error), "", error.file ?? "", error.line.map(String.init) ?? "", "",
-                                 error.withoutHost.description])
+                                 error.withoutHost.description, ""])
                 }
                 continue
             }
             for f in plan.findings {
                 let excepted = f.exception.map { "[\(t.describe($0))] " } ?? ""
                 if f.evidence.isEmpty {
-                    rows.append([plan.host, f.item, f.title, t.word(f.status), "", "", "", "", excepted])
+                    rows.append([plan.host, f.item, f.title, t.word(f.status), "", "", "", "", excepted, ""])
                 }
                 for e in f.evidence {
                     var tags: [String] = []
@@ -39,7 +40,7 @@ public enum CSVReport {
                     if e.advisory { tags.append(t.advisory) }
                     let note = excepted + (tags.isEmpty ? e.note : "[\(tags.joined(separator: ", "))] \(e.note)")
                     rows.append([plan.host, f.item, f.title, t.word(f.status), e.mta, e.file,
-                                 e.line.map(String.init) ?? "", e.text, note])
+                                 e.line.map(String.init) ?? "", e.text, note, e.setting ?? ""])
                 }
             }
         }

@@ -13,10 +13,13 @@ import Foundation
 /// status-pass|status-fail|status-not-applicable|status-error|status-exception|status-review"`; an excepted finding
 /// says its exception (reason, who approved it, until when) above its evidence.
 public enum HTMLReport {
-    /// - Parameter organisation: who the report is for (`--org`), in the title block and the
-    ///   header printed on every page; nothing when empty.
+    /// - Parameters:
+    ///   - organisation: who the report is for (`--org`), in the title block and the header
+    ///     printed on every page; nothing when empty.
+    ///   - verbose: every evidence row, also each file of an MTA that is not configured on the
+    ///     host (`EvidenceFold`), as `check --verbose` shows them in the text report.
     public static func render(_ plans: [HostPlan], runs: [Manifest], language: ReportLanguage, generated: Date,
-                              organisation: String = "") -> String {
+                              organisation: String = "", verbose: Bool = false) -> String {
         let t = language.text
         var header = [t.title, local(generated)]
         if !organisation.isEmpty { header.insert(organisation, at: 0) }
@@ -47,7 +50,7 @@ public enum HTMLReport {
         out += HTMLChart.section(plans, t)
         out += itemSummary(plans, t)
         out += hostSummary(plans, t)
-        out += details(plans, t)
+        out += details(plans, t, verbose: verbose)
         out += changes(runs, t)
         out += "</td></tr></tbody></table>\n</body>\n</html>\n"
         return out
@@ -109,7 +112,7 @@ public enum HTMLReport {
         return out
     }
 
-    static func details(_ plans: [HostPlan], _ t: ReportText) -> String {
+    static func details(_ plans: [HostPlan], _ t: ReportText, verbose: Bool = false) -> String {
         var out = "<section id=\"details\">\n<h2>\(escape(t.details))</h2>\n<table class=\"details\">\n"
         out += "<thead><tr><th>\(escape(t.host))</th><th>\(escape(t.item))</th><th>\(escape(t.itemTitle))</th>"
         out += "<th>\(escape(t.status))</th><th>\(escape(t.evidence))</th><th>\(escape(t.action))</th></tr></thead>\n<tbody>\n"
@@ -124,21 +127,32 @@ public enum HTMLReport {
                 out += "<tr><td>\(escape(plan.host))</td><td>\(escape(f.item))</td><td>\(escape(f.title))</td>"
                 out += statusCell(f.status, t)
                 let mark = f.exception.map { "<p class=\"exception\">\(escape(t.describe($0)))</p>" } ?? ""
-                out += "<td>\(mark)\(evidenceList(f, t))</td><td>\(action(plan, f, t))</td></tr>\n"
+                out += "<td>\(mark)\(evidenceList(f, t, verbose: verbose))</td><td>\(action(plan, f, t))</td></tr>\n"
             }
         }
         out += "</tbody>\n</table>\n</section>\n"
         return out
     }
 
-    static func evidenceList(_ f: Finding, _ t: ReportText) -> String {
+    /// Each evidence row: the MTA, where it was read (file:line), the setting in the MTA's own
+    /// words, the text read and the note; rows of absent files folded as in the text report.
+    static func evidenceList(_ f: Finding, _ t: ReportText, verbose: Bool = false) -> String {
         guard !f.evidence.isEmpty else { return "" }
         var out = "<ul class=\"evidence\">"
-        for e in f.evidence {
+        let fold = EvidenceFold(f.evidence, verbose: verbose)
+        if fold.isFolded {
+            out += "<li class=\"\(cssClass(.notApplicable)) folded\">"
+            out += "<span class=\"mta\">\(escape(fold.mtas.joined(separator: ", ")))</span>: \(escape(t.notConfigured))"
+            out += "<br><span class=\"note\">\(escape(t.noSuchFiles)) \(escape(fold.files.joined(separator: ", "))) (\(escape(t.verboseShowsEach)))</span></li>"
+        }
+        for e in fold.shown {
             var place = e.file
             if let line = e.line { place += ":\(line)" }
             out += "<li class=\"\(cssClass(e.status))\">"
             out += "<span class=\"mta\">\(escape(e.mta))</span> <span class=\"place\">\(escape(place))</span>"
+            if let setting = e.setting, !setting.isEmpty {
+                out += " <span class=\"setting\">\(escape(t.setting)): <b>\(escape(setting))</b></span>"
+            }
             if (e.status != f.status && f.exception == nil) || e.advisory {
                 var tags = [t.word(e.status)]
                 if e.advisory { tags.append(t.advisory) }
@@ -287,11 +301,27 @@ public enum HTMLReport {
         nav#contents ol { margin: 0.3em 0; }
         nav#contents a { color: #2b3a8c; }
         svg.chart text { font-size: 12px; fill: #222; }
+        table.page { width: 100%; }
+        table.details { width: 100%; table-layout: fixed; }
+        table.details th:nth-child(1) { width: 12%; } table.details th:nth-child(2) { width: 7%; }
+        table.details th:nth-child(3) { width: 10%; } table.details th:nth-child(4) { width: 7%; }
+        table.details th:nth-child(6) { width: 15%; }
+        table.details td { overflow-wrap: anywhere; }
+        .setting b { font-family: "D2Coding", Consolas, "DejaVu Sans Mono", monospace; }
         @media print {
-          body { margin: 0; } th { background: #ddd; }
+          @page { size: A4; margin: 12mm 10mm; }
+          body { margin: 0; font-size: 9pt; } th { background: #ddd; }
+          th, td { padding: 0.2em 0.4em; }
           /* The page table's header row repeats at the top of every printed page. */
           .page-header { display: block; font-size: 0.8em; color: #555; border-bottom: 1px solid #bbb; padding-bottom: 0.2em; margin-bottom: 0.8em; }
-          table.summary tr, table.details tr, table.runs tr { break-inside: avoid; }
+          /* Column headings repeat on every page; a heading stays with what follows it. */
+          thead { display: table-header-group; }
+          h1, h2 { break-after: avoid; }
+          table.summary tr, table.runs tr { break-inside: avoid; }
+          /* A finding with many evidence rows may continue on the next page, but never in the
+             middle of one evidence row: a row kept whole left most of a page empty. */
+          table.details tr { break-inside: auto; }
+          ul.evidence li, p.exception { break-inside: avoid; }
         }
 
         """

@@ -99,6 +99,14 @@ public struct ReportText: Sendable {
 
     public func word(_ status: Status) -> String { statusWords[status] ?? status.english }
 
+    /// 설정 항목: the setting an evidence row is about, in the MTA's own words.
+    public var setting: String
+    /// The folded rows of files that are not on the host (`EvidenceFold`): "sendmail, exim: not
+    /// configured here", "no FILE, FILE (--verbose shows each)"; the text report's words in English.
+    public var notConfigured: String
+    public var noSuchFiles: String
+    public var verboseShowsEach: String
+
     public static let korean = ReportText(
         title: "메일 서버 보안 점검 보고서 (mtaguard)",
         generated: "생성 시각",
@@ -149,7 +157,9 @@ public struct ReportText: Sendable {
         grades: [.high: "상", .medium: "중", .low: "하"],
         statusWords: [.pass: Status.pass.korean, .fail: Status.fail.korean,
                       .notApplicable: Status.notApplicable.korean, .error: Status.error.korean,
-                      .exception: Status.exception.korean, .review: Status.review.korean])
+                      .exception: Status.exception.korean, .review: Status.review.korean],
+        setting: "설정 항목", notConfigured: "이 호스트에 구성되어 있지 않음", noSuchFiles: "파일 없음:",
+        verboseShowsEach: "--verbose로 각 파일 표시")
 
     public static let english = ReportText(
         title: "Mail server hardening report (mtaguard)",
@@ -199,7 +209,8 @@ public struct ReportText: Sendable {
         rolledBackBy: "rolled back by", chartTitle: "Results by item", contents: "Contents", organisation: "Organisation",
         legend: "Legend",
         grades: [.high: "High", .medium: "Medium", .low: "Low"],
-        statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error", .exception: "Exception", .review: "Review"])
+        statusWords: [.pass: "Pass", .fail: "Fail", .notApplicable: "N/A", .error: "Error", .exception: "Exception", .review: "Review"],
+        setting: "Setting", notConfigured: "not configured here", noSuchFiles: "no", verboseShowsEach: "--verbose shows each")
 
     /// The order the reports count statuses in, as an auditor reads them: 양호, 취약, 수동 확인
     /// (what a person must still decide), then 해당 없음, 오류, 예외.

@@ -12,17 +12,12 @@ public enum TextReport {
             for f in plan.findings {
                 out += "\(plan.host)  \(f.item)  \(status(f.status))  \(f.title)\n"
                 if let mark = f.exception { out += "    \(exceptionLine(mark))\n" }
-                let absent = verbose ? [] : f.evidence.filter(\.isAbsentFile)
-                if absent.count > 1 {
-                    var mtas: [String] = [], files: [String] = []
-                    for e in absent {
-                        if !mtas.contains(e.mta) { mtas.append(e.mta) }
-                        if !files.contains(e.file) { files.append(e.file) }
-                    }
-                    out += "    n/a   \(mtas.joined(separator: ", ")): not configured here\n"
-                    out += "          no \(files.joined(separator: ", ")) (--verbose shows each)\n"
+                let fold = EvidenceFold(f.evidence, verbose: verbose)
+                if fold.isFolded {
+                    out += "    n/a   \(fold.mtas.joined(separator: ", ")): \(ReportText.english.notConfigured)\n"
+                    out += "          \(ReportText.english.noSuchFiles) \(fold.files.joined(separator: ", ")) (\(ReportText.english.verboseShowsEach))\n"
                 }
-                for e in f.evidence where absent.count < 2 || !e.isAbsentFile {
+                for e in fold.shown {
                     var place = e.file
                     if let line = e.line { place += ":\(line)" }
                     let text = e.text.isEmpty ? "" : "  \(quoted(e.text))"
@@ -30,7 +25,9 @@ public enum TextReport {
                     // Padded to 5, never cut: "review" keeps its last letter.
                     let word = e.status.english.count < 5 ? e.status.english.padding(toLength: 5, withPad: " ", startingAt: 0) : e.status.english
                     out += "    \(word) \(e.mta) \(place)\(text)\(tag)\n"
-                    out += "          \(e.note)\n"
+                    // The setting by its own name, where the note does not already say it.
+                    let named = e.setting.map { !$0.isEmpty && !e.note.contains($0) } ?? false
+                    out += "          \(named ? "\(e.setting!): " : "")\(e.note)\n"
                 }
             }
             if let error = plan.error, plan.findings.isEmpty {

@@ -7,8 +7,9 @@ import Foundation
 /// - 점검 결과 / Results: the assessment's layout, one row per item (ID, 구분, 평가항목,
 ///   상세설명, 중요도, 평가대상) and a status column per host; beyond `wideHostLimit` hosts, one
 ///   row per host × item instead. Status cells are coloured as in the HTML report.
-/// - 증적 / Evidence: one row per host × item × evidence (MTA, file, line, the text read, the
-///   note that decided), with an excepted finding's exception.
+/// - 증적 / Evidence: one row per host × item × evidence (MTA, file, line, 설정 항목 — the
+///   setting in the MTA's own words —, the text read, the note that decided), with an excepted
+///   finding's exception. Every row, also those of files that are not on the host.
 /// - 조치 이력 / Changes: the journal's runs (id, times, command, who, hosts, files, rollback).
 ///
 /// Every text from a host or a run is written as a string cell, never as a formula.
@@ -185,35 +186,36 @@ public enum XLSXReport {
     }
 
     static func writeEvidence(_ book: XLSXWorkbook, _ sheet: XLSXWorkbook.Sheet, _ plans: [HostPlan], _ t: ReportText) {
-        let heading = [t.host, t.item, t.status, t.mta, t.file, t.line, t.evidence, t.note, t.exception]
+        let heading = [t.host, t.item, t.status, t.mta, t.file, t.line, t.setting, t.evidence, t.note, t.exception]
         writeHeader(book, sheet, heading)
         var row = 1
         func put(_ host: String, _ item: String, _ status: Status, _ mta: String, _ file: String, _ line: Int?,
-                 _ text: String, _ note: String, _ exception: String) {
+                 _ setting: String, _ text: String, _ note: String, _ exception: String) {
             book.write(sheet, row, 0, host)
             book.write(sheet, row, 1, item)
             book.write(sheet, row, 2, t.word(status), style(status))
             book.write(sheet, row, 3, mta)
             book.write(sheet, row, 4, file)
             if let line { book.write(sheet, row, 5, number: Double(line)) } else { book.write(sheet, row, 5, "") }
-            book.write(sheet, row, 6, text, wrapped)
-            book.write(sheet, row, 7, note, wrapped)
-            book.write(sheet, row, 8, exception, wrapped)
+            book.write(sheet, row, 6, setting)
+            book.write(sheet, row, 7, text, wrapped)
+            book.write(sheet, row, 8, note, wrapped)
+            book.write(sheet, row, 9, exception, wrapped)
             row += 1
         }
         for plan in plans {
             if plan.findings.isEmpty, let error = plan.error {
-                put(plan.host, "-", .error, "", error.file ?? "", error.line, "", error.withoutHost.description, "")
+                put(plan.host, "-", .error, "", error.file ?? "", error.line, "", "", error.withoutHost.description, "")
             }
             for f in plan.findings {
                 let excepted = f.exception.map(t.describe) ?? ""
-                if f.evidence.isEmpty { put(plan.host, f.item, f.status, "", "", nil, "", "", excepted) }
+                if f.evidence.isEmpty { put(plan.host, f.item, f.status, "", "", nil, "", "", "", excepted) }
                 for e in f.evidence {
                     var tags: [String] = []
                     if e.status != f.status && f.exception == nil { tags.append("\(t.thisFile): \(t.word(e.status))") }
                     if e.advisory { tags.append(t.advisory) }
                     let note = tags.isEmpty ? e.note : "[\(tags.joined(separator: ", "))] \(e.note)"
-                    put(plan.host, f.item, f.status, e.mta, e.file, e.line, e.text, note, excepted)
+                    put(plan.host, f.item, f.status, e.mta, e.file, e.line, e.setting ?? "", e.text, note, excepted)
                 }
             }
         }
@@ -221,7 +223,8 @@ public enum XLSXReport {
         book.setWidth(sheet, columns: 1...3, 10)
         book.setWidth(sheet, columns: 4...4, 28)
         book.setWidth(sheet, columns: 5...5, 6)
-        book.setWidth(sheet, columns: 6...8, 48)
+        book.setWidth(sheet, columns: 6...6, 24)
+        book.setWidth(sheet, columns: 7...9, 48)
         book.freeze(sheet, row: 1, column: 0)
         book.autofilter(sheet, firstRow: 0, firstColumn: 0, lastRow: max(row - 1, 0), lastColumn: heading.count - 1)
     }
