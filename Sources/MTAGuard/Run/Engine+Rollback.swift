@@ -85,6 +85,10 @@ extension Engine {
         let succeeded: [Int?] = await eachHost(Array(work.enumerated())) { _, item in
             let (index, w) = item
             let record = originalHosts[w.position]
+            if let failure = await recorder.journalFailure {
+                await recorder.update(index) { $0.outcome = .failed; $0.message = "not started: \(failure.message)" }
+                return nil
+            }
             let steps: [ApplyStep]
             do {
                 steps = try undoSteps(record, files: w.files, modes: w.modes, runID: runID, expect: w.expect, interrupted: interrupted)
@@ -130,6 +134,7 @@ extension Engine {
         }
         try journal.write(original)
         let final = await recorder.finish()
+        if let failure = await recorder.journalFailure { result.errors.append(failure) }
         result.hosts = final.hosts
         return result
     }

@@ -102,6 +102,13 @@ public struct Engine: Sendable {
 
         let plans: [HostPlan?] = await eachHost(hosts) { index, host in
             var plan: HostPlan
+            if let failure = await recorder.journalFailure {
+                let plan = HostPlan(
+                    host: host.name, address: host.address, isLive: host.isLive, family: .unknown, findings: [],
+                    files: [], actions: [], error: MTAGuardError(.journal, host: host.name, "not started: \(failure.message)"))
+                await counter.finished(plan)
+                return plan
+            }
             if let given { plan = given[index] } else { plan = await planner.plan(host) }
             if plan.hasChanges && plan.error == nil {
                 do {
@@ -132,6 +139,7 @@ public struct Engine: Sendable {
             }
         }
         let final = await recorder.finish()
+        if let failure = await recorder.journalFailure { result.errors.append(failure) }
         result.hosts = final.hosts.filter { $0.outcome != .unchanged }
         if result.hosts.isEmpty {
             // Nothing was to be done anywhere: no run to keep.
@@ -341,9 +349,26 @@ actor RunRecorder {
         self.manifest = manifest
     }
 
+    /// The first write of the journal that failed (a full disk, a folder gone): the run then
+    /// starts no more hosts, says why, and exits with a failure; what was journaled before
+    /// stays, and rollback works from it.
+    private(set) var journalFailure: MTAGuardError?
+
     func update(_ position: Int, _ change: (inout Manifest.HostRecord) -> Void) {
         change(&manifest.hosts[position])
-        try? journal.write(manifest.hosts[position], position: position, run: id)
+        do {
+            try journal.write(manifest.hosts[position], position: position, run: id)
+        } catch {
+            failed("the outcome of host \(manifest.hosts[position].name)", error)
+        }
+    }
+
+    private func failed(_ what: String, _ error: any Error) {
+        guard journalFailure == nil else { return }
+        journalFailure = MTAGuardError(
+            .journal, file: journal.runFolder(id),
+            "cannot write \(what) to the run's journal (\(error)); no further host is started",
+            hint: "free space in \(journal.folder), then see mtaguard runs and mtaguard rollback \(id)")
     }
 
     func host(_ position: Int) -> Manifest.HostRecord { manifest.hosts[position] }
@@ -377,7 +402,7 @@ actor RunRecorder {
             manifest.outcome = .partial
         }
         manifest.finished = Date()
-        try? journal.write(manifest)
+        do { try journal.write(manifest) } catch { failed("the run's end", error) }
         return manifest
     }
 }
