@@ -174,14 +174,8 @@ import Testing
             try Self.sendmailCF.write(to: URL(fileURLWithPath: lab.host(name).root + "/etc/mail/sendmail.cf"))
         }
         // crash-a's systemctl kills mtaguard (once, when armed) as it restarts sendmail.
-        let systemctl = lab.host("crash-a").shims + "/systemctl"
-        let real = try String(contentsOfFile: systemctl, encoding: .utf8)
-        try real.replacingOccurrences(of: "#!/bin/sh\n", with: """
-            #!/bin/sh
-            if [ "$1" = restart ] && [ -f \(trigger) ]; then rm -f \(trigger); kill -9 "$(cat \(victim))"; sleep 1; fi
-
-            """).write(toFile: systemctl, atomically: true, encoding: .utf8)
-        chmod(systemctl, 0o755)
+        try Shims.prepend(lab, "crash-a", "systemctl",
+            "if [ \"$1\" = restart ] && [ -f \(trigger) ]; then rm -f \(trigger); kill -9 \"$(cat \(victim))\"; sleep 1; fi")
 
         let points = ["apply.journaled#1", "apply.journaled#2", "apply.applied#1", "apply.applied#2", "service restart on crash-a"]
         for point in points {

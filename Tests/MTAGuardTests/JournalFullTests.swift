@@ -28,14 +28,8 @@ import Testing
             try Shims.install(lab, name, family: .systemd)
             try Self.sendmailCF.write(to: URL(fileURLWithPath: lab.host(name).root + "/etc/mail/sendmail.cf"))
         }
-        let systemctl = lab.host("jfull-a").shims + "/systemctl"
-        let real = try String(contentsOfFile: systemctl, encoding: .utf8)
-        try real.replacingOccurrences(of: "#!/bin/sh\n", with: """
-            #!/bin/sh
-            if [ "$1" = restart ] && [ -f \(trigger) ]; then rm -f \(trigger); dd if=/dev/zero of=\(filler) bs=64k 2>/dev/null; fi
-
-            """).write(toFile: systemctl, atomically: true, encoding: .utf8)
-        chmod(systemctl, 0o755)
+        try Shims.prepend(lab, "jfull-a", "systemctl",
+            "if [ \"$1\" = restart ] && [ -f \(trigger) ]; then rm -f \(trigger); dd if=/dev/zero of=\(filler) bs=64k 2>/dev/null; fi")
         func cf(_ name: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: lab.host(name).root + "/etc/mail/sendmail.cf")) }
 
         let backups = fs + "/journal"

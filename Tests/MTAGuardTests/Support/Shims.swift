@@ -7,6 +7,15 @@ enum Shims {
     /// `solarisRC`: Solaris before SMF (8, 9), /etc/init.d scripts and rc2.d links.
     enum Family: String { case systemd, sysv, solaris, solarisRC, aix, hpux }
 
+    /// Puts `lines` at the start of host `name`'s shim `tool`, ahead of what it records and does
+    /// (a fault a test injects at one command: a kill, a disk that fills).
+    static func prepend(_ lab: SSHLab, _ name: String, _ tool: String, _ lines: String) throws {
+        let path = lab.host(name).shims + "/" + tool
+        let real = try String(contentsOfFile: path, encoding: .utf8)
+        try real.replacingOccurrences(of: "#!/bin/sh\n", with: "#!/bin/sh\n" + lines + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+    }
+
     static func install(_ lab: SSHLab, _ name: String, family: Family, running: Bool = true, enabled: Bool = true) throws {
         let host = lab.host(name)
         let state = host.directory + "/state"
