@@ -86,12 +86,32 @@ import Testing
         #expect(Shims.changes(lab, "debian").filter { $0.hasPrefix("update-exim4.conf") } == ["update-exim4.conf "], "\(Shims.changes(lab, "debian"))")
 
         let id = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("run ") }.map { String($0.dropFirst(4)) })
+        // exim stops before the rollback, so that its reload is skipped there while the rebuild runs.
+        try FileManager.default.removeItem(atPath: host.directory + "/state/running")
         let rollback = try mtaguard(["rollback", id] + ["--ssh-config", lab.sshConfigPath], backups: backups.path)
         #expect(rollback.status == 0, "\(rollback)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: rul)) == before)
         #expect(try String(contentsOfFile: main + "-10_option", encoding: .utf8) == "acl_smtp_expn = accept\n")
         #expect(Shims.changes(lab, "debian").filter { $0.hasPrefix("update-exim4.conf") }.count == 2)
         #expect(canaries.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+
+        // Each undo's outcome is recorded against its own action: the rebuild runs first (done:
+        // the tool ran again), then the reload, which its probe skips (exim was stopped); each
+        // names the action of the run it undoes. (Matched by position against the run's own
+        // reversed list, these two outcomes were swapped.)
+        func actions(_ run: String) throws -> [[String: Any]] {
+            let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: backups.path + "/" + run + "/manifest.json"))) as? [String: Any]
+            return try #require((doc?["hosts"] as? [[String: Any]])?.first?["actions"] as? [[String: Any]])
+        }
+        let undoneID = try #require(rollback.stdout.split(separator: "\n").first { $0.hasPrefix("run ") }.map { String($0.dropFirst(4)) })
+        let applied = try actions(id), undone = try actions(undoneID)
+        #expect(undone.map { $0["action"] as? String } == ["regenerate", "reload"], "\(undone)")
+        #expect(undone.map { $0["state"] as? String } == ["done", "skipped"], "\(undone)\n\(Shims.changes(lab, "debian"))")
+        for action in undone {
+            let original = applied.first { $0["id"] as? String == action["undoes"] as? String }
+            #expect(original?["action"] as? String == action["action"] as? String && original?["service"] as? String == action["service"] as? String,
+                    "\(action) undoes \(String(describing: original))")
+        }
     }
 
     /// A file of the folder that is a symbolic link is refused by both readers with the same

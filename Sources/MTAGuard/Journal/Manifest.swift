@@ -115,6 +115,11 @@ public struct Manifest: Codable, Sendable {
     }
 
     public struct ActionRecord: Codable, Sendable {
+        /// The action's id within its host record (`a0`, `a1`, … in the order apply runs them;
+        /// absent in manifests written before ids).
+        public var id: String? = nil
+        /// For a rollback's action: the id of the action of the undone run whose inverse it is.
+        public var undoes: String? = nil
         public var service: String
         public var action: ServiceAction
         public var command: [String]

@@ -17,6 +17,9 @@ extension Engine {
             var modes: [Manifest.ModeRecord]
             var expect: [String: ExpectedContent]
             var current: [String: FileSnapshot]
+            /// The actions undone, in the order their inverses run: the one list that the
+            /// rollback's record and its steps are both made from.
+            var undo: [Manifest.ActionRecord] = []
         }
         var work: [Work] = []
         for (position, record) in original.hosts.enumerated() where selected?(record.name) ?? true {
@@ -66,13 +69,14 @@ extension Engine {
                 Manifest.ModeRecord(
                     path: $0.path, preMode: $0.postMode, postMode: $0.preMode, uid: $0.uid, gid: $0.gid, items: $0.items, state: .planned)
             }
-            mine.actions = record.actions.reversed()
-                .filter { Self.undoable(interrupted: original.outcome == .running).contains($0.state) && $0.inverse != nil }
-                .map {
-                    Manifest.ActionRecord(
-                        service: $0.service, action: $0.action, command: $0.inverse!, probe: $0.probe,
-                        inverse: $0.command, state: .planned, output: nil)
-                }
+            // The one list of what is undone, in the order it runs: the steps are made from it
+            // and each result is recorded against its own entry.
+            work[index].undo = Self.undoOrder(record, interrupted: interrupted)
+            mine.actions = work[index].undo.enumerated().map { i, a in
+                Manifest.ActionRecord(
+                    id: "a\(i)", undoes: a.id, service: a.service, action: a.action, command: a.inverse ?? [], probe: a.probe,
+                    inverse: a.command, state: .planned, output: nil)
+            }
             manifest.hosts.append(mine)
         }
         try journal.begin(manifest, preImages: preImages)
@@ -91,7 +95,9 @@ extension Engine {
             }
             let steps: [ApplyStep]
             do {
-                steps = try undoSteps(record, files: w.files, modes: w.modes, runID: runID, expect: w.expect, interrupted: interrupted)
+                steps = try undoSteps(
+                    record, files: w.files, modes: w.modes, actions: w.undo,
+                    runID: runID, expect: w.expect)
             } catch {
                 await recorder.update(index) { $0.outcome = .failed; $0.message = "\(error)" }
                 return nil
@@ -104,7 +110,8 @@ extension Engine {
                 results = try await w.host.apply(steps, runID: recorder.id, keep: copy)
                 FailPoint.reach("rollback.applied")
                 if let i = results.firstIndex(where: { $0.outcome.isFailure }) {
-                    failure = Self.explain(results[i].message, step: i, files: w.files.count + w.modes.count, record: record, interrupted: interrupted)
+                    failure = Self.explain(
+                        results[i].message, step: i, files: w.files.count + w.modes.count, undone: w.undo)
                 }
             } catch {
                 failure = "\(error)"
@@ -174,8 +181,7 @@ extension Engine {
     }
 
     /// A failed undo step, said plainly where it is a package that cannot go back.
-    static func explain(_ message: String, step: Int, files: Int, record: Manifest.HostRecord, interrupted: Bool) -> String {
-        let undone = undoOrder(record, interrupted: interrupted)
+    static func explain(_ message: String, step: Int, files: Int, undone: [Manifest.ActionRecord]) -> String {
         guard step >= files, step - files < undone.count, undone[step - files].action == .upgrade,
             let target = undone[step - files].inverse?.last
         else { return message }

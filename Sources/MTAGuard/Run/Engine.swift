@@ -160,10 +160,10 @@ public struct Engine: Sendable {
                     backup: try Journal.backupPath(index: index, host: plan.host, path: file.path),
                     items: file.items, state: .planned, backdate: file.backdate == 0 ? nil : file.backdate)
             },
-            actions: plan.actions.map {
+            actions: plan.actions.enumerated().map { i, a in
                 Manifest.ActionRecord(
-                    service: $0.service, action: $0.action, command: $0.command, probe: $0.probe,
-                    inverse: $0.inverse, state: .planned, output: nil)
+                    id: "a\(i)", service: a.service, action: a.action, command: a.command, probe: a.probe,
+                    inverse: a.inverse, state: .planned, output: nil)
             },
             modes: plan.modes.isEmpty ? nil : plan.modes.map {
                 Manifest.ModeRecord(
@@ -236,7 +236,7 @@ public struct Engine: Sendable {
             let restore = try await restorable(touched, of: record, on: host, runID: recorder.id, force: false)
             let undo = try undoSteps(
                 record, files: restore.files, modes: record.modeChanges.filter { [.replaced, .inDoubt].contains($0.state) },
-                runID: recorder.id, expect: restore.expect, interrupted: false)
+                actions: Self.undoOrder(record, interrupted: false), runID: recorder.id, expect: restore.expect)
             if undo.isEmpty {
                 // Nothing was written and nothing ran: the host is as it was.
                 await recorder.update(position) { $0.outcome = .failed; $0.message = failure + "; nothing was changed" }
@@ -298,9 +298,11 @@ public struct Engine: Sendable {
     /// Steps that put `files` back to their pre-images (kept in run `runID`) and run the
     /// inverses of the actions that ran, in reverse order. `expect` gives what each file must
     /// hold now (its post-image, or what drifted there when forced).
+    /// The steps that undo `files`, `modes` and `actions` (the list `undoOrder` gives, which the
+    /// caller also records: one list, so that each result lands on its own action).
     func undoSteps(
-        _ record: Manifest.HostRecord, files: [Manifest.FileRecord], modes: [Manifest.ModeRecord], runID: String,
-        expect: [String: ExpectedContent], interrupted: Bool
+        _ record: Manifest.HostRecord, files: [Manifest.FileRecord], modes: [Manifest.ModeRecord],
+        actions: [Manifest.ActionRecord], runID: String, expect: [String: ExpectedContent]
     ) throws -> [ApplyStep] {
         var steps: [ApplyStep] = []
         for file in files {
@@ -321,8 +323,11 @@ public struct Engine: Sendable {
         for mode in modes {
             steps.append(.chmod(ModeChange(path: mode.path, from: mode.postMode, to: mode.preMode)))
         }
-        for action in Self.undoOrder(record, interrupted: interrupted) {
-            steps.append(.run(argv: action.inverse!, probe: Self.undoGuard(action)))
+        for action in actions {
+            guard let inverse = action.inverse else {
+                throw MTAGuardError(host: record.name, "the action \(action.id ?? action.service) of run \(runID) has no inverse to run")
+            }
+            steps.append(.run(argv: inverse, probe: Self.undoGuard(action)))
         }
         return steps
     }
