@@ -206,3 +206,45 @@ import Testing
         }
     }
 }
+
+/// U-47 end to end with the built binary: a lab host over real SSH and the same tree with
+/// `--root`. A sender table that says OK ahead of reject_unauth_destination is 취약 with the
+/// table, entry and line in the evidence, for root on both; the same table unreadable to a
+/// non-root login is 수동 확인 naming it, never 양호.
+@Suite(.serialized) struct PostfixTableOverSSHTests {
+    static let mainCf = """
+        compatibility_level = 3.6
+        mynetworks = 127.0.0.0/8
+        smtpd_relay_restrictions = permit_mynetworks,
+            check_sender_access hash:/etc/postfix/sender_access, reject_unauth_destination
+
+        """
+
+    @Test func aSenderTableOpensRelayingAndAnUnreadableOneIsForAPerson() throws {
+        let bench = try UnreachedFileTests.Bench.start("tables", loginPrefix: "tables-")
+        defer { bench.stop() }
+        let host = bench.lab.host("tables")
+        let folders = [host.root + "/etc/postfix", bench.image + "/etc/postfix"]
+        for folder in folders {
+            try Data(Self.mainCf.utf8).write(to: URL(fileURLWithPath: folder + "/main.cf"))
+            try Data("# senders\n\ngmail.com OK\n".utf8).write(to: URL(fileURLWithPath: folder + "/sender_access"))
+            let made = try runCommand(["postmap", "hash:" + folder + "/sender_access"])
+            #expect(made.status == 0, "\(made)")
+            for f in ["main.cf", "sender_access", "sender_access.db"] { chmod(folder + "/" + f, 0o644) }
+        }
+        let (overSSH, fromRoot) = try bench.check("U-47", asRoot: true)
+        let a = try UnreachedFileTests().judged(overSSH.stdout), b = try UnreachedFileTests().judged(fromRoot.stdout)
+        #expect(overSSH.status == 2 && fromRoot.status == 2, "\(overSSH)\n\(fromRoot)")
+        #expect(a == b, "ssh: \(a)\nroot: \(b)")
+        #expect(a.count == 1 && a[0].hasPrefix("U-47 fail "), "\(a)")
+        #expect(a.first?.contains("check_sender_access hash:/etc/postfix/sender_access: 'gmail.com OK' at line 3 lets any client that claims such a sender relay") == true, "\(a)")
+
+        for folder in folders { chmod(folder + "/sender_access", 0o600) }
+        let (userSSH, userRoot) = try bench.check("U-47")
+        let c = try UnreachedFileTests().judged(userSSH.stdout), d = try UnreachedFileTests().judged(userRoot.stdout)
+        #expect(userSSH.status == 2 && userRoot.status == 2, "\(userSSH)\n\(userRoot)")
+        #expect(c == d, "ssh: \(c)\nroot: \(d)")
+        #expect(c.count == 1 && c[0].hasPrefix("U-47 review "), "\(c)")
+        #expect(c.first?.contains("check_sender_access hash:/etc/postfix/sender_access: /etc/postfix/sender_access exists but cannot be read by the login user: permission denied (EACCES)") == true, "\(c)")
+    }
+}
