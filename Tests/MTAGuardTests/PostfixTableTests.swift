@@ -98,6 +98,62 @@ import Testing
             seen.insert(v.open)
         }
         #expect(seen == [true, false], "the cases cover both answers")
+
+        // postfix answers from the compiled file: a source edited after postmap, or a .db that
+        // is not there, is for a person, whatever the source says.
+        let source = pf.configDirectory + "/t_sender"
+        try "sender.example REJECT\n".write(toFile: source, atomically: false, encoding: .utf8)
+        #expect(try pf.run(["postmap", "hash:/etc/postfix/t_sender"]).status == 0)
+        let relay = "check_sender_access hash:/etc/postfix/t_sender, reject_unauth_destination"
+        var request = FactsRequest(paths: ["/etc/postfix/main.cf"])
+        request.postfixTables = "/etc/postfix/main.cf"
+        _ = try pf.run(["postconf", "-e", "smtpd_relay_restrictions = \(relay)"])
+        func judged() async throws -> PostfixRelay.Verdict {
+            let facts = try await LocalHost(root: pf.root).facts(request)
+            return try PostfixRelay.judge(S(relay: relay, recipient: "", mynetworks: "192.0.2.0/24", compatibility: "3.6", tables: facts.postfixTables))
+        }
+        let current = try await judged()
+        #expect(!current.open && !current.review, "\(current.note)")
+        _ = try runCommand(["touch", "-d", "2020-01-01", source + ".db"])
+        let stale = try await judged()
+        #expect(stale.review && stale.note.contains("was changed after /etc/postfix/t_sender.db was built"), "\(stale.note)")
+        try FileManager.default.removeItem(atPath: source + ".db")
+        let missing = try await judged()
+        #expect(missing.review && missing.note.contains("/etc/postfix/t_sender.db, which postfix answers from, does not exist"), "\(missing.note)")
+    }
+
+    /// Tables read as postfix reads them: continuation lines, comments, regexp negation and
+    /// other delimiters, cidr if/endif; client keys judged by how much of the Internet they
+    /// cover. A whole private range is 취약 with no remedy (the site may mean it; no table is
+    /// edited), said in the finding.
+    @Test func tablesAreReadAsPostfixReadsThem() throws {
+        let hashed = PostfixAccessTable.entries(type: "hash", text: "# c\n\nkey1 REJECT\n  go away\nkey2 OK\n")
+        #expect(hashed == [.init(key: "key1", action: "REJECT go away", line: 3), .init(key: "key2", action: "OK", line: 5)])
+        let re = PostfixAccessTable.entries(type: "pcre", text: "if /x/\n!/^a\\/b/i OK\nendif\n#/z/ OK\n|q|  550 no\n")
+        #expect(re == [.init(key: "^a\\/b", action: "OK", line: 2, negated: true), .init(key: "q", action: "550 no", line: 5)])
+        func client(_ type: String, _ text: String) -> PostfixAccessTable.Outcome {
+            var t = PostfixTableFacts()
+            t.files["/t"] = .read(FileSnapshot(path: "/t", bytes: Data(text.utf8), mode: 0o644, uid: 0, gid: 0))
+            t.compiled["/t"] = .current(mode: 0o644)
+            return PostfixAccessTable.judge("check_client_access", "\(type):/t", facts: t) { _ in .undecided }
+        }
+        #expect(client("hash", "10 OK\n") == .opensPrivate("check_client_access hash:/t: '10 OK' at line 1 lets a whole private range relay"))
+        #expect(client("cidr", "192.168.0.0/16 OK\n") == .opensPrivate("check_client_access cidr:/t: '192.168.0.0/16 OK' at line 1 lets a whole private range relay"))
+        #expect(client("cidr", "[::]/0 OK\n") != .nothing)
+        #expect(client("hash", "203.0 OK\n") == .opens("check_client_access hash:/t: '203.0 OK' at line 1 lets every client in a whole /16 or wider relay"))
+        #expect(client("hash", "192.0.2.7 OK\nmail.example.com OK\n") == .nothing)
+        #expect(client("regexp", "/./ OK\n") == .opens("check_client_access regexp:/t: '/./ OK' at line 1 matches every client, so every client may relay"))
+        if case .review = client("regexp", "/^192\\.0\\.2\\./ OK\n") {} else { Issue.record("a pattern that matches some outside addresses is for a person") }
+        if case .review = client("hash", "unknown_client RELAY\n") {} else { Issue.record("an action mtaguard does not know is for a person") }
+
+        var t = PostfixTableFacts()
+        t.files["/etc/postfix/clients"] = .read(FileSnapshot(path: "/etc/postfix/clients", bytes: Data("10 OK\n".utf8), mode: 0o644, uid: 0, gid: 0))
+        t.compiled["/etc/postfix/clients"] = .current(mode: 0o644)
+        let s = S(relay: "check_client_access hash:/etc/postfix/clients, reject_unauth_destination", compatibility: "3.6", tables: t)
+        let v = try PostfixRelay.judge(s)
+        #expect(v.open && !v.review && v.note.contains("'10 OK' at line 1 lets a whole private range relay"), "\(v.note)")
+        let (changes, said) = try PostfixRelay.fix(s)
+        #expect(changes.isEmpty && said.contains { $0.hasPrefix("left for the site to decide, and no table is edited") }, "\(changes) \(said)")
     }
 
     /// The evidence names the table, the entry, its line and who gets through.

@@ -87,12 +87,16 @@ enum PostfixAccessTable {
 
     /// Whether `action` accepts: true (OK, all digits, or restrictions that permit), false, or
     /// nil with why where mtaguard cannot tell. `list` judges a restriction list or class name.
-    static func permits(_ action: String, list: (String) -> PostfixRelay.ListDecision) -> Result<Bool, Why> {
+    static func permits(_ action: String, isClass: (String) -> Bool, list: (String) -> PostfixRelay.ListDecision) -> Result<Bool, Why> {
         let first = action.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) ?? ""
         let upper = first.uppercased()
         if upper == "OK" || (!action.isEmpty && action.allSatisfy(\.isNumber)) { return .success(true) }
         if notPermitting.contains(upper) { return .success(false) }
         if first.count == 3, let c = first.first, c == "4" || c == "5", first.allSatisfy(\.isNumber) { return .success(false) }
+        let lower = first.lowercased()
+        guard isClass(first) || restrictionPrefixes.contains(where: { lower.hasPrefix($0) }) else {
+            return .failure(Why(text: "'\(first)' is neither an access(5) action nor a restriction mtaguard knows; what postfix makes of it is for a person"))
+        }
         switch list(action) {
         case .opens: return .success(true)
         case .closes, .undecided: return .success(false)
@@ -101,6 +105,9 @@ enum PostfixAccessTable {
     }
 
     struct Why: Error, Equatable { var text: String }
+
+    /// How the restrictions an action may name begin (smtpd_check.c's restriction names).
+    static let restrictionPrefixes = ["permit", "reject", "defer", "check_", "warn_if_reject", "sleep"]
 
     /// Who chooses what `restriction` looks up: the client for everything but its own address.
     static func clientChooses(_ restriction: String) -> Bool {
@@ -163,7 +170,8 @@ enum PostfixAccessTable {
     /// What `restriction TABLE` does for an outside client; `list` judges a restriction list
     /// (a table's restriction action, or a restriction class's name).
     static func judge(
-        _ restriction: String, _ table: String, facts: PostfixTableFacts?, list: (String) -> PostfixRelay.ListDecision
+        _ restriction: String, _ table: String, facts: PostfixTableFacts?, isClass: (String) -> Bool = { _ in false },
+        list: (String) -> PostfixRelay.ListDecision
     ) -> Outcome {
         var spec = table
         while spec.hasPrefix("proxy:") { spec.removeFirst(6) }
@@ -201,7 +209,7 @@ enum PostfixAccessTable {
         var privateHit: String?
         for entry in entries(type: type, text: text) {
             let accepts: Bool
-            switch permits(entry.action, list: list) {
+            switch permits(entry.action, isClass: isClass, list: list) {
             case .success(let yes): accepts = yes
             case .failure(let why): return .review("\(named): \(shown(entry))\(at(entry)): \(why.text)")
             }

@@ -171,7 +171,7 @@ enum PostfixRelay {
                 if word.hasPrefix("check_"), i + 1 < items.count, items[i + 1].contains(":") {
                     let named = "\(items[i]) \(items[i + 1])"
                     var failure: Error?
-                    let outcome = PostfixAccessTable.judge(items[i], items[i + 1], facts: s.tables) { action in
+                    let outcome = PostfixAccessTable.judge(items[i], items[i + 1], facts: s.tables, isClass: { s.classes[$0] != nil }) { action in
                         guard depth < 4 else { return .depends("restriction classes nested deeper than mtaguard follows") }
                         do { return try decide(action, depth: depth + 1) } catch { failure = error; return .undecided }
                     }
