@@ -235,8 +235,8 @@ enum PostfixRelay {
         if !tableEvidence.isEmpty { note += "; " + tableEvidence.joined(separator: "; ") }
         if !privateTables.isEmpty { note += "; " + privateTables.joined(separator: "; ") + ", wider than the host's own networks" }
         if !unread.isEmpty { note += "; not read: " + unread.joined(separator: ", ") }
-        if let depends {
-            note += "; what \(depends) answers an outside client decides: look at that table (postmap -q ADDRESS TABLE)"
+        if depends != nil {
+            note += "; what that answers an outside client decides, so a person must look (postmap -q KEY TABLE shows what a table answers)"
         }
         let sitePrivate = !privateNetworks.isEmpty || !privateTables.isEmpty
         return Verdict(
