@@ -2,7 +2,8 @@
 /// postfix decides RCPT TO (`PostfixRelay`), and closed with the smallest edit an admin would
 /// make: the world taken out of mynetworks, `reject_unauth_destination` put where the relay
 /// list needs it. Networks a site configured on purpose (whole private ranges) stay, and the
-/// finding says so.
+/// finding says so. The tables and mynetworks files main.cf names come with the facts
+/// (`FactsRequest.postfixTables`, `PostfixAccessTable`); a table is never edited.
 ///
 ///     - kind: postfix-relay
 ///       mta: postfix
