@@ -57,8 +57,8 @@ import Testing
         let image: String
         let inventory: String
 
-        static func start(_ host: String) throws -> Bench {
-            let login = try NonRootLogin.create()
+        static func start(_ host: String, loginPrefix: String = "facts-") throws -> Bench {
+            let login = try NonRootLogin.create(prefix: loginPrefix)
             let lab: SSHLab, work: TempDir
             do {
                 lab = try SSHLab.start(hosts: [host])

@@ -8,9 +8,12 @@
 /// without `mynetworks`). Whole private ranges in mynetworks (`10.0.0.0/8`, …) are wider than
 /// a host's own networks: 취약, but a site may mean them, so they are reported, never removed.
 ///
-/// Not read, and said in the note: lookup tables (`check_client_access TYPE:TABLE` may say OK
-/// to anyone) and mynetworks entries from files or tables. A value that needs `$` expansion is
-/// an error (postconf -h shows it expanded).
+/// Lookup tables (`check_sender_access hash:/etc/postfix/sender_access`, restriction classes) and
+/// mynetworks files are judged from what the facts round trip read (`PostfixAccessTable`,
+/// `PostfixTableFacts`): a table that lets an outside client through opens relaying where it
+/// comes first; one mtaguard could not read or evaluate (or a stale compiled one) ahead of the
+/// closing word is for a person (수동 확인). `$config_directory` is expanded; any other `$`
+/// expansion is an error (postconf -h shows it expanded).
 enum PostfixRelay {
     /// postfix 3.x at compatibility_level 1 or more (postconf -d).
     static let defaultRelayRestrictions = "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination"
@@ -31,6 +34,12 @@ enum PostfixRelay {
         var mynetworks: String?
         var style: String?
         var compatibility: String?
+        /// Restriction classes (`smtpd_restriction_classes`) by name: their lists.
+        var classes: [String: String] = [:]
+        /// `config_directory` where main.cf sets it.
+        var configDirectory: String?
+        /// The tables and files main.cf names, as the facts round trip read them; nil: not read.
+        var tables: PostfixTableFacts?
 
         static let names = [
             "smtpd_relay_restrictions", "smtpd_recipient_restrictions", "mynetworks", "mynetworks_style", "compatibility_level",
@@ -62,6 +71,8 @@ enum PostfixRelay {
         /// Neither list closes, and a table mtaguard does not read may open or close it: a
         /// person decides (수동 확인).
         var review = false
+        /// Table entries that let a whole private range relay (`PostfixAccessTable`).
+        var privateTables: [String] = []
     }
 
     /// What smtpd needs in one of the two lists, or it refuses to run (postfix 2.10 and later).
@@ -69,7 +80,48 @@ enum PostfixRelay {
 
     /// A list's words (commas and whitespace separate).
     static func words(_ value: String) -> [String] {
-        value.split(whereSeparator: { ", \t\r\n".contains($0) }).map(String.init)
+        // postfix keeps `{ … }` together (an inline table): separators inside braces are text.
+        var out: [String] = [], word = "", depth = 0
+        for c in value {
+            if c == "{" { depth += 1 } else if c == "}" { depth = max(0, depth - 1) }
+            if depth == 0, ", \t\r\n".contains(c) {
+                if !word.isEmpty { out.append(word) }
+                word = ""
+            } else {
+                word.append(c)
+            }
+        }
+        if !word.isEmpty { out.append(word) }
+        return out
+    }
+
+    /// mynetworks' entries, with those postfix reads from a file (`/path`, `$config_directory/path`)
+    /// or a cidr table replaced by what the facts round trip read there; a file not read is
+    /// added to `unread` and left out.
+    static func mynetworks(_ s: Settings, unread: inout [String]) throws -> [String] {
+        var out: [String] = []
+        let directory = s.configDirectory ?? "/etc/postfix"
+        for raw in words(s.mynetworks ?? "") {
+            let w = PostfixTableFacts.expandConfigDirectory(raw, directory)
+            guard let ref = PostfixTableFacts.reference(w, fileAllowed: true) else { out.append(w); continue }
+            let isCIDR = w.lowercased().hasPrefix("cidr:")
+            guard ref.suffix.isEmpty, w.hasPrefix("/") || isCIDR else { unread.append("mynetworks \(w)"); continue }
+            switch s.tables?.files[ref.path] {
+            case .read(let snapshot)?:
+                let text = String(decoding: snapshot.bytes, as: UTF8.self)
+                if isCIDR {
+                    out += PostfixAccessTable.entries(type: "cidr", text: text).map(\.key)
+                } else {
+                    for line in text.split(separator: "\n") {
+                        out += words(String(line.prefix { $0 != "#" }))
+                    }
+                }
+            case .absent?: unread.append("mynetworks \(w) (the file does not exist)")
+            case .unread(let why)?: unread.append("mynetworks \(w) (\(ref.path) \(why))")
+            case nil: unread.append("mynetworks \(w)")
+            }
+        }
+        return out
     }
 
     static func judge(_ s: Settings) throws -> Verdict {
@@ -77,22 +129,24 @@ enum PostfixRelay {
         // (postconf -d), whose smtpd_relay_restrictions is empty and mynetworks_style subnet.
         let level = s.compatibility.map { Int($0.split(separator: ".").first ?? "") ?? 0 } ?? 0
         let style = (s.style ?? (level < 2 ? "subnet" : "host")).lowercased()
-        var unread: [String] = [], networks: [String] = []
-        for w in words(s.mynetworks ?? "") {
+        var unread: [String] = [], networks: [String] = [], unreadNetworks: [String] = []
+        for w in try mynetworks(s, unread: &unreadNetworks) {
             if w.contains("$") {
                 throw MTAGuardError(.unreadableFile, "mynetworks holds '\(w)', which mtaguard does not expand; postconf -h mynetworks shows what postfix reads")
             }
             if world.contains(w) || privateRanges.contains(w) || w.hasPrefix("[") || w.hasPrefix("!") || !w.contains(":") && !w.hasPrefix("/") {
                 networks.append(w)
             } else {
-                unread.append("mynetworks \(w)")
+                unreadNetworks.append("mynetworks \(w)")
             }
         }
+        unread += unreadNetworks
         let worldNetworks = networks.filter(world.contains)
         let privateNetworks = networks.filter(privateRanges.contains)
         let everyone = !worldNetworks.isEmpty || (s.mynetworks == nil && style == "class")
+        var tableEvidence: [String] = [], privateTables: [String] = []
 
-        func decide(_ list: String) throws -> ListDecision {
+        func decide(_ list: String, depth: Int = 0) throws -> ListDecision {
             let items = words(list)
             var i = 0
             while i < items.count {
@@ -102,9 +156,40 @@ enum PostfixRelay {
                 }
                 if closing.contains(word) { return .closes(items[i]) }
                 if word == "permit" || (word == "permit_mynetworks" && everyone) { return .opens(items[i], i) }
+                if word == "permit_mynetworks", let first = unreadNetworks.first {
+                    return .depends("permit_mynetworks, with \(first), which mtaguard does not read")
+                }
+                if depth < 4, let body = s.classes[items[i]] {
+                    // A restriction class: its list, then this one goes on where it did not decide.
+                    switch try decide(body, depth: depth + 1) {
+                    case .opens(let w, _): return .opens("\(items[i]) (a restriction class) at \(w)", i)
+                    case .closes(let w): return .closes("\(items[i]) (a restriction class) at \(w)")
+                    case .depends(let t): return .depends(t)
+                    case .undecided: i += 1; continue
+                    }
+                }
                 if word.hasPrefix("check_"), i + 1 < items.count, items[i + 1].contains(":") {
-                    unread.append("\(items[i]) \(items[i + 1])")
-                    return .depends("\(items[i]) \(items[i + 1])")
+                    let named = "\(items[i]) \(items[i + 1])"
+                    var failure: Error?
+                    let outcome = PostfixAccessTable.judge(items[i], items[i + 1], facts: s.tables, isClass: { s.classes[$0] != nil }) { action in
+                        guard depth < 4 else { return .depends("restriction classes nested deeper than mtaguard follows") }
+                        do { return try decide(action, depth: depth + 1) } catch { failure = error; return .undecided }
+                    }
+                    if let failure { throw failure }
+                    switch outcome {
+                    case .opens(let evidence):
+                        tableEvidence.append(evidence)
+                        return .opens(named, i)
+                    case .opensPrivate(let evidence):
+                        privateTables.append(evidence)
+                    case .review(let why):
+                        unread.append(named)
+                        return .depends(why)
+                    case .nothing:
+                        tableEvidence.append("\(named) lets no outside client through")
+                    }
+                    i += 2
+                    continue
                 }
                 i += 1
             }
@@ -126,10 +211,12 @@ enum PostfixRelay {
         func say(_ name: String, _ d: ListDecision) -> String {
             switch d {
             case .closes(let w): return "\(name) reaches \(w) first"
+            case .opens(let w, _) where w.lowercased().hasPrefix("check_"):
+                return "\(name) lets outside clients through at \(w)"
             case .opens(let w, _):
                 return "\(name) lets every client through at \(w)" + (w.lowercased() == "permit_mynetworks" ? " (mynetworks is the whole Internet)" : "")
             case .undecided: return "\(name) ends without rejecting"
-            case .depends(let t): return "\(name) asks \(t) first, which mtaguard does not read"
+            case .depends(let t): return "\(name) cannot be decided: \(t)"
             }
         }
         let relayName = "smtpd_relay_restrictions" + (s.relay != nil ? ""
@@ -145,14 +232,17 @@ enum PostfixRelay {
             note += "; neither list holds reject_unauth_destination (or another word that refuses), so smtpd refuses to run: "
                 + "no mail is received, and none is relayed"
         }
+        if !tableEvidence.isEmpty { note += "; " + tableEvidence.joined(separator: "; ") }
+        if !privateTables.isEmpty { note += "; " + privateTables.joined(separator: "; ") + ", wider than the host's own networks" }
         if !unread.isEmpty { note += "; not read: " + unread.joined(separator: ", ") }
-        if let depends {
-            note += "; what \(depends) answers an outside client decides: look at that table (postmap -q ADDRESS TABLE)"
+        if depends != nil {
+            note += "; what that answers an outside client decides, so a person must look (postmap -q KEY TABLE shows what a table answers)"
         }
+        let sitePrivate = !privateNetworks.isEmpty || !privateTables.isEmpty
         return Verdict(
-            open: depends == nil && (!closedByLists || !privateNetworks.isEmpty), relayDecision: relay, recipientDecision: recipient,
+            open: depends == nil && (!closedByLists || sitePrivate), relayDecision: relay, recipientDecision: recipient,
             worldNetworks: worldNetworks, privateNetworks: privateNetworks, unread: unread, note: note,
-            review: depends != nil && privateNetworks.isEmpty)
+            review: depends != nil && !sitePrivate, privateTables: privateTables)
     }
 
     /// The smallest change that closes relaying to the world, as parameter → new value, and
@@ -195,6 +285,9 @@ enum PostfixRelay {
         }
         if !after.privateNetworks.isEmpty {
             said.append("left for the site to decide: \(after.privateNetworks.joined(separator: ", ")) in mynetworks may relay")
+        }
+        if !after.privateTables.isEmpty {
+            said.append("left for the site to decide, and no table is edited: " + after.privateTables.joined(separator: "; "))
         }
         return (changes, said)
     }

@@ -29,6 +29,8 @@ public struct HostFacts: Sendable {
     public var owners: [CommandOwner] = []
     /// The listening TCP sockets (`FactsRequest.listeners`); nil when not asked or offline.
     public var listening: ListenerFacts?
+    /// The files a postfix main.cf names where relaying is decided (`FactsRequest.postfixTables`).
+    public var postfixTables: PostfixTableFacts?
 
     public init(
         family: OSFamily, release: String, initSystem: InitSystem, tools: Set<String> = [],
@@ -86,6 +88,8 @@ public struct FactsRequest: Sendable, Equatable {
     public var folders: [String] = []
     /// Whether the host's listening TCP sockets are wanted (`ss -ltn`, else `netstat -an`).
     public var listeners = false
+    /// A postfix main.cf whose relay tables and mynetworks files are wanted too (`PostfixTableFacts`).
+    public var postfixTables: String?
 
     public init(
         paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil,

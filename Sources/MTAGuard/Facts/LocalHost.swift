@@ -72,6 +72,7 @@ public struct LocalHost: Host {
             }
         }
         let (family, release) = identify()
+        let tables = try request.postfixTables.map { try postfixTables(mainCF: $0, files: files) }
         guard root == nil else {
             // An offline image has no running services to ask.
             let initSystem: InitSystem = switch family {
@@ -84,6 +85,7 @@ public struct LocalHost: Host {
             facts.folders = folders
             facts.metadata = metas
             facts.metadataIssues = issues
+            facts.postfixTables = tables
             facts.live = false
             return facts
         }
@@ -102,6 +104,7 @@ public struct LocalHost: Host {
         facts.versions = versions.facts
         facts.owners = versions.owners
         facts.listening = RemoteScript.Listeners(output: out.stdout, marker: script.marker).facts
+        facts.postfixTables = tables
         return facts
     }
 

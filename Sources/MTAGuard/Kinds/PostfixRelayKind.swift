@@ -2,7 +2,8 @@
 /// postfix decides RCPT TO (`PostfixRelay`), and closed with the smallest edit an admin would
 /// make: the world taken out of mynetworks, `reject_unauth_destination` put where the relay
 /// list needs it. Networks a site configured on purpose (whole private ranges) stay, and the
-/// finding says so.
+/// finding says so. The tables and mynetworks files main.cf names come with the facts
+/// (`FactsRequest.postfixTables`, `PostfixAccessTable`); a table is never edited.
 ///
 ///     - kind: postfix-relay
 ///       mta: postfix
@@ -28,16 +29,25 @@ struct PostfixRelayTarget: TargetKind, Equatable {
     }
 
     /// The relay parameters main.cf sets, and the line of each.
-    static func read(_ tree: ConfigTree) throws -> (PostfixRelay.Settings, [String: Int]) {
+    static func read(_ tree: ConfigTree, tables: PostfixTableFacts? = nil) throws -> (PostfixRelay.Settings, [String: Int]) {
         var values: [String: String] = [:], lines: [String: Int] = [:]
         for name in PostfixRelay.Settings.names {
             guard let node = try tree.match(name).last else { continue }
             values[name] = PostfixValue.read(try tree.value(node) ?? "")
             lines[name] = tree.line(of: node)
         }
-        let s = PostfixRelay.Settings(
+        var s = PostfixRelay.Settings(
             relay: values["smtpd_relay_restrictions"], recipient: values["smtpd_recipient_restrictions"],
             mynetworks: values["mynetworks"], style: values["mynetworks_style"], compatibility: values["compatibility_level"])
+        for name in ["smtpd_restriction_classes", "config_directory"] {
+            guard let node = try tree.match(name).last else { continue }
+            let value = PostfixValue.read(try tree.value(node) ?? "")
+            if name == "config_directory" { s.configDirectory = value; continue }
+            for c in PostfixRelay.words(value) where !c.contains(":") {
+                if let body = try tree.match(c).last { s.classes[c] = PostfixValue.read(try tree.value(body) ?? "") }
+            }
+        }
+        s.tables = tables
         return (s, lines)
     }
 
@@ -47,7 +57,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: postfix is not configured here"))
         }
-        let (settings, lines) = try Self.read(tree)
+        let (settings, lines) = try Self.read(tree, tables: context.facts.postfixTables)
         let verdict = try PostfixRelay.judge(settings)
         // The line that decides: the relay list where main.cf sets it, else mynetworks.
         let line = lines["smtpd_relay_restrictions"] ?? lines["mynetworks"] ?? lines["smtpd_recipient_restrictions"]
@@ -69,7 +79,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
     /// Closes relaying in the composed main.cf, from what it says now.
     private func fix(in plan: inout Planner.Build, item: String) throws {
         guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
-        let (settings, _) = try Self.read(tree)
+        let (settings, _) = try Self.read(tree, tables: plan.facts.postfixTables)
         guard try PostfixRelay.judge(settings).open else { return plan.changed(file, by: item) }
         let (changes, _) = try PostfixRelay.fix(settings)
         if !changes.isEmpty {
@@ -82,7 +92,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
                     }
                 }
             }
-            let (fixedSettings, _) = try Self.read(tree)
+            let (fixedSettings, _) = try Self.read(tree, tables: plan.facts.postfixTables)
             let fixed = try PostfixRelay.judge(fixedSettings)
             if fixed.open && fixed.privateNetworks.isEmpty {
                 throw MTAGuardError(.failed, file: file, "closing the relay did not close it: \(fixed.note)", hint: "nothing was changed; report this main.cf")

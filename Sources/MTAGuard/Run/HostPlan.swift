@@ -142,6 +142,7 @@ public struct Planner: Sendable {
             let checks = ItemChecks.of(self)
             var request = FactsRequest(paths: paths, metadata: metadataPaths, folders: folders)
             for check in checks { check.request(&request, mode: mode) }
+            request.postfixTables = playbooks.flatMap(\.targets).lazy.compactMap { ($0 as? PostfixRelayTarget)?.file }.first
             var start = ContinuousClock.now
             let facts = try await host.facts(request)
             plan.phases.facts = Phases.since(start)

@@ -390,6 +390,7 @@ struct RemoteScript {
         for (i, path) in metadata.enumerated() {
             s += "echo \"$M stat \(i)\"; mtg_stat \(path)\n"
         }
+        if let mainCF = request.postfixTables { s += Self.postfixTableReader + "echo \"$M pftables\"; mtg_pftables \(mainCF)\n" }
         s += "echo \"$M done\"\n"
         return Self.script(s)
     }
@@ -409,6 +410,7 @@ struct RemoteScript {
         var versions = Self.Versions()
         var listeners = Self.Listeners()
         var files: [String: FileSnapshot?] = [:]
+        var tables: PostfixTableFacts?, tableRef: String?
         var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
         var hex: [UInt8] = []
         var collecting = false
@@ -426,6 +428,28 @@ struct RemoteScript {
             let word = rest.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
             let arg = rest.count > word.count ? String(rest.dropFirst(word.count + 1)) : ""
             let path = currentPath ?? "?"
+            if word == "pftables" { tables = PostfixTableFacts() }
+            if word == "pfref" {
+                // A file main.cf names (mtg_pftables, last before done): what the host sends
+                // is believed only as a checked path; its failures are facts, not errors.
+                tableRef = PostfixTableFacts.checkedPath(arg) ?? ""
+                if tables == nil { tables = PostfixTableFacts() }
+                continue
+            }
+            if let ref = tableRef, word != "done" {
+                if word == "meta" {
+                    meta = try Self.parseLsLine(arg, host: host, path: ref)
+                    hex = []
+                    collecting = true
+                } else if word == "end", let m = meta, !ref.isEmpty, hex.count <= PostfixTableFacts.maxBytes {
+                    collecting = false
+                    tables?.files[ref] = .read(FileSnapshot(path: ref, bytes: Data(hex), mode: m.mode, uid: m.uid, gid: m.gid))
+                } else if !ref.isEmpty {
+                    collecting = false
+                    tables?.read(word, arg, path: ref)
+                }
+                continue
+            }
             if let f = folder, !f.listed, ["absent", "link", "listing", "denied", "linked", "unlistable", "listerror"].contains(word) {
                 switch word {
                 case "absent": folders[f.path] = .some(nil)
@@ -515,6 +539,7 @@ struct RemoteScript {
         facts.versions = versions.facts
         facts.owners = versions.owners
         facts.listening = listeners.facts
+        facts.postfixTables = tables
         return facts
     }
 

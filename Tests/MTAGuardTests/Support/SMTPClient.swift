@@ -94,11 +94,14 @@ final class SMTPClient {
     deinit { closeSocket() }
 
     /// Send one command line (without CRLF) and read its reply.
-    func send(_ line: String) throws -> SMTPReply {
+    /// `envelope`: MAIL and RCPT may be sent too (a relay question); DATA and BDAT never, so
+    /// nothing is queued.
+    func send(_ line: String, envelope: Bool = false) throws -> SMTPReply {
         guard fd >= 0 else { throw SMTPError.notConnected }
         guard !line.contains("\r"), !line.contains("\n") else { throw SMTPError.forbiddenCommand(line) }
         let verb = line.split(separator: " ", maxSplits: 1).first.map { $0.uppercased() } ?? ""
-        guard !["MAIL", "RCPT", "DATA", "BDAT"].contains(verb) else { throw SMTPError.forbiddenCommand(line) }
+        let forbidden = envelope ? ["DATA", "BDAT"] : ["MAIL", "RCPT", "DATA", "BDAT"]
+        guard !forbidden.contains(verb) else { throw SMTPError.forbiddenCommand(line) }
         try writeAll(Array((line + "\r\n").utf8))
         return try readReply()
     }

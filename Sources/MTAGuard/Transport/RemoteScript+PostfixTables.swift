@@ -1,0 +1,77 @@
+extension RemoteScript {
+    /// `mtg_pftables MAINCF`: every file MAINCF names where relaying is decided, read as
+    /// `mtg_file` reads one, each after a `pfref PATH` line, and for a compiled table type a
+    /// `compiled absent|current MODE|stale MODE|unknown TEXT` line about its compiled file.
+    /// awk picks the names (the table after each `check_…_access` word, mynetworks entries that
+    /// are files or tables, `$config_directory` expanded; `PostfixTableFacts.references` reads
+    /// the same): only absolute paths without `.` or `..` components, at most
+    /// `PostfixTableFacts.maxFiles`, each read only up to `PostfixTableFacts.maxBytes`. A name
+    /// crosses only as a variable in double quotes: it is data, never code.
+    /// Solaris's old awk has no functions: nawk is used where there is one.
+    static let postfixTableReader: ShellCode = """
+        mtg_pfcompiled() {
+          if [ ! -e "$2" ]; then echo "$M compiled absent"; return; fi
+          # shellcheck disable=SC2012
+          mtg_cm=$(ls -ln "$2" 2>/dev/null | { read -r mtg_a _; echo "$mtg_a"; })
+          if ! mtg_cn=$(find "$1" -prune -newer "$2" 2>&1); then
+            echo "$M compiled unknown $(printf '%s\\n' "$mtg_cn" | head -n 1)"; return
+          fi
+          if [ -n "$mtg_cn" ]; then echo "$M compiled stale $mtg_cm"; else echo "$M compiled current $mtg_cm"; fi
+        }
+        mtg_pftables() {
+          if [ ! -f "$1" ] || [ ! -r "$1" ]; then return 0; fi
+          mtg_awk='awk'
+          if command -v nawk >/dev/null 2>&1; then mtg_awk='nawk'; fi
+          $mtg_awk -v cfg="${1%/*}" '
+            function ref(t, file,   typ, p, s) {
+              while (t ~ /^proxy:/) sub(/^proxy:/, "", t)
+              if (t ~ /^\\//) { if (!file) return; p = t; s = "-" }
+              else {
+                if (t !~ /^[a-z0-9_]+:/) return
+                typ = t; sub(/:.*/, "", typ); p = t; sub(/^[^:]*:/, "", p)
+                if (typ == "hash" || typ == "btree") s = ".db"
+                else if (typ == "lmdb") s = ".lmdb"
+                else if (typ == "cdb") s = ".cdb"
+                else if (typ == "dbm") s = ".pag"
+                else if (typ == "cidr" || typ == "pcre" || typ == "regexp" || typ == "texthash") s = "-"
+                else return
+              }
+              if (p !~ /^\\// || p ~ /\\/\\.\\.?(\\/|$)/ || length(p) > 1024 || seen[p]++) return
+              print s, p
+            }
+            /^[ \\t]*#/ || /^[ \\t]*$/ { next }
+            /^[ \\t]/ { if (n) L[n] = L[n] $0; next }
+            { L[++n] = $0 }
+            END {
+              cd = cfg
+              for (i = 1; i <= n; i++) if (L[i] ~ /^config_directory[ \\t]*=[ \\t]*\\//) {
+                v = L[i]; sub(/^[^=]*=[ \\t]*/, "", v); sub(/[ \\t]+$/, "", v); cd = v
+              }
+              for (i = 1; i <= n; i++) {
+                if (L[i] !~ /=/) continue
+                name = L[i]; sub(/[ \\t]*=.*/, "", name)
+                v = L[i]; sub(/^[^=]*=/, "", v)
+                gsub(/\\$\\{config_directory\\}|\\$\\(config_directory\\)|\\$config_directory/, cd, v)
+                k = split(v, w, /[ \\t\\r,]+/); prev = ""; depth = 0
+                for (j = 1; j <= k; j++) {
+                  t = w[j]; if (t == "") continue
+                  o = t; d0 = depth; depth += gsub(/\\{/, "{", o); depth -= gsub(/\\}/, "}", o)
+                  if (d0 > 0 || depth > 0) { prev = t; continue }
+                  if (prev ~ /^check_[a-z_]*_access$/) ref(t, 0)
+                  else if (name == "mynetworks") ref(t, 1)
+                  prev = t
+                }
+              }
+            }' "$1" 2>/dev/null | head -n \(PostfixTableFacts.maxFiles) | while read -r mtg_x mtg_f; do
+            echo "$M pfref $mtg_f"
+            if [ -f "$mtg_f" ] && [ -r "$mtg_f" ] && [ ! -h "$mtg_f" ]; then
+              mtg_n=$(wc -c <"$mtg_f" 2>/dev/null | tr -d ' ')
+              if [ "${mtg_n:-0}" -gt \(PostfixTableFacts.maxBytes) ]; then echo "$M toolarge $mtg_n"; continue; fi
+            fi
+            mtg_file "$mtg_f"
+            case $mtg_x in -) ;; *) mtg_pfcompiled "$mtg_f" "$mtg_f$mtg_x";; esac
+          done
+        }
+
+        """
+}
