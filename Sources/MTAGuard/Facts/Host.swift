@@ -29,6 +29,8 @@ public struct HostFacts: Sendable {
     public var owners: [CommandOwner] = []
     /// The listening TCP sockets (`FactsRequest.listeners`); nil when not asked or offline.
     public var listening: ListenerFacts?
+    /// What the `.include` files of `FactsRequest.eximIncludes` could not give (`EximIncludes`).
+    public var eximIncludes = EximIncludeFacts()
 
     public init(
         family: OSFamily, release: String, initSystem: InitSystem, tools: Set<String> = [],
@@ -86,6 +88,9 @@ public struct FactsRequest: Sendable, Equatable {
     public var folders: [String] = []
     /// Whether the host's listening TCP sockets are wanted (`ss -ltn`, else `netstat -an`).
     public var listeners = false
+    /// exim configuration files whose `.include` / `.include_if_exists` files are read too,
+    /// recursively and bounded (`EximIncludes`); they land in `HostFacts.files`.
+    public var eximIncludes: [String] = []
 
     public init(
         paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil,

@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+@testable import MTAGuard
+
+/// exim's `.include` / `.include_if_exists` files are read and judged as exim splices them,
+/// with the real exim as the judge: `exim -C FILE -bP OPTION` says the option exim reads, and an
+/// `exim -C FILE -bh 192.0.2.1` session says what VRFY gets, on the same files mtaguard reads
+/// from `--root` (relative include names, so that both read the same folder).
+@Suite struct EximIncludeTests {
+    /// Debian's template behind ExtractedMTA's macros, with: VRFY's and EXPN's options set two
+    /// includes deep (VRFY accepted); the ACLs in a file included after `begin acl`; a
+    /// `.include_if_exists` whose file is not there; an indented, quoted `.include`.
+    static func layout(_ mta: ExtractedMTA) throws -> (main: String, files: [String: String]) {
+        var main = try String(contentsOfFile: mta.configFile, encoding: .utf8)
+        let head = "# ISP layout\n.include_if_exists /nonexistent-mtaguard-include/missing.conf\n  .include \"include/options.conf\"\n"
+        main = head + main
+        #expect(main.contains("\nbegin acl\n"))
+        main = main.replacingOccurrences(of: "\nbegin acl\n", with: "\nbegin acl\n\n.include include/acls.conf\n")
+        return (main, [
+            "include/options.conf": "# options set for the ISP\n.include deeper.conf\n",
+            "include/deeper.conf": "acl_smtp_expn = acl_check_expn\nacl_smtp_vrfy = accept\n",
+            "include/acls.conf": "acl_check_vrfy:\n  deny\n\nacl_check_expn:\n  deny\n",
+        ])
+    }
+
+    static func exim(_ mta: ExtractedMTA, _ args: [String], stdin: String? = nil) throws -> CommandResult {
+        try runCommand(["unshare", "-n", mta.packages.eximBinary, "-C", mta.configFile] + args, stdin: stdin,
+                       environment: ["LD_LIBRARY_PATH": mta.packages.eximLibraries])
+    }
+
+    /// The final reply line to VRFY in an `exim -bh` session from an outside address.
+    static func vrfy(_ mta: ExtractedMTA) throws -> String {
+        let r = try exim(mta, ["-bh", "192.0.2.1"], stdin: "EHLO probe.test\r\nVRFY postmaster@\(ExtractedMTA.hostName)\r\nQUIT\r\n")
+        let finals = r.stdout.split(whereSeparator: \.isNewline).filter { $0.count >= 4 && $0.prefix(3).allSatisfy(\.isNumber) && $0.dropFirst(3).first == " " }
+        guard finals.count >= 3 else { throw ExtractedMTAError(description: "exim -bh: \(r)") }
+        return String(finals[2])
+    }
+
+    /// Writes `main` and `files` (relative to its folder) where exim reads them.
+    static func place(_ main: String, _ files: [String: String], for mta: ExtractedMTA) throws {
+        let dir = (mta.configFile as NSString).deletingLastPathComponent
+        try Data(main.utf8).write(to: URL(fileURLWithPath: mta.configFile))
+        try FileManager.default.createDirectory(atPath: dir + "/include", withIntermediateDirectories: true)
+        for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name)) }
+    }
+
+    /// The 오류 evidence of `check --item SRV-005 --root` on an image of `main` and `files`
+    /// under /etc/exim4.
+    static func errorEvidence(_ main: String, _ files: [String: String]) throws -> String {
+        let root = try TempDir("include-image")
+        defer { root.remove() }
+        let backups = try TempDir("include-b")
+        defer { backups.remove() }
+        try root.write("etc/exim4/exim4.conf", main)
+        for (name, text) in files { try root.write("etc/exim4/" + name, text) }
+        let r = try mtaguard(["check", "--item", "SRV-005", "--root", root.path, "--format", "json"], backups: backups.path)
+        let e = try #require(try checkEvidence(r.stdout).first { $0["file"] as? String == "/etc/exim4/exim4.conf" }, "\(r)")
+        #expect(e["status"] as? String == "error", "\(e)")
+        #expect(r.status == 1, "\(r)")
+        return e["note"] as? String ?? ""
+    }
+
+    @Test func includedSettingsAndACLsAreJudgedAndFixedWhereTheyLive() throws {
+        let mta = try ExtractedMTA.exim()
+        defer { mta.stop() }
+        let (main, files) = try Self.layout(mta)
+        let dir = (mta.configFile as NSString).deletingLastPathComponent
+        try Data(main.utf8).write(to: URL(fileURLWithPath: mta.configFile))
+        for (name, text) in files {
+            try FileManager.default.createDirectory(atPath: dir + "/include", withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
+        }
+        // exim reads the include two deep: VRFY is accepted.
+        #expect(try Self.exim(mta, ["-bP", "acl_smtp_vrfy"]).stdout == "acl_smtp_vrfy = accept\n")
+        #expect(try Self.exim(mta, ["-bP", "acl_smtp_expn"]).stdout == "acl_smtp_expn = acl_check_expn\n")
+        let answered = try Self.vrfy(mta)
+        #expect(!answered.contains("Administrative prohibition"), "\(answered)")
+
+        let root = try TempDir("include-root")
+        defer { root.remove() }
+        let backups = try TempDir("include-b")
+        defer { backups.remove() }
+        try root.write("etc/exim4/exim4.conf", main)
+        for (name, text) in files { try root.write("etc/exim4/" + name, text) }
+        func evidence() throws -> [String: Any] {
+            let r = try mtaguard(["check", "--item", "SRV-005", "--root", root.path, "--format", "json"], backups: backups.path)
+            return try #require(try checkEvidence(r.stdout).first { ($0["file"] as? String ?? "").hasPrefix("/etc/exim4/") }, "\(r)")
+        }
+        let before = try evidence()
+        #expect(before["status"] as? String == "fail", "\(before)")
+        #expect(before["file"] as? String == "/etc/exim4/include/deeper.conf" && before["line"] as? Int == 2, "\(before)")
+        let note = before["note"] as? String ?? ""
+        #expect(note.contains("VRFY answered: inline ACL \"accept\" accepts (/etc/exim4/include/deeper.conf:2)"), "\(note)")
+        #expect(note.contains("EXPN refused: ACL acl_check_expn denies (/etc/exim4/include/acls.conf:4)"), "\(note)")
+        #expect(note.contains(".include_if_exists at /etc/exim4/exim4.conf:2 names /nonexistent-mtaguard-include/missing.conf, which does not exist: exim skips it"), "\(note)")
+
+        let apply = try mtaguard(["apply", "--yes", "--item", "SRV-005", "--root", root.path], backups: backups.path)
+        #expect(apply.status == 0, "\(apply)")
+        // The fix is in the included file; the main file stays byte for byte.
+        #expect(try String(decoding: root.read("etc/exim4/exim4.conf"), as: UTF8.self) == main)
+        let fixed = String(decoding: try root.read("etc/exim4/include/deeper.conf"), as: UTF8.self)
+        #expect(fixed == "acl_smtp_expn = acl_check_expn\n#acl_smtp_vrfy = accept\n", "\(fixed)")
+        let after = try evidence()
+        #expect(after["status"] as? String == "pass", "\(after)")
+        #expect((after["note"] as? String ?? "").contains("VRFY refused: acl_smtp_vrfy is not set: exim refuses VRFY by default"), "\(after)")
+
+        // exim agrees on the fixed files: VRFY's option is unset, and exim refuses it.
+        try Data(fixed.utf8).write(to: URL(fileURLWithPath: dir + "/include/deeper.conf"))
+        #expect(try Self.exim(mta, ["-bP", "acl_smtp_vrfy"]).stdout == "acl_smtp_vrfy = \n")
+        #expect(try Self.exim(mta, ["-bV"]).status == 0)
+        #expect(try Self.vrfy(mta).contains("Administrative prohibition"))
+    }
+
+    /// A `.include` whose file is missing stops exim from starting; mtaguard says 오류, naming
+    /// the file and the line that includes it, never 양호.
+    @Test func aMissingIncludeIsAnErrorAsEximRefusesToStart() throws {
+        let mta = try ExtractedMTA.exim()
+        defer { mta.stop() }
+        let (main, all) = try Self.layout(mta)
+        let files = all.filter { $0.key != "include/deeper.conf" }
+        try Self.place(main, files, for: mta)
+        let refused = try Self.exim(mta, ["-bV"])
+        #expect(refused.status != 0 && (refused.stdout + refused.stderr).contains("failed to open included configuration file"), "\(refused)")
+
+        let note = try Self.errorEvidence(main, files)
+        #expect(note.contains(
+            "/etc/exim4/include/deeper.conf: does not exist, and .include at /etc/exim4/include/options.conf:2 includes it: exim refuses to start"), "\(note)")
+    }
+
+    /// An include that sets an option the main file sets too: exim refuses to start (no main
+    /// option may be set twice), and mtaguard says 오류 naming both places, never a verdict
+    /// on either value.
+    @Test func anOptionSetAgainInAnIncludeIsAnError() throws {
+        let mta = try ExtractedMTA.exim()
+        defer { mta.stop() }
+        let (stock, files) = try Self.layout(mta)
+        let main = "acl_smtp_vrfy = acl_check_vrfy\n" + stock
+        try Self.place(main, files, for: mta)
+        let refused = try Self.exim(mta, ["-bV"])
+        #expect(refused.status != 0 && refused.stderr.contains("\"acl_smtp_vrfy\" option set for the second time"), "\(refused)")
+
+        let note = try Self.errorEvidence(main, files)
+        #expect(note.contains(
+            "acl_smtp_vrfy is set at /etc/exim4/exim4.conf:1 and again at /etc/exim4/include/deeper.conf:2: exim refuses to start"), "\(note)")
+    }
+
+    @Test func includeLinesAndPathsAreReadAsEximReadsThem() {
+        #expect(EximIncludes.parse(line: "  .include \"/etc/a b.conf\"  ") == .init(ifExists: false, name: "/etc/a b.conf"))
+        #expect(EximIncludes.parse(line: "\t.include_if_exists /etc/x") == .init(ifExists: true, name: "/etc/x"))
+        #expect(EximIncludes.parse(line: ".includes /etc/x") == nil)
+        #expect(EximIncludes.parse(line: "# .include /etc/x") == nil)
+        #expect(EximIncludes.parse(line: ".include_if_existsX /etc/x") == nil)
+        let inc = { (name: String, ifExists: Bool) in EximIncludes.path(of: .init(ifExists: ifExists, name: name), in: "/etc/exim/exim.conf") }
+        #expect(inc("acls.conf", false) == .success("/etc/exim/acls.conf"))
+        #expect(inc("sub/acls.conf", false) == .success("/etc/exim/sub/acls.conf"))
+        #expect((try? inc("acls.conf", true).get()) == nil)
+        #expect((try? inc("../../etc/shadow", false).get()) == nil)
+        #expect((try? inc("/etc/exim/./x", false).get()) == nil)
+        #expect((try? inc("/etc//x", false).get()) == nil)
+        #expect(inc("/etc/it's $(touch x)", false) == .success("/etc/it's $(touch x)"))
+        #expect(EximIncludes.checked("/etc/a\nb") == nil)
+    }
+}
