@@ -145,6 +145,17 @@ import Testing
             "acl_smtp_vrfy is set at /etc/exim4/exim4.conf:1 and again at /etc/exim4/include/deeper.conf:2: exim refuses to start"), "\(note)")
     }
 
+    /// Without a source of included files (a caller that reads one file), an include line is
+    /// never dropped: VRFY's option unset in the file is undecided, never exim's default deny.
+    @Test func includesNotFollowedLeaveTheVerdictOpen() throws {
+        let workspace = try ConfigWorkspace()
+        for line in [".include /etc/exim4/acls.conf", ".include_if_exists /etc/exim4/acls.conf"] {
+            let tree = try EximLensTests.parse(workspace, line + "\nbegin acl\n", file: "/etc/exim4/exim4.conf")
+            let verdict = try EximACL.judge(.vrfy, in: [tree])
+            #expect(verdict.outcome == .unknown && verdict.reason.contains("may set it"), "\(line): \(verdict)")
+        }
+    }
+
     @Test func includeLinesAndPathsAreReadAsEximReadsThem() {
         #expect(EximIncludes.parse(line: "  .include \"/etc/a b.conf\"  ") == .init(ifExists: false, name: "/etc/a b.conf"))
         #expect(EximIncludes.parse(line: "\t.include_if_exists /etc/x") == .init(ifExists: true, name: "/etc/x"))
@@ -160,5 +171,73 @@ import Testing
         #expect((try? inc("/etc//x", false).get()) == nil)
         #expect(inc("/etc/it's $(touch x)", false) == .success("/etc/it's $(touch x)"))
         #expect(EximIncludes.checked("/etc/a\nb") == nil)
+    }
+}
+
+/// The same over real SSH, where the facts script reads the include files on the host, and
+/// with `--root` on an image of the same files: a non-root login that may not read an include
+/// gets 오류 naming it, never 양호 or 해당 없음; root gets the included files judged, hostile
+/// names read as data and never run, and a name that climbs with `..` refused as 오류; both
+/// readers say the same words.
+@Suite(.serialized) struct EximIncludeSSHTests {
+    typealias Bench = UnreachedFileTests.Bench
+
+    /// Writes `files` (host path → text and mode) on the lab host and in the image.
+    static func lay(_ files: [(path: String, text: String, mode: Int)], on bench: Bench, host name: String) throws {
+        let host = bench.lab.host(name)
+        for f in files {
+            for full in [host.directory + "/overlay" + f.path, bench.image + f.path] {
+                let folder = (full as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                chmod(folder, 0o755)
+                try Data(f.text.utf8).write(to: URL(fileURLWithPath: full))
+                chmod(full, mode_t(f.mode))
+            }
+        }
+    }
+
+    static let main = ".include /etc/exim4/private.conf\nbegin acl\nacl_check_vrfy:\n  deny\n"
+
+    @Test func anIncludeTheLoginMayNotReadIsAnError() throws {
+        let bench = try Bench.start("incl-guarded")
+        defer { bench.stop() }
+        try Self.lay([("/etc/exim4/exim4.conf", Self.main, 0o644), ("/etc/exim4/private.conf", "acl_smtp_vrfy = accept\n", 0o600)],
+                     on: bench, host: "incl-guarded")
+        let (overSSH, fromRoot) = try bench.check("SRV-005")
+        #expect(overSSH.status == 1 && fromRoot.status == 1, "\(overSSH)\n\(fromRoot)")
+        let a = try UnreachedFileTests().judged(overSSH.stdout), b = try UnreachedFileTests().judged(fromRoot.stdout)
+        #expect(a == b, "ssh: \(a)\nroot: \(b)")
+        #expect(a.count == 1 && a[0].hasPrefix("SRV-005 error "), "\(a)")
+        #expect(a.first?.contains(
+            "/etc/exim4/private.conf: included by .include at /etc/exim4/exim4.conf:1: exists but cannot be read by the login user: permission denied (EACCES)"
+                + " (use --become, or log in as a user that may read it: exim reads it when it starts)") == true,
+            "\(a)")
+    }
+
+    @Test func hostileIncludeNamesAreDataAndClimbingIsRefused() throws {
+        let bench = try Bench.start("incl-hostile")
+        defer { bench.stop() }
+        let marker = "/tmp/mtaguard-include-pwned"
+        try? FileManager.default.removeItem(atPath: marker)
+        let hostile = "/etc/exim4/x $(touch \(marker)) y/it's `touch \(marker)` \"q\" a\\b; touch \(marker).conf"
+        let main = ".include_if_exists /etc/exim4/gone 'q' $(touch \(marker)).conf\n.include_if_exists \(hostile)\n" + Self.main
+        try Self.lay([("/etc/exim4/exim4.conf", main, 0o644), ("/etc/exim4/private.conf", "acl_smtp_expn = acl_check_vrfy\n", 0o644),
+                      (hostile, "acl_smtp_vrfy = accept\n", 0o644)], on: bench, host: "incl-hostile")
+        let (overSSH, fromRoot) = try bench.check("SRV-005", asRoot: true)
+        #expect(overSSH.status == 2 && fromRoot.status == 2, "\(overSSH)\n\(fromRoot)")
+        let a = try UnreachedFileTests().judged(overSSH.stdout), b = try UnreachedFileTests().judged(fromRoot.stdout)
+        #expect(a == b, "ssh: \(a)\nroot: \(b)")
+        #expect(a.first?.contains("VRFY answered: inline ACL \"accept\" accepts (\(hostile):1)") == true, "\(a)")
+        #expect(a.first?.contains("EXPN refused: ACL acl_check_vrfy") == true, "\(a)")
+        #expect(a.first?.contains("names /etc/exim4/gone 'q' $(touch \(marker)).conf, which does not exist: exim skips it") == true, "\(a)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(try bench.lab.inNamespace("incl-hostile", "test ! -e \(marker)").status == 0)
+
+        try Self.lay([("/etc/exim4/exim4.conf", ".include ../../etc/shadow\n" + main, 0o644)], on: bench, host: "incl-hostile")
+        let (climbSSH, climbRoot) = try bench.check("SRV-005", asRoot: true)
+        let c = try UnreachedFileTests().judged(climbSSH.stdout)
+        #expect(c == (try UnreachedFileTests().judged(climbRoot.stdout)), "\(climbSSH)\n\(climbRoot)")
+        #expect(c.first?.hasPrefix("SRV-005 error ") == true && c.first?.contains(
+            ".include \"../../etc/shadow\" names a path mtaguard does not read") == true, "\(c)")
     }
 }

@@ -217,7 +217,7 @@ struct EximConfigReading {
                     for item in try tree.wrap({ try tree.augeas.match(node + "/*") }) {
                         try directive(item, label: try tree.wrap { try tree.augeas.label(item) } ?? "", in: tree)
                     }
-                case "@include", "@include_if_exists" where source != nil:
+                case "@include" where source != nil, "@include_if_exists" where source != nil:
                     if state == 0 { try follow(node, ifExists: label == "@include_if_exists", in: tree, section: &section, depth: depth) }
                 default:
                     if try directive(node, label: label, in: tree) { continue }
@@ -271,7 +271,7 @@ struct EximConfigReading {
         }
         if let problem = facts.eximIncludes.problems[path] {
             throw MTAGuardError(.permission, host: tree.host, file: path, "included by \(at): \(problem)",
-                                hint: "use --become, or log in as a user that may read it; exim reads it at start")
+                                hint: "use --become, or log in as a user that may read it: exim reads it when it starts")
         }
         guard let fetched = facts.files[path] else {
             if let bound = facts.eximIncludes.bounded[tree.file] {

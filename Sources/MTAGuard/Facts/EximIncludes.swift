@@ -118,7 +118,7 @@ enum EximIncludes {
                         do {
                             files[path] = .some(try read(path))
                         } catch let error as MTAGuardError {
-                            facts.problems[path] = error.withoutHost.description
+                            facts.problems[path] = error.message
                         } catch {
                             facts.problems[path] = "\(error)"
                         }

@@ -73,8 +73,8 @@ extension RemoteScript {
         switch word {
         case "link": return "is a symbolic link; mtaguard does not read an included file through a link"
         case "notfile": return "is not a regular file"
-        case "denied", "linked": return try unreached(word, arg, path: path, folder: false, host: host).withoutHost.description
-        case "unreadable": return Unreached.unreadable.error(host: host, file: path).withoutHost.description
+        case "denied", "linked": return try unreached(word, arg, path: path, folder: false, host: host).message
+        case "unreadable": return Unreached.unreadable.error(host: host, file: path).message
         case "readerror": return "could not be read: \(arg.isEmpty ? "od failed" : arg.trimmed(200))"
         default: return nil
         }
