@@ -95,6 +95,11 @@ import Testing
         #expect(note.contains("EXPN refused: ACL acl_check_expn denies (/etc/exim4/include/acls.conf:4)"), "\(note)")
         #expect(note.contains(".include_if_exists at /etc/exim4/exim4.conf:2 names /nonexistent-mtaguard-include/missing.conf, which does not exist: exim skips it"), "\(note)")
 
+        // The included file is checked by exim as part of the whole configuration.
+        let plan = try mtaguard(["plan", "--item", "SRV-005", "--root", root.path], backups: backups.path)
+        #expect(plan.stdout.contains("# /etc/exim4/include/deeper.conf (SRV-005)\n"), "\(plan)")
+        #expect(plan.stdout.contains("#   validate after replacing: exim4 -C /etc/exim4/exim4.conf -bV  [skipped: offline root]\n"), "\(plan)")
+        #expect(!plan.stdout.contains("# /etc/exim4/exim4.conf ("), "\(plan)")
         let apply = try mtaguard(["apply", "--yes", "--item", "SRV-005", "--root", root.path], backups: backups.path)
         #expect(apply.status == 0, "\(apply)")
         // The fix is in the included file; the main file stays byte for byte.

@@ -24,3 +24,15 @@ struct EximIncludeSource {
         self.init(facts: plan.facts, store: plan.composed)
     }
 }
+
+extension Planner.Build {
+    /// An included file a fix changed is checked by exim as part of the whole configuration:
+    /// the main file's `before_replace` command (`exim4 -C {file} -bV`) run on the main file
+    /// right after the included one is in place; a configuration exim rejects is rolled back.
+    mutating func validateIncluded(_ included: String, main: String, with check: Validation?) {
+        guard included != main, let check, check.argv.contains("{file}"), !check.stages, validations[included] == nil else { return }
+        var whole = check
+        whole.argv = check.argv.map { $0.replacingOccurrences(of: "{file}", with: main) }
+        validations[included] = (nil, whole)
+    }
+}

@@ -83,6 +83,9 @@ struct EximACLTarget: TargetKind, Equatable {
                 guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
                 try fix(in: [tree], item: item, plan: &plan, includes: EximIncludeSource(plan))
                 plan.validations[file] = (validateBefore, validateAfter)
+                for read in try EximConfigReading([tree], includes: EximIncludeSource(plan)).included where plan.changedItems[read.file] != nil {
+                    plan.validateIncluded(read.file, main: file, with: validateBefore)
+                }
             })
     }
 

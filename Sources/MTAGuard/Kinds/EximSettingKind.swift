@@ -84,6 +84,9 @@ struct EximSettingTarget: TargetKind, Equatable {
                 guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
                 try fix([tree], target: target, into: tree, item: item, plan: &plan, includes: EximIncludeSource(plan))
                 plan.validations[file] = (target.validateBeforeReplace, target.validateAfterReplace)
+                for read in try EximConfigReading([tree], includes: EximIncludeSource(plan)).included where plan.changedItems[read.file] != nil {
+                    plan.validateIncluded(read.file, main: file, with: target.validateBeforeReplace)
+                }
             })
         }
         return try judgeGenerated(generatedBy, target: target, item: item, in: context)
