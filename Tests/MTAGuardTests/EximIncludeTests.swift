@@ -245,4 +245,29 @@ import Testing
         #expect(c.first?.hasPrefix("SRV-005 error ") == true && c.first?.contains(
             ".include \"../../etc/shadow\" names a path mtaguard does not read") == true, "\(c)")
     }
+
+    /// The bounds, over SSH (the script's) and from `--root` (the reader's), in the same words:
+    /// a configuration that includes more than 32 files, and one that includes itself (exim
+    /// would open it until it runs out of files), are 오류 naming the bound.
+    @Test func boundsAreErrorsNamingThem() throws {
+        let bench = try Bench.start("incl-bounds")
+        defer { bench.stop() }
+        let many = (1...33).map { "/etc/exim4/many/\($0).conf" }
+        try Self.lay([("/etc/exim4/exim4.conf", many.map { ".include \($0)\n" }.joined() + Self.main, 0o644)]
+                     + many.map { ($0, "# nothing\n", 0o644) }, on: bench, host: "incl-bounds")
+        let (manySSH, manyRoot) = try bench.check("SRV-005", asRoot: true)
+        let a = try UnreachedFileTests().judged(manySSH.stdout)
+        #expect(a == (try UnreachedFileTests().judged(manyRoot.stdout)), "\(manySSH)\n\(manyRoot)")
+        #expect(a.first?.hasPrefix("SRV-005 error ") == true && a.first?.contains(
+            ".include at /etc/exim4/exim4.conf:33 names /etc/exim4/many/33.conf, which was not read: the configuration includes more than 32 files (mtaguard reads at most 32)") == true,
+            "\(a)")
+
+        try Self.lay([("/etc/exim4/exim4.conf", ".include /etc/exim4/self.conf\n" + Self.main, 0o644),
+                      ("/etc/exim4/self.conf", "# again\n.include self.conf\n", 0o644)], on: bench, host: "incl-bounds")
+        let (selfSSH, selfRoot) = try bench.check("SRV-005", asRoot: true)
+        let b = try UnreachedFileTests().judged(selfSSH.stdout)
+        #expect(b == (try UnreachedFileTests().judged(selfRoot.stdout)), "\(selfSSH)\n\(selfRoot)")
+        #expect(b.first?.hasPrefix("SRV-005 error ") == true && b.first?.contains(
+            ".include at /etc/exim4/self.conf:2 includes /etc/exim4/self.conf more than 8 includes deep") == true, "\(b)")
+    }
 }

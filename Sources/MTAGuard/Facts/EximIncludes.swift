@@ -112,7 +112,7 @@ enum EximIncludes {
                         }
                         count += 1
                         if count > maximumFiles {
-                            facts.bounded[file] = "\(config) includes more than \(maximumFiles) files (mtaguard reads at most \(maximumFiles))"
+                            facts.bounded[file] = "the configuration includes more than \(maximumFiles) files (mtaguard reads at most \(maximumFiles))"
                             continue
                         }
                         do {
