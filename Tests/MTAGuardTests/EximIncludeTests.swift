@@ -117,6 +117,40 @@ import Testing
         #expect(try Self.vrfy(mta).contains("Administrative prohibition"))
     }
 
+    /// SRV-170 on a banner set in an included file: judged there, and set there by the fix;
+    /// exim's `-bP` reads the same value before and after.
+    @Test func aBannerInAnIncludedFileIsFixedThere() throws {
+        let mta = try ExtractedMTA.exim()
+        defer { mta.stop() }
+        let main = ".include include/banner.conf\n" + (try String(contentsOfFile: mta.configFile, encoding: .utf8))
+        let banner = "# the ISP's greeting\nsmtp_banner = $smtp_active_hostname ESMTP Exim $version_number $tod_full\n"
+        try Self.place(main, ["include/banner.conf": banner], for: mta)
+        #expect(try Self.exim(mta, ["-bP", "smtp_banner"]).stdout == "smtp_banner = $smtp_active_hostname ESMTP Exim $version_number $tod_full\n")
+
+        let root = try TempDir("include-banner")
+        defer { root.remove() }
+        let backups = try TempDir("include-bb")
+        defer { backups.remove() }
+        try root.write("etc/exim4/exim4.conf", main)
+        try root.write("etc/exim4/include/banner.conf", banner)
+        func evidence() throws -> [String: Any] {
+            let r = try mtaguard(["check", "--item", "SRV-170", "--root", root.path, "--format", "json"], backups: backups.path)
+            return try #require(try checkEvidence(r.stdout).first { ($0["file"] as? String ?? "").hasPrefix("/etc/exim4/") }, "\(r)")
+        }
+        let before = try evidence()
+        #expect(before["status"] as? String == "fail" && before["file"] as? String == "/etc/exim4/include/banner.conf"
+                && before["line"] as? Int == 2, "\(before)")
+        #expect((before["note"] as? String ?? "").contains("(set in /etc/exim4/include/banner.conf, which /etc/exim4/exim4.conf includes)"), "\(before)")
+        let apply = try mtaguard(["apply", "--yes", "--item", "SRV-170", "--root", root.path], backups: backups.path)
+        #expect(apply.status == 0, "\(apply)")
+        #expect(String(decoding: try root.read("etc/exim4/exim4.conf"), as: UTF8.self) == main)
+        let fixed = String(decoding: try root.read("etc/exim4/include/banner.conf"), as: UTF8.self)
+        #expect(fixed == "# the ISP's greeting\nsmtp_banner = $smtp_active_hostname ESMTP $tod_full\n", "\(fixed)")
+        #expect(try evidence()["status"] as? String == "pass")
+        try Self.place(main, ["include/banner.conf": fixed], for: mta)
+        #expect(try Self.exim(mta, ["-bP", "smtp_banner"]).stdout == "smtp_banner = $smtp_active_hostname ESMTP $tod_full\n")
+    }
+
     /// A `.include` whose file is missing stops exim from starting; mtaguard says 오류, naming
     /// the file and the line that includes it, never 양호.
     @Test func aMissingIncludeIsAnErrorAsEximRefusesToStart() throws {
