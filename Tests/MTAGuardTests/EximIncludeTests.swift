@@ -304,4 +304,25 @@ import Testing
         #expect(b.first?.hasPrefix("SRV-005 error ") == true && b.first?.contains(
             ".include at /etc/exim4/self.conf:2 includes /etc/exim4/self.conf more than 8 includes deep") == true, "\(b)")
     }
+
+    /// Over SSH, a fix in an included file is written, then checked by exim as part of the
+    /// whole configuration (`exim4 -C /etc/exim4/exim4.conf -bV`); this lab host has no exim,
+    /// so the check fails and the included file is put back byte for byte from the journal.
+    @Test func aFixInAnIncludedFileIsCheckedAndRolledBack() throws {
+        let bench = try Bench.start("incl-apply")
+        defer { bench.stop() }
+        let private_ = "acl_smtp_vrfy = accept\n"
+        try Self.lay([("/etc/exim4/exim4.conf", Self.main, 0o644), ("/etc/exim4/private.conf", private_, 0o640)], on: bench, host: "incl-apply")
+        let onHost = bench.lab.host("incl-apply").directory + "/overlay/etc/exim4/private.conf"
+        let r = try runCommand(
+            [Repo.binary, "apply", "--yes", "--item", "SRV-005", "--playbooks", Repo.playbooks, "-i", bench.lab.inventoryPath,
+             "--ssh-config", bench.lab.sshConfigPath, "--connect-timeout", "60"],
+            environment: ["MTAGUARD_BACKUPS": bench.work.path + "/root-backups"])
+        #expect(r.status != 0, "\(r)")
+        #expect(r.stdout.contains(
+            "incl-apply: rolled-back: the MTA's validator rejected the new /etc/exim4/private.conf: exim4 -C /etc/exim4/exim4.conf -bV exited 127"), "\(r)")
+        #expect(r.stdout.contains("restored /etc/exim4/private.conf"), "\(r)")
+        #expect(try String(contentsOfFile: onHost, encoding: .utf8) == private_)
+        #expect(try (FileManager.default.attributesOfItem(atPath: onHost)[.posixPermissions] as? Int) == 0o640)
+    }
 }
