@@ -53,8 +53,9 @@ enum EximACL {
     /// Judges `command` over `trees`, the configuration's files in the order exim reads them (one
     /// tree for a single file; for Debian's split layout the conf.d files in update-exim4.conf's
     /// order), each parsed with `Exim.lns`.
-    static func judge(_ command: EximSMTPCommand, in trees: [ConfigTree]) throws -> EximVerdict {
-        let config = try EximConfigReading(trees)
+    static func judge(_ command: EximSMTPCommand, in trees: [ConfigTree], includes: EximIncludeSource? = nil) throws -> EximVerdict {
+        let config = try EximConfigReading(trees, includes: includes)
+        try config.requireStartable()
         return try config.judge(command)
     }
 
@@ -64,14 +65,16 @@ enum EximACL {
     /// when the command is allowed by something else than such a line, or when the edit would
     /// change more than the line (its value continues over lines, odd spacing around "=").
     @discardableResult
-    static func commentOut(_ commands: [EximSMTPCommand], in trees: [ConfigTree]) throws -> [ConfigTree] {
+    static func commentOut(_ commands: [EximSMTPCommand], in trees: [ConfigTree], includes: EximIncludeSource? = nil) throws -> [ConfigTree] {
         var changed: [String: ConfigTree] = [:]
+        var read = trees
         for command in commands {
             for _ in 0..<16 {
-                let config = try EximConfigReading(trees)
+                let config = try EximConfigReading(trees, includes: includes)
                 let verdict = try config.judge(command)
                 guard verdict.allows == true else { break }
-                guard let setting = config.settings[command.option], let tree = trees.first(where: { $0.path == setting.treePath && $0.file == setting.file })
+                read += config.included.filter { t in !read.contains { $0.file == t.file } }
+                guard let setting = config.settings[command.option], let tree = config.tree(for: setting, in: trees)
                 else {
                     throw MTAGuardError(
                         host: trees.first?.host ?? "", file: verdict.file ?? "",
@@ -81,7 +84,7 @@ enum EximACL {
                 try rename(setting, in: tree, command: command)
                 changed[tree.file] = tree
             }
-            let after = try EximConfigReading(trees).judge(command)
+            let after = try EximConfigReading(trees, includes: includes).judge(command)
             if after.allows == true {
                 throw MTAGuardError(
                     host: trees.first?.host ?? "", file: after.file ?? "",
@@ -89,7 +92,7 @@ enum EximACL {
                     hint: "edit the configuration by hand")
             }
         }
-        return trees.filter { changed[$0.file] != nil }
+        return read.filter { changed[$0.file] != nil }
     }
 
     private static func rename(_ setting: EximConfigReading.Setting, in tree: ConfigTree, command: EximSMTPCommand) throws {
@@ -157,17 +160,52 @@ struct EximConfigReading {
     private(set) var acls: [String: [Statement]] = [:]
     /// Named lists by `KIND NAME` (`hostlist relay_from_hosts`), the first definition of each.
     private(set) var lists: [String: NamedList] = [:]
+    /// `.include` lines not followed (no `source`, or a name mtaguard did not fetch).
     private(set) var includes: [String] = []
     private(set) var builtinConditions: [String] = []
+    /// Where the files `.include` lines name come from; nil: they are not followed.
+    let source: EximIncludeSource?
+    /// The included files read, in the order exim reads them.
+    private(set) var included: [ConfigTree] = []
+    /// What was said of include lines that read nothing (a missing `.include_if_exists`).
+    private(set) var skipped: [String] = []
+    /// Main options set twice, with the first two places: exim refuses to start (readconf.c,
+    /// "option set for the second time"; no main option may be repeated).
+    private(set) var repeated: [String: (first: Setting, second: Setting)] = [:]
+    /// Per ACL: the include line inside it (its statements are not judged).
+    private(set) var aclIncludes: [String: String] = [:]
 
     /// exim's conditional state (readconf.c, cstate): 0 reading, 1 skipping to .else/.endif,
     /// 2 skipping to .endif.
     private var state = 0
     private var stack: [Int] = []
 
-    init(_ trees: [ConfigTree]) throws {
+    /// Reads `trees` in order; with `source`, each `.include` file is read where its line
+    /// is, as exim splices it (`EximIncludes`).
+    init(_ trees: [ConfigTree], includes source: EximIncludeSource? = nil) throws {
+        self.source = source
         for tree in trees {
             var section = "main"
+            try read(tree, section: &section, depth: 0)
+        }
+    }
+
+    /// Throws the 오류 of a configuration exim refuses to start: a main option set twice.
+    func requireStartable(host: String = "") throws {
+        guard let name = repeated.keys.sorted().first, let (first, second) = repeated[name] else { return }
+        func at(_ s: Setting) -> String { "\(s.file)\(s.line.map { ":\($0)" } ?? "")" }
+        throw MTAGuardError(
+            .invalidInput, host: host.isEmpty ? nil : host, file: second.file, line: second.line,
+            "\(name) is set at \(at(first)) and again at \(at(second)): exim refuses to start (\"\(name)\" option set for the second time)",
+            hint: "nothing was changed; keep one of the two lines")
+    }
+
+    /// The trees read, the given ones and the included ones.
+    func tree(for setting: Setting, in trees: [ConfigTree]) -> ConfigTree? {
+        (trees + included).first { $0.path == setting.treePath && $0.file == setting.file }
+    }
+
+    private mutating func read(_ tree: ConfigTree, section: inout String, depth: Int) throws {
             for node in try tree.match("*") {
                 let label = try tree.wrap { try tree.augeas.label(node) } ?? ""
                 switch label {
@@ -179,6 +217,8 @@ struct EximConfigReading {
                     for item in try tree.wrap({ try tree.augeas.match(node + "/*") }) {
                         try directive(item, label: try tree.wrap { try tree.augeas.label(item) } ?? "", in: tree)
                     }
+                case "@include" where source != nil, "@include_if_exists" where source != nil:
+                    if state == 0 { try follow(node, ifExists: label == "@include_if_exists", in: tree, section: &section, depth: depth) }
                 default:
                     if try directive(node, label: label, in: tree) { continue }
                     guard state == 0 else { continue }
@@ -195,13 +235,63 @@ struct EximConfigReading {
                     } else if section == "main", label.first.map({ $0.isLetter && $0.isLowercase }) == true {
                         let line = tree.line(of: node)
                         let raw = try tree.value(node) ?? ""
-                        settings[label] = Setting(
+                        let setting = Setting(
                             treePath: tree.path, node: node, file: tree.file, line: line, text: tree.sourceLine(line),
                             value: expand(Self.logical(raw)))
+                        if let first = settings[label], repeated[label] == nil { repeated[label] = (first, setting) }
+                        settings[label] = setting
                     }
                 }
             }
+    }
+
+    /// Reads the file an include line names where the line is (exim splices it there), or
+    /// throws the 오류 exim's own start would meet: a `.include` file that is missing, a file
+    /// the host could not give, a bound hit. A missing `.include_if_exists` file is skipped
+    /// and said; a name that holds a macro whose file was not fetched is left unread
+    /// (`includes`: the judgement says it).
+    private mutating func follow(_ node: String, ifExists: Bool, in tree: ConfigTree, section: inout String, depth: Int) throws {
+        guard let source else { return }
+        let raw = try tree.value(node) ?? ""
+        let lineNumber = tree.line(of: node)
+        let line = EximIncludes.Line(ifExists: ifExists, name: EximIncludes.unquoted(Substring(expand(raw))))
+        let at = "\(line.directive) at \(tree.file)\(lineNumber.map { ":\($0)" } ?? "")"
+        let path: String
+        switch EximIncludes.path(of: line, in: tree.file) {
+        case .failure(let refusal):
+            throw MTAGuardError(.invalidInput, host: tree.host, file: tree.file, line: lineNumber, refusal.reason,
+                                hint: "nothing was read from it; judge the included file by hand")
+        case .success(let p): path = p
         }
+        let facts = source.facts
+        if depth >= EximIncludes.maximumDepth {
+            throw MTAGuardError(.invalidInput, host: tree.host, file: tree.file, line: lineNumber,
+                                "\(at) includes \(path) more than \(EximIncludes.maximumDepth) includes deep (mtaguard reads at most \(EximIncludes.maximumDepth); a file that includes itself never ends)",
+                                hint: "nothing was judged from it; look at the include chain by hand")
+        }
+        if let problem = facts.eximIncludes.problems[path] {
+            throw MTAGuardError(.permission, host: tree.host, file: path, "included by \(at): \(problem)",
+                                hint: "use --become, or log in as a user that may read it: exim reads it when it starts")
+        }
+        guard let fetched = facts.files[path] else {
+            if let bound = facts.eximIncludes.bounded[tree.file] {
+                throw MTAGuardError(.invalidInput, host: tree.host, file: tree.file, line: lineNumber,
+                                    "\(at) names \(path), which was not read: \(bound)", hint: "judge the included files by hand")
+            }
+            includes.append("\(raw) (\(path), named through a macro, was not read)")
+            return
+        }
+        guard fetched != nil, let included = try source.store.tree(path, lens: source.lens, mta: source.mta) else {
+            if ifExists {
+                skipped.append("\(at) names \(path), which does not exist: exim skips it")
+                return
+            }
+            throw MTAGuardError(.unreadableFile, host: tree.host, file: path,
+                                "does not exist, and \(at) includes it: exim refuses to start (\"failed to open included configuration file\")",
+                                hint: "create the file or take the .include line out; nothing was changed")
+        }
+        if !self.included.contains(where: { $0.file == included.file }) { self.included.append(included) }
+        try read(included, section: &section, depth: depth + 1)
     }
 
     /// The value without its continuations (spec 6.2): backslash, newline, comment lines and the
@@ -279,6 +369,10 @@ struct EximConfigReading {
         var statements: [Statement] = []
         for item in try tree.wrap({ try tree.augeas.match(node + "/*") }) {
             let label = try tree.wrap { try tree.augeas.label(item) } ?? ""
+            if label.hasPrefix("@include"), state == 0, active, let name = try tree.value(node), aclIncludes[name] == nil {
+                let line = tree.line(of: item)
+                aclIncludes[name] = ".\(label.dropFirst()) \(try tree.value(item) ?? "") at \(tree.file)\(line.map { ":\($0)" } ?? "")"
+            }
             if try directive(item, label: label, in: tree) { continue }
             guard state == 0, Self.verbs.contains(label) else { continue }
             let children = try tree.wrap { try tree.augeas.match(item + "/*") }
@@ -325,6 +419,9 @@ struct EximConfigReading {
         }
         if let undefined = value.split(separator: " ").first(where: { $0.first?.isUppercase == true && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } }) {
             return verdict(.unknown, setting, "\(command.option) = \(value): macro \(undefined) is not defined in these files")
+        }
+        if let inside = aclIncludes[value] {
+            return verdict(.unknown, setting, "ACL \(value) includes a file among its statements (\(inside)); statements included inside an ACL are not judged")
         }
         if !value.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }), let statements = acls[value] {
             return decide(command, statements, setting: setting, via: "ACL \(value)")

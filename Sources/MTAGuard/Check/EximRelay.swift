@@ -144,6 +144,10 @@ enum EximRelay {
             return (Verdict(outcome: .closed, reason: "acl_smtp_rcpt is not set: exim refuses every RCPT over SMTP"), nil)
         }
         let name = setting.value.trimmingCharacters(in: .whitespaces)
+        if let inside = reading.aclIncludes[name] {
+            return (Verdict(outcome: .unknown, file: setting.file, line: setting.line, text: setting.text,
+                            reason: "ACL \(name) includes a file among its statements (\(inside)); statements included inside an ACL are not judged"), nil)
+        }
         guard !name.contains("$"), !name.contains(" "), let statements = reading.acls[name] else {
             return (Verdict(outcome: .unknown, file: setting.file, line: setting.line, text: setting.text,
                             reason: "acl_smtp_rcpt = \(name) is not an ACL of these files"), nil)

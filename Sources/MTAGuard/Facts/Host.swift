@@ -31,6 +31,8 @@ public struct HostFacts: Sendable {
     public var listening: ListenerFacts?
     /// The files a postfix main.cf names where relaying is decided (`FactsRequest.postfixTables`).
     public var postfixTables: PostfixTableFacts?
+    /// What the `.include` files of `FactsRequest.eximIncludes` could not give (`EximIncludes`).
+    public var eximIncludes = EximIncludeFacts()
 
     public init(
         family: OSFamily, release: String, initSystem: InitSystem, tools: Set<String> = [],
@@ -90,6 +92,9 @@ public struct FactsRequest: Sendable, Equatable {
     public var listeners = false
     /// A postfix main.cf whose relay tables and mynetworks files are wanted too (`PostfixTableFacts`).
     public var postfixTables: String?
+    /// exim configuration files whose `.include` / `.include_if_exists` files are read too,
+    /// recursively and bounded (`EximIncludes`); they land in `HostFacts.files`.
+    public var eximIncludes: [String] = []
 
     public init(
         paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil,

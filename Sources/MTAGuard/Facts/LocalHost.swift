@@ -62,6 +62,8 @@ public struct LocalHost: Host {
                 files[path] = try LocalFiles.read(resolved(path), displayPath: path)
             }
         }
+        var includes = EximIncludeFacts()
+        EximIncludes.read(from: request.eximIncludes, files: &files, facts: &includes) { try LocalFiles.read(resolved($0), displayPath: $0) }
         var metas: [String: FileMeta?] = [:]
         var issues: [String: String] = [:]
         for path in metadata {
@@ -86,6 +88,7 @@ public struct LocalHost: Host {
             facts.metadata = metas
             facts.metadataIssues = issues
             facts.postfixTables = tables
+            facts.eximIncludes = includes
             facts.live = false
             return facts
         }
@@ -101,6 +104,7 @@ public struct LocalHost: Host {
         facts.folders = folders
         facts.metadata = metas
         facts.metadataIssues = issues
+        facts.eximIncludes = includes
         facts.versions = versions.facts
         facts.owners = versions.owners
         facts.listening = RemoteScript.Listeners(output: out.stdout, marker: script.marker).facts

@@ -41,6 +41,7 @@ struct EximACLTarget: TargetKind, Equatable {
     var fetch: Fetch { .contents(lens: Self.lens) }
     var alsoReads: [String] { generatedBy?.files ?? [] }
     var folders: [String] { generatedBy?.folders ?? [] }
+    var eximConfigs: [String] { generatedBy == nil ? [file] : [] }
 
     static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> EximACLTarget {
         let refuse = try m.required("refuse", in: value).sequence().map {
@@ -63,28 +64,35 @@ struct EximACLTarget: TargetKind, Equatable {
                 note: "\(file) is absent: exim is not configured here"))
         }
         let verdicts: [EximVerdict]
-        do { verdicts = try judged([tree]) } catch let u as Undecided { return review(u) }
+        let source = EximIncludeSource(context)
+        do { verdicts = try judged([tree], includes: source) } catch let u as Undecided { return review(u) }
         let allowed = verdicts.filter { $0.allows == true }
         let deciding = allowed.first ?? verdicts.first
+        let said = try EximConfigReading([tree], includes: source).skipped.map { "; " + $0 }.joined()
         guard !allowed.isEmpty else {
             return Judgement(Evidence(
-                mta: mta, file: file, line: deciding?.line, text: deciding?.text ?? "(exim's default)", status: .pass, note: describe(verdicts)))
+                mta: mta, file: deciding?.file ?? file, line: deciding?.line, text: deciding?.text ?? "(exim's default)", status: .pass,
+                note: describe(verdicts) + said))
         }
+        let home = allowed.first?.file ?? file
         return Judgement(
             Evidence(
-                mta: mta, file: file, line: deciding?.line, text: deciding?.text ?? "", status: .fail,
-                note: describe(verdicts) + "; the line that lets it through is commented out"),
+                mta: mta, file: deciding?.file ?? file, line: deciding?.line, text: deciding?.text ?? "", status: .fail,
+                note: describe(verdicts) + said + "; the line that lets it through is commented out" + (home == file ? "" : " in \(home), the file \(file) includes")),
             remedy: Remedy { plan in
                 guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
-                try fix(in: [tree], item: item, plan: &plan)
+                try fix(in: [tree], item: item, plan: &plan, includes: EximIncludeSource(plan))
                 plan.validations[file] = (validateBefore, validateAfter)
+                for read in try EximConfigReading([tree], includes: EximIncludeSource(plan)).included where plan.changedItems[read.file] != nil {
+                    plan.validateIncluded(read.file, main: file, with: validateBefore)
+                }
             })
     }
 
     /// Each command's verdict over `trees`; a configuration that cannot be judged from its
     /// files stops the judgement (`Undecided`) at the line that stops the reading.
-    private func judged(_ trees: [ConfigTree]) throws -> [EximVerdict] {
-        let verdicts = try refuse.map { try EximACL.judge($0, in: trees) }
+    private func judged(_ trees: [ConfigTree], includes: EximIncludeSource? = nil) throws -> [EximVerdict] {
+        let verdicts = try refuse.map { try EximACL.judge($0, in: trees, includes: includes) }
         if let unknown = verdicts.first(where: { $0.allows == nil }) { throw Undecided(verdict: unknown) }
         return verdicts
     }
@@ -111,10 +119,10 @@ struct EximACLTarget: TargetKind, Equatable {
 
     /// Comments out what lets a command through in the composed `trees` (as they are now, after
     /// the remedies before this one), and records the edit and the reload.
-    private func fix(in trees: [ConfigTree], item: String, plan: inout Planner.Build) throws {
-        let allowed = try judged(trees).filter { $0.allows == true }
+    private func fix(in trees: [ConfigTree], item: String, plan: inout Planner.Build, includes: EximIncludeSource? = nil) throws {
+        let allowed = try judged(trees, includes: includes).filter { $0.allows == true }
         if !allowed.isEmpty {
-            for tree in try EximACL.commentOut(allowed.map(\.command), in: trees) { plan.changed(tree.file, by: item) }
+            for tree in try EximACL.commentOut(allowed.map(\.command), in: trees, includes: includes) { plan.changed(tree.file, by: item) }
         }
         plan.after(after)
     }

@@ -33,6 +33,7 @@ struct EximRelayTarget: TargetKind, Equatable {
 
     var fetch: Fetch { .contents(lens: Self.lens) }
     var alsoReads: [String] { generatedBy.map { [$0.settings, $0.override] } ?? [] }
+    var eximConfigs: [String] { generatedBy == nil ? [file] : [] }
 
     static let settingsLens = "Shellvars.lns"
 
@@ -50,7 +51,13 @@ struct EximRelayTarget: TargetKind, Equatable {
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: exim is not configured here"))
         }
-        let (verdict, _) = EximRelay.judge(try EximConfigReading([tree]))
+        let reading = try EximConfigReading([tree], includes: EximIncludeSource(context))
+        try reading.requireStartable()
+        var (verdict, _) = EximRelay.judge(reading)
+        if verdict.outcome == .open, let at = verdict.file, at != file {
+            verdict.outcome = .unknown
+            verdict.reason += "; the statement is in \(at), which \(file) includes: mtaguard does not fix it there, restrict it by hand"
+        }
         switch verdict.outcome {
         case .closed:
             return Judgement(Evidence(mta: mta, file: file, line: verdict.line, text: verdict.text ?? "(exim's default)", status: .pass,

@@ -32,6 +32,7 @@ struct EximSettingTarget: TargetKind, Equatable {
     var fetch: Fetch { .contents(lens: Self.lens) }
     var alsoReads: [String] { generatedBy?.files ?? [] }
     var folders: [String] { generatedBy?.folders ?? [] }
+    var eximConfigs: [String] { generatedBy == nil ? [file] : [] }
 
     static func parse(_ m: [String: YAMLValue], in value: YAMLValue) throws -> EximSettingTarget {
         let t = try PlaybookLoader.fileTarget(m, in: value, mtas: ["exim"])
@@ -52,12 +53,20 @@ struct EximSettingTarget: TargetKind, Equatable {
     }
 
     /// What exim reads of the option in `trees`: its evidence, and whether it passes.
-    private func evaluate(_ trees: [ConfigTree], target: Target, shownFile: String) throws -> Evidence {
-        let found = try EximConfigReading(trees).settings[option]
+    private func evaluate(_ trees: [ConfigTree], target: Target, shownFile: String, includes: EximIncludeSource? = nil) throws -> Evidence {
+        let config = try EximConfigReading(trees, includes: includes)
+        try config.requireStartable()
+        if includes != nil, let unread = config.includes.first {
+            throw MTAGuardError(.invalidInput, file: shownFile, "\(option) cannot be read: the .include \(unread) may set it",
+                                hint: "look at exim -bP \(option) by hand")
+        }
+        let found = config.settings[option]
         let reading = Judge.Reading(
             nodes: found.map { [$0.node] } ?? [], value: found?.value, flags: [], line: found?.line, lineText: found?.text)
         var evidence = Judge(target: target).evidence(reading, file: found?.file ?? shownFile)
         if found == nil { evidence.text = "(not set)" }
+        if let found, found.file != shownFile { evidence.note += " (set in \(found.file), which \(shownFile) includes)" }
+        for said in config.skipped { evidence.note += "; " + said }
         return evidence
     }
 
@@ -69,12 +78,15 @@ struct EximSettingTarget: TargetKind, Equatable {
                     mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                     note: "\(file) is absent: exim is not configured here"))
             }
-            let evidence = try evaluate([tree], target: target, shownFile: file)
+            let evidence = try evaluate([tree], target: target, shownFile: file, includes: EximIncludeSource(context))
             guard evidence.status == .fail else { return Judgement(evidence) }
             return Judgement(evidence, remedy: Remedy { plan in
                 guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
-                try fix([tree], target: target, into: tree, item: item, plan: &plan)
+                try fix([tree], target: target, into: tree, item: item, plan: &plan, includes: EximIncludeSource(plan))
                 plan.validations[file] = (target.validateBeforeReplace, target.validateAfterReplace)
+                for read in try EximConfigReading([tree], includes: EximIncludeSource(plan)).included where plan.changedItems[read.file] != nil {
+                    plan.validateIncluded(read.file, main: file, with: target.validateBeforeReplace)
+                }
             })
         }
         return try judgeGenerated(generatedBy, target: target, item: item, in: context)
@@ -125,12 +137,14 @@ struct EximSettingTarget: TargetKind, Equatable {
 
     /// Sets the option in the composed `trees` where it is set in force, else adds it to `into`
     /// (before its first `begin`, or at its end), and checks that exim now reads a passing value.
-    private func fix(_ trees: [ConfigTree], target: Target, into: ConfigTree, item: String, plan: inout Planner.Build) throws {
-        let reading = try EximConfigReading(trees)
+    private func fix(
+        _ trees: [ConfigTree], target: Target, into: ConfigTree, item: String, plan: inout Planner.Build, includes: EximIncludeSource? = nil
+    ) throws {
+        let reading = try EximConfigReading(trees, includes: includes)
         let found = reading.settings[option]
         let value = target.fixValue
-        if try evaluate(trees, target: target, shownFile: file).status != .pass {
-            if let found, let tree = trees.first(where: { $0.path == found.treePath && $0.file == found.file }) {
+        if try evaluate(trees, target: target, shownFile: file, includes: includes).status != .pass {
+            if let found, let tree = reading.tree(for: found, in: trees) {
                 try tree.wrap { try tree.augeas.set(found.node, value) }
                 plan.changed(tree.file, by: item)
             } else {
@@ -144,7 +158,7 @@ struct EximSettingTarget: TargetKind, Equatable {
                 }
                 plan.changed(into.file, by: item)
             }
-            guard try evaluate(trees, target: target, shownFile: file).status == .pass else {
+            guard try evaluate(trees, target: target, shownFile: file, includes: includes).status == .pass else {
                 throw MTAGuardError(.failed, file: found?.file ?? into.file, line: found?.line,
                                     "setting \(option) = \(value) did not make exim read a passing value",
                                     hint: "nothing was changed; set \(option) by hand")

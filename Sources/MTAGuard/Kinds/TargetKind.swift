@@ -23,6 +23,8 @@ protocol TargetKind: Sendable {
     /// `JudgeContext.tree`), and folders whose files it reads (`FactsRequest.folders`).
     var alsoReads: [String] { get }
     var folders: [String] { get }
+    /// exim configuration files whose `.include` files are read too (`FactsRequest.eximIncludes`).
+    var eximConfigs: [String] { get }
     /// Judges the target on one host from the files as read, and proposes, apart, the remedy
     /// that makes it pass (an edit of a parsed file, a mode change, a service step), which the
     /// planner carries out on its composed trees after every item was judged.
@@ -41,6 +43,7 @@ extension TargetKind {
     var advisory: Bool { false }
     var alsoReads: [String] { [] }
     var folders: [String] { [] }
+    var eximConfigs: [String] { [] }
 }
 
 /// Every kind a playbook may name.

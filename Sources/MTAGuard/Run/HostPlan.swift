@@ -141,6 +141,7 @@ public struct Planner: Sendable {
             // the mode judges then learn what the facts do not tell (the SMTP probe).
             let checks = ItemChecks.of(self)
             var request = FactsRequest(paths: paths, metadata: metadataPaths, folders: folders)
+            request.eximIncludes = Array(Set(playbooks.flatMap(\.targets).flatMap(\.eximConfigs))).sorted()
             for check in checks { check.request(&request, mode: mode) }
             request.postfixTables = playbooks.flatMap(\.targets).lazy.compactMap { ($0 as? PostfixRelayTarget)?.file }.first
             var start = ContinuousClock.now

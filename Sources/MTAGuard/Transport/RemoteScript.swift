@@ -387,6 +387,10 @@ struct RemoteScript {
         for (i, folder) in request.folders.enumerated() {
             s += "echo \"$M folder \(i)\"; mtg_folder \(folder)\n"
         }
+        if !request.eximIncludes.isEmpty { s += Self.eximIncludes }
+        for (i, path) in request.eximIncludes.enumerated() {
+            s += "echo \"$M includes \(i)\"; mtg_exim_includes \(path)\n"
+        }
         for (i, path) in metadata.enumerated() {
             s += "echo \"$M stat \(i)\"; mtg_stat \(path)\n"
         }
@@ -411,6 +415,9 @@ struct RemoteScript {
         var listeners = Self.Listeners()
         var files: [String: FileSnapshot?] = [:]
         var tables: PostfixTableFacts?, tableRef: String?
+        var includeFacts = EximIncludeFacts()
+        /// Inside an `incfile` record: what the host could not read is the include's concern.
+        var included = false
         var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
         var hex: [UInt8] = []
         var collecting = false
@@ -450,6 +457,10 @@ struct RemoteScript {
                 }
                 continue
             }
+            if included, let problem = try Self.includeProblem(word, arg, path: path, host: host) {
+                includeFacts.problems[path] = problem
+                continue
+            }
             if let f = folder, !f.listed, ["absent", "link", "listing", "denied", "linked", "unlistable", "listerror"].contains(word) {
                 switch word {
                 case "absent": folders[f.path] = .some(nil)
@@ -484,6 +495,7 @@ struct RemoteScript {
             switch word {
             case "stat":
                 folder = nil
+                included = false
                 stat = Int(arg)
                 guard let i = stat, metaPaths.indices.contains(i) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
             case "uname": uname = arg
@@ -495,9 +507,15 @@ struct RemoteScript {
                 guard let c = Int(arg), paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
                 currentPath = paths[c]
                 folder = nil
+                included = false
+            case "includes", "incfile", "incbound":
+                folder = nil
+                (included, currentPath) = (word == "incfile", word == "incfile" ? try Self.includedPath(arg, host: host) : nil)
+                if word == "incbound" { try includeFacts.bound(arg, host: host) }
             case "folder":
                 guard let c = Int(arg), folderPaths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
                 folder = (folderPaths[c], false)
+                included = false
                 currentPath = nil
             case "entry":
                 guard let f = folder, f.listed, FactsRequest.readsFolderEntry(arg) else {
@@ -540,6 +558,7 @@ struct RemoteScript {
         facts.owners = versions.owners
         facts.listening = listeners.facts
         facts.postfixTables = tables
+        facts.eximIncludes = includeFacts
         return facts
     }
 
