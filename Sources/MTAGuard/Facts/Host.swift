@@ -86,6 +86,8 @@ public struct FactsRequest: Sendable, Equatable {
     public var folders: [String] = []
     /// Whether the host's listening TCP sockets are wanted (`ss -ltn`, else `netstat -an`).
     public var listeners = false
+    /// Ports whose listening sockets' processes are wanted too (`ss -ltnp`, `lsof`, `pfiles`, `rmsock`).
+    public var listenerOwners: [UInt16] = []
 
     public init(
         paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil,

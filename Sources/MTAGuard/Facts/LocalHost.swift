@@ -88,7 +88,7 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let probe = script.services(probe: request.probeServices, versions: request.versions, listeners: request.listeners)
+        let probe = script.services(probe: request.probeServices, versions: request.versions, listeners: request.listeners, owners: request.listenerOwners)
         ScriptRecorder.record(probe)
         let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.text.utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)

@@ -127,10 +127,10 @@ struct RemoteScript {
     }
 
     /// The service section on its own (the live local host runs just this).
-    func services(probe: Bool, versions: [String: [String]]? = nil, listeners: Bool = false) -> ShellCode {
+    func services(probe: Bool, versions: [String: [String]]? = nil, listeners: Bool = false, owners: [UInt16] = []) -> ShellCode {
         var body: ShellCode = "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
         if let settings = versions { body += versionProbe + settingsProbe(settings) + packageTools }
-        if listeners { body += listenerProbe }
+        if listeners { body += listenerProbe + listenerOwnerProbe(ports: owners) }
         return Self.script(body)
     }
 
@@ -319,7 +319,7 @@ struct RemoteScript {
             """
         s += serviceProbe
         if let settings = request.versions { s += versionProbe + settingsProbe(settings) + packageTools }
-        if request.listeners { s += listenerProbe }
+        if request.listeners { s += listenerProbe + listenerOwnerProbe(ports: request.listenerOwners) }
         s += Self.reach
         s += """
             # mtg_file FILE: absent only where every folder on the way could be searched and
@@ -467,6 +467,7 @@ struct RemoteScript {
             case "init", "tool", "service": services.read(word, arg)
             case "version", "package", "setting", "owner": try versions.read(word, arg, host: host)
             case "listen", "listen-tool", "listen-none", "listen-failed": listeners.read(word, arg)
+            case "lproc", "lproc-via", "lproc-none", "lproc-uid", "lproc-unexamined": listeners.read(word, arg)
             case "file":
                 guard let c = Int(arg), paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
                 currentPath = paths[c]

@@ -17,8 +17,8 @@ struct NonRootLogin {
 
     /// The user, made before the lab starts: a host's /etc is an overlay whose lower layer
     /// a session sees as it was cached (a user added later may be unknown there).
-    static func create() throws -> NonRootLogin {
-        let name = "facts-" + String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 36)
+    static func create(prefix: String = "facts-") throws -> NonRootLogin {
+        let name = prefix + String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 36)
         let home = NSTemporaryDirectory() + "mtaguard-home-" + name
         let add = try runCommand(["useradd", "-M", "-N", "-g", "users", "-d", home, "-s", "/bin/sh", name])
         guard add.status == 0 else { throw SSHLabError(description: "useradd \(name): \(add)") }
