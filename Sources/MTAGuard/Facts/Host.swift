@@ -12,7 +12,7 @@ public struct HostFacts: Sendable {
     public var services: [String: ServiceState]
     /// Every asked-for path; `nil` where the file does not exist. A folder's files are here too,
     /// by their full paths.
-    public var files: [String: FileSnapshot?]
+    public var files: [String: FileFact]
     /// Per asked-for folder: the names of the files read from it (`FactsRequest.folders`),
     /// sorted bytewise; `nil` where the folder does not exist.
     public var folders: [String: [String]?] = [:]
@@ -39,7 +39,7 @@ public struct HostFacts: Sendable {
         self.initSystem = initSystem
         self.tools = tools
         self.services = services
-        self.files = files
+        self.files = files.mapValues { $0.map(FileFact.present) ?? .absent }
     }
 }
 

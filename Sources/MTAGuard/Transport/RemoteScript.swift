@@ -409,6 +409,7 @@ struct RemoteScript {
         var versions = Self.Versions()
         var listeners = Self.Listeners()
         var files: [String: FileSnapshot?] = [:]
+        var unreached: [String: Unreached] = [:]
         var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
         var hex: [UInt8] = []
         var collecting = false
@@ -487,8 +488,8 @@ struct RemoteScript {
                 throw MTAGuardError(.unreadableFile, host: host, file: path, "is a symbolic link; mtaguard does not edit through links",
                                     hint: "point the item at the link's target, or replace the link by the file")
             case "notfile": throw MTAGuardError(.unreadableFile, host: host, file: path, "is not a regular file")
-            case "denied", "linked": throw try Self.unreached(word, arg, path: path, folder: false, host: host)
-            case "unreadable": throw Unreached.unreadable.error(host: host, file: path)
+            case "denied", "linked": unreached[path] = try Self.unreachedReason(word, arg, path: path, folder: false, host: host)
+            case "unreadable": unreached[path] = .unreadable
             case "readerror":
                 throw MTAGuardError(.unreadableFile, host: host, file: path, "could not be read: \(arg.isEmpty ? "od failed" : arg.trimmed(200))")
             case "meta":
@@ -510,6 +511,7 @@ struct RemoteScript {
         var facts = HostFacts(
             family: OSFamily(uname: uname), release: release, initSystem: services.initSystem,
             tools: services.tools, services: services.states, files: files)
+        for (path, why) in unreached { facts.files[path] = .unreached(why) }
         facts.metadata = metadata
         facts.metadataIssues = metadataIssues
         facts.folders = folders.mapValues { $0?.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) }
@@ -522,10 +524,16 @@ struct RemoteScript {
     /// The error for a `denied FOLDER` or `linked FOLDER` report about `path`; a FOLDER that is
     /// not one of `path`'s own (or `path` itself, for a folder) is a protocol error.
     static func unreached(_ word: String, _ folder: String, path: String, folder own: Bool, host: String) throws -> MTAGuardError {
+        try unreachedReason(word, folder, path: path, folder: own, host: host).error(host: host, file: path)
+    }
+
+    /// Why the script could not reach `path` (`denied FOLDER`, `linked FOLDER`), where FOLDER
+    /// is one it may name.
+    static func unreachedReason(_ word: String, _ folder: String, path: String, folder own: Bool, host: String) throws -> Unreached {
         guard let why = Unreached.reported(word, folder, path: path, orSelf: own) else {
             throw MTAGuardError(.hostProtocol, host: host, file: path, "bad facts output: \(word) \(folder.trimmed(200))")
         }
-        return why.error(host: host, file: path)
+        return why
     }
 
     /// The script's own report lines (`MARKER WORD ARG…`) as (word, rest).
