@@ -93,7 +93,7 @@ import Testing
             var request = FactsRequest(paths: ["/etc/postfix/main.cf"])
             request.postfixTables = "/etc/postfix/main.cf"
             let facts = try await LocalHost(root: pf.root).facts(request)
-            let tree = String(decoding: ((facts.files["/etc/postfix/main.cf"] ?? nil)?.bytes ?? Data()), as: UTF8.self)
+            let tree = String(decoding: ((try facts.file("/etc/postfix/main.cf"))?.bytes ?? Data()), as: UTF8.self)
             let s = S(relay: c.relay, recipient: "", mynetworks: "192.0.2.0/24", compatibility: "3.6",
                       classes: c.classes, tables: facts.postfixTables)
             let v = try PostfixRelay.judge(s)

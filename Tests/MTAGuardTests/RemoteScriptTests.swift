@@ -27,10 +27,10 @@ import Testing
         let out = try sh(script.facts(paths: paths).text, in: dir)
         #expect(out.status == 0, "\(out)")
         let facts = try script.parseFacts(out.stdout, paths: paths, host: "h")
-        let snapshot = try #require(facts.files[path] ?? nil)
+        let snapshot = try #require(try facts.file(path))
         #expect(snapshot.bytes == Self.hostileBytes)
         #expect(snapshot.mode == 0o640 && snapshot.uid == 0 && snapshot.gid == 7)
-        #expect((facts.files[dir.path + "/absent.cf"] ?? nil) == nil)
+        #expect(facts.files[dir.path + "/absent.cf"] == .absent)
         #expect(facts.family == .linux)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/CANARY"))
     }

@@ -79,8 +79,8 @@ import Testing
         for (name, data) in files {
             let onDisk = try Data(contentsOf: URL(fileURLWithPath: lab.host("writer").root + "/etc/mail/" + name))
             #expect(onDisk == data, "\(name) as written: \(Self.replay)")
-            #expect((facts.files["/etc/mail/" + name] ?? nil)?.bytes == data, "\(name) as read back: \(Self.replay)")
-            #expect((facts.files["/etc/mail/" + name] ?? nil)?.mode == 0o640)
+            #expect(try facts.file("/etc/mail/" + name)?.bytes == data, "\(name) as read back: \(Self.replay)")
+            #expect(try facts.file("/etc/mail/" + name)?.mode == 0o640)
         }
         let again = try await host.apply(steps(wanted, wanted), runID: "prop")
         #expect(again.map(\.outcome) == Array(repeating: .skipped, count: files.count), "a second write changed something")

@@ -168,7 +168,67 @@ import Testing
         #expect(overSSH.status == 1 && fromRoot.status == 1, "\(overSSH)\n\(fromRoot)")
         let a = try judged(overSSH.stdout), b = try judged(fromRoot.stdout)
         #expect(a == b, "ssh: \(a)\nroot: \(b)")
-        #expect(a == ["\(tree.item) error \(tree.note)"], "\(a)")
+        // The item is 오류 on that file; its other targets are judged as usual (absent here).
+        #expect(a.count == 1 && a[0].hasPrefix("\(tree.item) error ") && a[0].contains(tree.note), "\(a)")
+    }
+
+    /// Unreadable per file, not per host: main.cf 0600 (the login may not read it) beside a
+    /// readable sendmail.cf (goaway, LogLevel 5). SRV-005 reads main.cf: 오류 naming it, and
+    /// never 양호 or 해당 없음, while its sendmail target is judged as usual (goaway passes);
+    /// SRV-006 does not read main.cf: its real verdict (취약, 5 is below 9), over SSH and from
+    /// --root in the same words. The plan changes sendmail.cf for SRV-006 and never main.cf.
+    /// (Where SRV-005's own fix would also edit sendmail.cf, that file is left as it is too:
+    /// an item in error changes no file, nor lets another item change one it would.)
+    @Test func anUnreadableFileIsAFactOfThatFile() throws {
+        let bench = try Bench.start("perfile")
+        defer { bench.stop() }
+        let host = bench.lab.host("perfile")
+        for base in [host.root, bench.image] {
+            try Data(Self.mainCf.utf8).write(to: URL(fileURLWithPath: base + "/etc/postfix/main.cf"))
+            chmod(base + "/etc/postfix/main.cf", 0o600)
+            try Data("O PrivacyOptions=goaway\nO LogLevel=5\n".utf8).write(to: URL(fileURLWithPath: base + "/etc/mail/sendmail.cf"))
+            chmod(base + "/etc/mail/sendmail.cf", 0o644)
+        }
+        let env = ["MTAGUARD_BACKUPS": bench.work.path + "/backups"]
+        func run(_ verb: String) throws -> (ssh: CommandResult, root: CommandResult) {
+            let args = [Repo.binary, verb, "--item", "SRV-005", "--item", "SRV-006", "--playbooks", Repo.playbooks]
+                + (verb == "check" ? ["--format", "json"] : [])
+            let ssh = try runCommand(
+                args + ["-i", bench.inventory, "--ssh-config", bench.lab.sshConfigPath, "--connect-timeout", "60"], environment: env)
+            return (ssh, try bench.login.run(args + ["--root", bench.image], environment: env))
+        }
+        let (overSSH, fromRoot) = try run("check")
+        #expect(overSSH.status == 1 && fromRoot.status == 1, "\(overSSH)\n\(fromRoot)")
+        let a = try judged(overSSH.stdout), b = try judged(fromRoot.stdout)
+        #expect(a == b, "ssh: \(a)\nroot: \(b)")
+        let unreadable = "/etc/postfix/main.cf: exists but cannot be read by the login user: permission denied (EACCES) (use --become, or log in as a user that may read it)"
+        let srv005 = try #require(a.first { $0.hasPrefix("SRV-005 ") }, "\(a)")
+        #expect(srv005.hasPrefix("SRV-005 error \(unreadable) | "), "\(srv005)")
+        #expect(srv005.contains("goaway"), "\(srv005)")
+        let srv006 = try #require(a.first { $0.hasPrefix("SRV-006 ") }, "\(a)")
+        #expect(srv006.hasPrefix("SRV-006 fail "), "\(srv006)")
+        #expect(srv006.contains("LogLevel") && !srv006.contains("main.cf"), "\(srv006)")
+
+        let (planSSH, planRoot) = try run("plan")
+        for plan in [planSSH, planRoot] {
+            #expect(plan.stdout.contains("+O LogLevel=9"), "\(plan)")
+            #expect(!plan.stdout.split(separator: "\n").contains { ($0.hasPrefix("---") || $0.hasPrefix("+++")) && $0.contains("main.cf") }, "\(plan)")
+        }
+
+        // Apply from --root as the login, whose image's /etc/mail is its own: sendmail.cf is
+        // fixed, main.cf keeps its bytes and mode, and the run says why it is in error.
+        #expect(try runCommand(["chown", "-R", bench.login.name + ":users", bench.image + "/etc/mail"]).status == 0)
+        let mainCf = bench.image + "/etc/postfix/main.cf"
+        let before = try Data(contentsOf: URL(fileURLWithPath: mainCf))
+        let apply = try bench.login.run(
+            [Repo.binary, "apply", "--yes", "--item", "SRV-005", "--item", "SRV-006", "--playbooks", Repo.playbooks, "--root", bench.image],
+            environment: env)
+        #expect(apply.status == 1, "\(apply)")
+        #expect(apply.stdout.contains("replaced /etc/mail/sendmail.cf") && !apply.stdout.contains("replaced /etc/postfix/main.cf"), "\(apply)")
+        #expect((apply.stdout + apply.stderr).contains(unreadable), "\(apply)")
+        #expect(try String(contentsOfFile: bench.image + "/etc/mail/sendmail.cf", encoding: .utf8) == "O PrivacyOptions=goaway\nO LogLevel=9\n")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mainCf)) == before)
+        #expect((try FileManager.default.attributesOfItem(atPath: mainCf)[.posixPermissions] as? Int) == 0o600)
     }
 
     /// The positive: with every folder searchable, a main.cf that is not there is 해당 없음 for

@@ -273,7 +273,7 @@ struct EximConfigReading {
             throw MTAGuardError(.permission, host: tree.host, file: path, "included by \(at): \(problem)",
                                 hint: "use --become, or log in as a user that may read it: exim reads it when it starts")
         }
-        guard let fetched = facts.files[path] else {
+        guard facts.files[path] != nil else {
             if let bound = facts.eximIncludes.bounded[tree.file] {
                 throw MTAGuardError(.invalidInput, host: tree.host, file: tree.file, line: lineNumber,
                                     "\(at) names \(path), which was not read: \(bound)", hint: "judge the included files by hand")
@@ -281,7 +281,8 @@ struct EximConfigReading {
             includes.append("\(raw) (\(path), named through a macro, was not read)")
             return
         }
-        guard fetched != nil, let included = try source.store.tree(path, lens: source.lens, mta: source.mta) else {
+        // Unreadable: the fact's own error (errno, folder) is thrown here.
+        guard try facts.exists(path), let included = try source.store.tree(path, lens: source.lens, mta: source.mta) else {
             if ifExists {
                 skipped.append("\(at) names \(path), which does not exist: exim skips it")
                 return

@@ -12,7 +12,7 @@ public struct HostFacts: Sendable {
     public var services: [String: ServiceState]
     /// Every asked-for path; `nil` where the file does not exist. A folder's files are here too,
     /// by their full paths.
-    public var files: [String: FileSnapshot?]
+    public var files: [String: FileFact]
     /// Per asked-for folder: the names of the files read from it (`FactsRequest.folders`),
     /// sorted bytewise; `nil` where the folder does not exist.
     public var folders: [String: [String]?] = [:]
@@ -43,7 +43,7 @@ public struct HostFacts: Sendable {
         self.initSystem = initSystem
         self.tools = tools
         self.services = services
-        self.files = files
+        self.files = files.mapValues { $0.map(FileFact.present) ?? .absent }
     }
 }
 
@@ -95,6 +95,8 @@ public struct FactsRequest: Sendable, Equatable {
     /// exim configuration files whose `.include` / `.include_if_exists` files are read too,
     /// recursively and bounded (`EximIncludes`); they land in `HostFacts.files`.
     public var eximIncludes: [String] = []
+    /// Ports whose listening sockets' processes are wanted too (`ss -ltnp`, `lsof`, `pfiles`, `rmsock`).
+    public var listenerOwners: [UInt16] = []
 
     public init(
         paths: [String], metadata: [String] = [], probeServices: Bool = false, versions: [String: [String]]? = nil,

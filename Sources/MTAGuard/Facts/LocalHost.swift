@@ -50,16 +50,23 @@ public struct LocalHost: Host {
             }
         }
         var files: [String: FileSnapshot?] = [:]
-        for path in paths {
-            files[path] = try LocalFiles.read(resolved(path), displayPath: path)
+        var unreached: [String: Unreached] = [:]
+        /// A file the login could not read is a fact of that file (the items that read it say so).
+        func read(_ path: String) throws {
+            switch try LocalFiles.fact(resolved(path), displayPath: path) {
+            case .present(let snapshot): files[path] = snapshot
+            case .absent: files[path] = .some(nil)
+            case .unreached(let why): unreached[path] = why
+            }
         }
+        for path in paths { try read(path) }
         var folders: [String: [String]?] = [:]
         for folder in request.folders {
             let names = try listing(folder)
             folders[folder] = names
             for name in names ?? [] {
                 let path = (folder.hasSuffix("/") ? folder : folder + "/") + name
-                files[path] = try LocalFiles.read(resolved(path), displayPath: path)
+                try read(path)
             }
         }
         var includes = EximIncludeFacts()
@@ -84,6 +91,7 @@ public struct LocalHost: Host {
             default: .unknown
             }
             var facts = HostFacts(family: family, release: release, initSystem: initSystem, files: files)
+            for (path, why) in unreached { facts.files[path] = .unreached(why) }
             facts.folders = folders
             facts.metadata = metas
             facts.metadataIssues = issues
@@ -93,13 +101,14 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let probe = script.services(probe: request.probeServices, versions: request.versions, listeners: request.listeners)
+        let probe = script.services(probe: request.probeServices, versions: request.versions, listeners: request.listeners, owners: request.listenerOwners)
         ScriptRecorder.record(probe)
         let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.text.utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)
         var facts = HostFacts(
             family: family, release: release, initSystem: services.initSystem, tools: services.tools,
             services: services.states, files: files)
+        for (path, why) in unreached { facts.files[path] = .unreached(why) }
         let versions = try RemoteScript.Versions(output: out.stdout, marker: script.marker, host: name)
         facts.folders = folders
         facts.metadata = metas

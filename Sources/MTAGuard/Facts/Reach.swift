@@ -10,7 +10,7 @@ import Glibc
 /// the file exists, and that must never read as "absent" (해당 없음). Both readers say it with
 /// the same words: the facts script over SSH (`RemoteScript.reach`) and this machine's own
 /// system calls (`Unreached.find`, for the live host and `--root`).
-enum Unreached: Equatable, Sendable {
+public enum Unreached: Equatable, Sendable {
     /// FOLDER, on the way or the folder asked for itself, exists, but the login may not
     /// search it (EACCES).
     case denied(folder: String)

@@ -81,7 +81,7 @@ public enum HostJournal {
         let run = folder + "/" + id
         let first = [run + "/manifest.json", run + "/steps", run + "/undone-by"]
         let facts = try await host.facts(paths: first, probeServices: false, probeVersions: false)
-        guard let manifestFile = facts.files[first[0]] ?? nil else { return nil }
+        guard let manifestFile = try facts.file(first[0]) else { return nil }
         var manifest: Manifest
         do {
             manifest = try decode(manifestFile.bytes)
@@ -102,7 +102,7 @@ public enum HostJournal {
         record.address = host.address
 
         // The steps that ended, in order, and whether the script ran to its end.
-        let stepsText = (facts.files[first[1]] ?? nil).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+        let stepsText = try facts.file(first[1]).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
         let (results, finished) = parseSteps(stepsText)
         record.record(results)
         let failed = results.contains { $0.outcome.isFailure }
@@ -118,19 +118,19 @@ public enum HostJournal {
 
         // Pre-images, and the rollback that undid the run if one did.
         var second = record.files.map { run + "/" + $0.backup }
-        let undoneBy = (facts.files[first[2]] ?? nil).map { String(decoding: $0.bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let undoneBy = try facts.file(first[2]).map { String(decoding: $0.bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
         let undoer = undoneBy.flatMap { isRunID($0) ? folder + "/" + $0 + "/steps" : nil }
         if let undoer { second.append(undoer) }
         var preImages: [String: Data] = [:]
         if !second.isEmpty {
             let more = try await host.facts(paths: second, probeServices: false, probeVersions: false)
             for file in record.files {
-                guard let bytes = (more.files[run + "/" + file.backup] ?? nil)?.bytes else {
+                guard let bytes = try more.file(run + "/" + file.backup)?.bytes else {
                     throw MTAGuardError(.journal, host: host.name, file: run + "/" + file.backup, "the host's copy of the run has lost this pre-image")
                 }
                 preImages[file.backup] = bytes
             }
-            if let undoer, let steps = more.files[undoer] ?? nil {
+            if let undoer, let steps = try more.file(undoer) {
                 let (undone, done) = parseSteps(String(decoding: steps.bytes, as: UTF8.self))
                 if done && !undone.contains(where: { $0.outcome.isFailure }) {
                     record.markUndone()

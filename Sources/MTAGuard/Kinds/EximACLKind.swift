@@ -58,7 +58,7 @@ struct EximACLTarget: TargetKind, Equatable {
 
     func judge(item: String, in context: JudgeContext) throws -> Judgement {
         if let generatedBy { return try judgeGenerated(generatedBy, item: item, in: context) }
-        guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
+        guard (try context.facts.exists(file)), let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
             return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: exim is not configured here"))
@@ -139,7 +139,7 @@ struct EximACLTarget: TargetKind, Equatable {
         // The built file as exim runs it now: older than its sources when someone edited them
         // without running the tool.
         var stale: [EximVerdict] = []
-        if facts.files[file] ?? nil != nil, let built = try context.tree(file, lens: Self.lens, mta: mta) {
+        if (try facts.exists(file)), let built = try context.tree(file, lens: Self.lens, mta: mta) {
             do { stale = try judged([built]).filter { $0.allows == true } } catch let u as Undecided { return review(u) }
         }
         let deciding = allowed.first ?? verdicts.first
@@ -191,9 +191,9 @@ struct DebianEximSources: Sendable, Equatable {
     }
 
     func sources(of file: String, mta: String, facts: HostFacts) throws -> Sources {
-        if let unused = unused(file, mta: mta, facts: facts) { return .settled(unused) }
-        guard let snapshot = facts.files[settings] ?? nil else {
-            guard facts.files[file] ?? nil != nil else {
+        if let unused = try unused(file, mta: mta, facts: facts) { return .settled(unused) }
+        guard let snapshot = try facts.file(settings) else {
+            guard (try facts.exists(file)) else {
                 return .settled(Evidence(
                     mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                     note: "neither \(file) nor \(settings) is here: exim is not configured this way"))
@@ -212,8 +212,8 @@ struct DebianEximSources: Sendable, Equatable {
     }
 
     /// 해당 없음 for the built `file` where exim reads the admin's own exim4.conf instead.
-    func unused(_ file: String, mta: String, facts: HostFacts) -> Evidence? {
-        guard facts.files[override] ?? nil != nil else { return nil }
+    func unused(_ file: String, mta: String, facts: HostFacts) throws -> Evidence? {
+        guard (try facts.exists(override)) else { return nil }
         return Evidence(
             mta: mta, file: file, line: nil, text: "(not used)", status: .notApplicable,
             note: "exim reads \(override), and \(Self.tool) does not build \(file) while it exists")
@@ -245,10 +245,10 @@ struct DebianEximSources: Sendable, Equatable {
                 hint: "nothing was changed; set dc_use_split_config='true' or 'false'")
         }
         guard split else {
-            guard facts.files[template] ?? nil != nil else {
+            guard (try facts.exists(template)) else {
                 throw MTAGuardError(.unreadableFile, file: template, "is absent, and \(settings) says the configuration is built from it")
             }
-            return (facts.files[localMacros] ?? nil != nil ? [localMacros] : []) + [template]
+            return ((try facts.exists(localMacros)) ? [localMacros] : []) + [template]
         }
         return try folders.flatMap { folder -> [String] in
             guard let names = facts.folders[folder] ?? nil else {

@@ -66,7 +66,7 @@ struct EximLogTarget: TargetKind, Equatable {
             case .paths(let p): paths = p
             }
         }
-        guard context.facts.files[paths.last ?? file] ?? nil != nil else {
+        guard (try context.facts.exists(paths.last ?? file)) else {
             return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: exim is not configured here"))
@@ -78,7 +78,7 @@ struct EximLogTarget: TargetKind, Equatable {
         var stale = false
         if let generatedBy {
             evidence.note += " (from \(generatedBy.describe(paths)))"
-            if context.facts.files[file] ?? nil != nil, let built = try context.tree(file, lens: Self.lens, mta: mta) {
+            if (try context.facts.exists(file)), let built = try context.tree(file, lens: Self.lens, mta: mta) {
                 stale = try !evaluate([built], shownFile: file).missing.isEmpty
             }
         }

@@ -46,7 +46,7 @@ struct EximRelayTarget: TargetKind, Equatable {
 
     func judge(item: String, in context: JudgeContext) throws -> Judgement {
         if let generatedBy { return try judgeGenerated(generatedBy, item: item, in: context) }
-        guard let snapshot = context.facts.files[file] ?? nil, let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
+        guard let snapshot = try context.facts.file(file), let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
             return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: exim is not configured here"))
@@ -126,8 +126,8 @@ struct EximRelayTarget: TargetKind, Equatable {
     /// The built file judged as exim runs it; the world fixed in debconf's setting.
     private func judgeGenerated(_ sources: DebianEximSources, item: String, in context: JudgeContext) throws -> Judgement {
         let facts = context.facts
-        if let unused = sources.unused(file, mta: mta, facts: facts) { return Judgement(unused) }
-        guard facts.files[file] ?? nil != nil, let built = try context.tree(file, lens: Self.lens, mta: mta) else {
+        if let unused = try sources.unused(file, mta: mta, facts: facts) { return Judgement(unused) }
+        guard (try facts.exists(file)), let built = try context.tree(file, lens: Self.lens, mta: mta) else {
             return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: exim is not configured this way"))
@@ -145,7 +145,7 @@ struct EximRelayTarget: TargetKind, Equatable {
         }
         // What the fix would do, tried on a copy of debconf's settings: the files as read stay as read.
         var said: [String] = []
-        if let snapshot = facts.files[sources.settings] ?? nil {
+        if let snapshot = try facts.file(sources.settings) {
             let scratch = try TreeStore.parse(snapshot, path: sources.settings, lens: Self.settingsLens, mta: mta, host: context.host)
             said = try takeOutWorld(reading, sources: sources, settings: scratch)
         }

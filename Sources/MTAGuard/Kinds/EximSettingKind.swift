@@ -73,7 +73,7 @@ struct EximSettingTarget: TargetKind, Equatable {
     func judge(item: String, in context: JudgeContext) throws -> Judgement {
         let target = try setting.withVariable(context.variables)
         guard let generatedBy else {
-            guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
+            guard (try context.facts.exists(file)), let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
                 return Judgement(Evidence(
                     mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                     note: "\(file) is absent: exim is not configured here"))
@@ -103,7 +103,7 @@ struct EximSettingTarget: TargetKind, Equatable {
         // The built file as exim runs it now: older than its sources when someone edited them
         // without running the tool.
         var stale = false
-        if facts.files[file] ?? nil != nil, let built = try context.tree(file, lens: Self.lens, mta: mta) {
+        if (try facts.exists(file)), let built = try context.tree(file, lens: Self.lens, mta: mta) {
             stale = try evaluate([built], target: target, shownFile: file).status == .fail
         }
         let sourcesFail = evidence.status == .fail

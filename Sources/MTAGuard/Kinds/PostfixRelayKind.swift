@@ -52,7 +52,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
     }
 
     func judge(item: String, in context: JudgeContext) throws -> Judgement {
-        guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
+        guard (try context.facts.exists(file)), let tree = try context.tree(file, lens: Self.lens, mta: mta) else {
             return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: postfix is not configured here"))

@@ -37,7 +37,7 @@ struct SendmailGreetingTarget: TargetKind, Equatable {
     }
 
     func judge(item: String, in context: JudgeContext) throws -> Judgement {
-        guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: SettingLine.lens, mta: mta) else {
+        guard (try context.facts.exists(file)), let tree = try context.tree(file, lens: SettingLine.lens, mta: mta) else {
             return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: sendmail is not configured here"))

@@ -38,7 +38,7 @@ struct SendmailRelayTarget: TargetKind, Equatable {
     }
 
     func judge(item: String, in context: JudgeContext) throws -> Judgement {
-        guard context.facts.files[file] ?? nil != nil, let tree = try context.tree(file, lens: lens, mta: mta) else {
+        guard (try context.facts.exists(file)), let tree = try context.tree(file, lens: lens, mta: mta) else {
             return Judgement(Evidence(
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable, advisory: advisory,
                 note: "\(file) is absent: sendmail is not configured here"))

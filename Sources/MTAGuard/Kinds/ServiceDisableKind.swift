@@ -32,14 +32,14 @@ struct ServiceDisableCheck: ItemCheck {
         var seen = Set<String>()
         for mta in book.mtas where seen.insert(mta).inserted {
             let configFiles = book.targets.filter { $0.mta == mta }.map(\.file)
-            let configured = configFiles.contains { facts.files[$0] ?? nil != nil || facts.metadata[$0] ?? nil != nil }
+            let configured = try configFiles.contains { (try facts.exists($0)) || facts.metadata[$0] ?? nil != nil }
                 || facts.versions[mta] != nil
             let state = facts.services[mta]
             do {
                 let r = try ServiceCatalog.resolve(book.whenNotNeeded, mta: mta, facts: facts, forceKill: forceKill)
                 // Present: configured here, running, known to start at boot, or named by a
                 // boot file (AIX rc.tcpip, HP-UX mailservs).
-                let bootFile = r.edits.contains { facts.files[$0.file] ?? nil != nil }
+                let bootFile = try r.edits.contains { (try facts.exists($0.file)) }
                 guard configured || state?.running == true || state?.enabled == true || bootFile else {
                     evidence.append(Judgement(Evidence(
                         mta: mta, file: "-", line: nil, text: "", status: .notApplicable,
@@ -50,7 +50,7 @@ struct ServiceDisableCheck: ItemCheck {
                 let managed = [InitSystem.systemd, .sysv, .smf].contains(facts.initSystem)
                 var bootOff = state?.enabled == false || (state == nil && managed)
                 for edit in r.edits {
-                    guard facts.files[edit.file] ?? nil != nil else {
+                    guard (try facts.exists(edit.file)) else {
                         evidence.append(Judgement(Evidence(
                             mta: mta, file: edit.file, line: nil, text: "(no such file)", status: .notApplicable,
                             note: "\(edit.file) is absent: nothing there starts \(mta) at boot")))

@@ -159,7 +159,7 @@ extension Engine {
         var expect: [String: ExpectedContent] = [:]
         var current: [String: FileSnapshot] = [:]
         for file in candidates {
-            let now = facts.files[file.path] ?? nil
+            let now = try facts.file(file.path)
             let sha = now?.sha256 ?? ""
             if sha == file.preSHA256 { continue }
             if sha != file.postSHA256 && !force {

@@ -272,7 +272,7 @@ public struct Engine: Sendable {
         guard let facts = try? await host.facts(paths: [file.path], probeServices: false, probeVersions: false) else {
             return "(the file could not be read again to show the change)"
         }
-        let now = (facts.files[file.path] ?? nil)?.bytes ?? Data()
+        let now = (try? facts.file(file.path))?.bytes ?? Data()
         return UnifiedDiff.make(path: file.path, old: file.before.bytes, new: now) ?? "(no difference in the bytes)"
     }
 

@@ -266,7 +266,7 @@ public struct Planner: Sendable {
             let named = Set(planner.paths)
             for path in planner.paths + facts.files.keys.filter({ !named.contains($0) }).sorted() {
                 guard let items = changedItems[path], !untouchable.contains(path), case .success(let tree)? = composed.trees[path],
-                      let before = facts.files[path] ?? nil
+                      case .present(let before)? = facts.files[path]
                 else { continue }
                 toRender.append((path, items, tree, before))
             }
@@ -376,7 +376,15 @@ public struct Planner: Sendable {
         func judge(_ book: Playbook) throws -> Judged {
             var judged = Judged(book: book, judgements: [], targets: [])
             for check in checks where type(of: check).applies(to: book) {
-                let j = try check.judge(for: book, in: context)
+                let j: [Judgement]
+                do {
+                    j = try check.judge(for: book, in: context)
+                } catch let error as MTAGuardError where error.code == .permission {
+                    // A file the check reads could not be read by the login: this item is 오류
+                    // on that file; the host's other items are judged as usual.
+                    j = [Judgement(Evidence(
+                        mta: "-", file: error.file ?? "-", line: nil, text: "", status: .error, note: error.withoutHost.description))]
+                }
                 judged.judgements += j
                 judged.targets += j.map { _ in nil }
             }

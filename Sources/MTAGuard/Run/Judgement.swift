@@ -64,7 +64,7 @@ final class TreeStore {
             }
             return tree
         }
-        guard let snapshot = facts.files[path] ?? nil else { return nil }
+        guard let snapshot = try facts.file(path) else { return nil }
         let result = Result { try Self.parse(snapshot, path: path, lens: lens, mta: mta, host: host) }
             .mapError(Planner.Build.asMTAGuardError)
         trees[path] = result
@@ -75,9 +75,9 @@ final class TreeStore {
     /// as many threads as there are cores.
     func parse(_ files: [(file: String, lens: String, mta: String?)]) {
         let host = self.host, facts = self.facts
-        let todo = files.filter { trees[$0.file] == nil && facts.files[$0.file] ?? nil != nil }
+        let todo = files.filter { trees[$0.file] == nil && (try? facts.file($0.file)) != nil }
         let results = Planner.Build.concurrently(todo) { item -> ConfigTree in
-            try Self.parse((facts.files[item.file] ?? nil)!, path: item.file, lens: item.lens, mta: item.mta, host: host)
+            try Self.parse(facts.file(item.file)!, path: item.file, lens: item.lens, mta: item.mta, host: host)
         }
         for (item, result) in zip(todo, results) { trees[item.file] = result }
     }

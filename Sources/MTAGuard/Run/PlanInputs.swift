@@ -13,8 +13,14 @@ public struct PlanInputs: Sendable, Codable, Equatable {
     public init() {}
 
     init(request: FactsRequest, facts: HostFacts) {
+        // A file the login could not read has no checksum to hold: a plan made then is applied
+        // only where planning again gives the same files, which it cannot while it stays unread.
         for path in Set(request.paths).union(facts.files.keys) {
-            files[path] = .some((facts.files[path] ?? nil)?.sha256)
+            switch facts.files[path] {
+            case .present(let snapshot): files[path] = .some(snapshot.sha256)
+            case .absent, nil: files[path] = .some(nil)
+            case .unreached: break
+            }
         }
         for path in request.folders { folders[path] = .some(facts.folders[path] ?? nil) }
         for path in request.metadata { metadata[path] = .some((facts.metadata[path] ?? nil).map(Self.describe)) }
@@ -40,7 +46,7 @@ public struct PlanInputs: Sendable, Codable, Equatable {
             case (_, nil): out.append("\(path) existed when the plan was made and is gone now")
             default:
                 var line = "\(path) changed since the plan was made (sha256 \(was!.prefix(12))… → \(is_!.prefix(12))…)"
-                if let old = before(path), let new = (facts.files[path] ?? nil)?.bytes,
+                if let old = before(path), case .present(let snapshot)? = facts.files[path], case let new = snapshot.bytes,
                     let diff = UnifiedDiff.make(path: path, old: old, new: new)
                 {
                     line += ":\n" + diff

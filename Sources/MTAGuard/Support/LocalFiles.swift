@@ -70,11 +70,20 @@ enum LocalFiles {
 
     /// The file at `path`, or `nil` when it does not exist.
     static func read(_ path: String, displayPath: String? = nil) throws -> FileSnapshot? {
+        switch try fact(path, displayPath: displayPath) {
+        case .present(let snapshot): return snapshot
+        case .absent: return nil
+        case .unreached(let why): throw why.error(file: displayPath ?? path)
+        }
+    }
+
+    /// What `read` finds, with the login's "could not tell" as an answer rather than an error.
+    static func fact(_ path: String, displayPath: String? = nil) throws -> FileFact {
         let shown = displayPath ?? path
         var st = stat()
         if lstat(path, &st) != 0 {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            if errno == EACCES, let why = Unreached.find(real: path, shown: shown) { throw why.error(file: shown) }
+            if errno == ENOENT || errno == ENOTDIR { return .absent }
+            if errno == EACCES, let why = Unreached.find(real: path, shown: shown) { return .unreached(why) }
             throw MTAGuardError(codeFor(errno), file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
         }
         if (st.st_mode & S_IFMT) == S_IFLNK {
@@ -87,7 +96,7 @@ enum LocalFiles {
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            if errno == EACCES { throw Unreached.unreadable.error(file: shown) }
+            if errno == EACCES { return .unreached(.unreadable) }
             throw MTAGuardError(codeFor(errno), file: shown, "cannot read: \(errnoText())", hint: hintFor(errno))
         }
         defer { close(fd) }
@@ -102,8 +111,8 @@ enum LocalFiles {
             if n == 0 { break }
             data.append(contentsOf: buffer[0..<n])
         }
-        return FileSnapshot(
-            path: shown, bytes: data, mode: UInt32(st.st_mode & 0o7777), uid: st.st_uid, gid: st.st_gid)
+        return .present(FileSnapshot(
+            path: shown, bytes: data, mode: UInt32(st.st_mode & 0o7777), uid: st.st_uid, gid: st.st_gid))
     }
 
     /// Replaces `path` with `bytes`: a temporary file in the same folder with the given mode and

@@ -34,9 +34,11 @@ extension RemoteScript {
         var sockets: [ListeningSocket] = []
         var asked = false
         var failure: String?
+        var owners = ListenerOwnerLines()
 
         mutating func read(_ word: String, _ arg: String) {
             switch word {
+            case _ where word.hasPrefix("lproc"): owners.read(word, arg)
             case "listen-tool":
                 tool = arg
                 asked = true
@@ -58,7 +60,7 @@ extension RemoteScript {
 
         /// The facts' value: nil when the probe did not run.
         var facts: ListenerFacts? {
-            asked ? ListenerFacts(tool: tool, sockets: sockets, failure: tool == nil ? failure : nil) : nil
+            asked ? ListenerFacts(tool: tool, sockets: sockets, failure: tool == nil ? failure : nil, owners: owners.asked ? owners.owners : nil) : nil
         }
     }
 }
@@ -70,6 +72,8 @@ public struct ListenerFacts: Sendable, Equatable {
     public var sockets: [ListeningSocket]
     /// How the tools that are there failed (`ss -ltn exited 1`), when none answered.
     public var failure: String? = nil
+    /// The processes behind the sockets, where asked (`FactsRequest.listenerOwners`).
+    public var owners: ListenerOwners? = nil
 
     /// The sockets on `port`.
     public func on(_ port: UInt16) -> [ListeningSocket] { sockets.filter { $0.port == port } }

@@ -127,10 +127,10 @@ struct RemoteScript {
     }
 
     /// The service section on its own (the live local host runs just this).
-    func services(probe: Bool, versions: [String: [String]]? = nil, listeners: Bool = false) -> ShellCode {
+    func services(probe: Bool, versions: [String: [String]]? = nil, listeners: Bool = false, owners: [UInt16] = []) -> ShellCode {
         var body: ShellCode = "M=\(marker)\nMTG_PROBE=\(probe ? "yes" : "no")\n" + serviceProbe
         if let settings = versions { body += versionProbe + settingsProbe(settings) + packageTools }
-        if listeners { body += listenerProbe }
+        if listeners { body += listenerProbe + listenerOwnerProbe(ports: owners) }
         return Self.script(body)
     }
 
@@ -319,7 +319,7 @@ struct RemoteScript {
             """
         s += serviceProbe
         if let settings = request.versions { s += versionProbe + settingsProbe(settings) + packageTools }
-        if request.listeners { s += listenerProbe }
+        if request.listeners { s += listenerProbe + listenerOwnerProbe(ports: request.listenerOwners) }
         s += Self.reach
         s += """
             # mtg_file FILE: absent only where every folder on the way could be searched and
@@ -418,6 +418,7 @@ struct RemoteScript {
         var includeFacts = EximIncludeFacts()
         /// Inside an `incfile` record: what the host could not read is the include's concern.
         var included = false
+        var unreached: [String: Unreached] = [:]
         var meta: (mode: UInt32, uid: UInt32, gid: UInt32)?
         var hex: [UInt8] = []
         var collecting = false
@@ -503,6 +504,7 @@ struct RemoteScript {
             case "init", "tool", "service": services.read(word, arg)
             case "version", "package", "setting", "owner": try versions.read(word, arg, host: host)
             case "listen", "listen-tool", "listen-none", "listen-failed": listeners.read(word, arg)
+            case "lproc", "lproc-via", "lproc-none", "lproc-uid", "lproc-unexamined": listeners.read(word, arg)
             case "file":
                 guard let c = Int(arg), paths.indices.contains(c) else { throw MTAGuardError(.hostProtocol, host: host, "bad facts output") }
                 currentPath = paths[c]
@@ -528,8 +530,8 @@ struct RemoteScript {
                 throw MTAGuardError(.unreadableFile, host: host, file: path, "is a symbolic link; mtaguard does not edit through links",
                                     hint: "point the item at the link's target, or replace the link by the file")
             case "notfile": throw MTAGuardError(.unreadableFile, host: host, file: path, "is not a regular file")
-            case "denied", "linked": throw try Self.unreached(word, arg, path: path, folder: false, host: host)
-            case "unreadable": throw Unreached.unreadable.error(host: host, file: path)
+            case "denied", "linked": unreached[path] = try Self.unreachedReason(word, arg, path: path, folder: false, host: host)
+            case "unreadable": unreached[path] = .unreadable
             case "readerror":
                 throw MTAGuardError(.unreadableFile, host: host, file: path, "could not be read: \(arg.isEmpty ? "od failed" : arg.trimmed(200))")
             case "meta":
@@ -551,6 +553,7 @@ struct RemoteScript {
         var facts = HostFacts(
             family: OSFamily(uname: uname), release: release, initSystem: services.initSystem,
             tools: services.tools, services: services.states, files: files)
+        for (path, why) in unreached { facts.files[path] = .unreached(why) }
         facts.metadata = metadata
         facts.metadataIssues = metadataIssues
         facts.folders = folders.mapValues { $0?.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) }
@@ -565,10 +568,16 @@ struct RemoteScript {
     /// The error for a `denied FOLDER` or `linked FOLDER` report about `path`; a FOLDER that is
     /// not one of `path`'s own (or `path` itself, for a folder) is a protocol error.
     static func unreached(_ word: String, _ folder: String, path: String, folder own: Bool, host: String) throws -> MTAGuardError {
+        try unreachedReason(word, folder, path: path, folder: own, host: host).error(host: host, file: path)
+    }
+
+    /// Why the script could not reach `path` (`denied FOLDER`, `linked FOLDER`), where FOLDER
+    /// is one it may name.
+    static func unreachedReason(_ word: String, _ folder: String, path: String, folder own: Bool, host: String) throws -> Unreached {
         guard let why = Unreached.reported(word, folder, path: path, orSelf: own) else {
             throw MTAGuardError(.hostProtocol, host: host, file: path, "bad facts output: \(word) \(folder.trimmed(200))")
         }
-        return why.error(host: host, file: path)
+        return why
     }
 
     /// The script's own report lines (`MARKER WORD ARG…`) as (word, rest).
