@@ -93,6 +93,9 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("smtp-host"), help: "With --smtp-port: connect to this address instead of each host's own (a service address of one host).")
     var smtpHost: String?
 
+    @Option(name: .customLong("smtp-deadline"), help: "With --smtp-port: seconds one SMTP session may take in all, whatever the server does; past it the wire part of that host is 오류 and the other hosts go on.")
+    var smtpDeadline: Double = SMTPProbe.defaultDeadline
+
     @Option(name: .customLong("greylist-attempts"), help: "With --smtp-port: relay attempts in all while the server defers them (4xx to RCPT TO, as greylisting does); still deferred after them: 수동 확인.")
     var greylistAttempts: Int = GreylistRetry.standard.attempts
 
@@ -129,6 +132,7 @@ struct CommonOptions: ParsableArguments {
         if let smtpHost, SMTPProbeAddress(smtpHost) == nil {
             throw ValidationError("--smtp-host \(smtpHost.debugDescription) is neither an IP address nor a host name")
         }
+        guard smtpDeadline > 0, smtpDeadline.isFinite else { throw ValidationError("--smtp-deadline must be more than 0 seconds") }
         guard greylistAttempts >= 1 else { throw ValidationError("--greylist-attempts must be at least 1 (the first attempt)") }
         guard greylistDelay > 0, greylistDelay.isFinite, greylistDeadline >= 0, greylistDeadline.isFinite else {
             throw ValidationError("--greylist-delay must be more than 0 seconds and --greylist-deadline 0 or more")
@@ -153,6 +157,7 @@ struct CommonOptions: ParsableArguments {
         s.smtpPort = smtpPort
         s.smtpHost = smtpHost
         s.greylist = GreylistRetry(attempts: greylistAttempts, defaultDelay: greylistDelay, deadline: greylistDeadline)
+        s.smtpDeadline = smtpDeadline
         s.exceptionsFile = exceptions
         s.progress = ProgressLine.shared.update
         s.stopRequested = Interrupt.shared.requested

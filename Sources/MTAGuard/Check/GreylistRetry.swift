@@ -80,14 +80,14 @@ extension SMTPProbe {
     /// Waiting suspends the task (`sleep`); no thread is held. `now` is the clock the attempts
     /// and the deadline are measured with (seconds; a test passes one that `sleep` advances).
     public static func probe(
-        host: String, port: UInt16, timeout: Double = 10, heloName: String = "mtaguard.invalid", relay: Bool,
-        retry: GreylistRetry,
+        host: String, port: UInt16, timeout: Double = 10, deadline: Double = defaultDeadline, heloName: String = "mtaguard.invalid",
+        relay: Bool, retry: GreylistRetry,
         sleep: @Sendable (Double) async -> Void = { try? await Task.sleep(nanoseconds: UInt64($0 * 1e9)) },
         now: @Sendable () async -> Double = { Date().timeIntervalSinceReferenceDate }
     ) async throws -> SMTPProbeResult {
-        var result = try await Task.detached {
-            try probe(host: host, port: port, timeout: timeout, heloName: heloName, relay: relay)
-        }.value
+        var result = try await onOwnThread {
+            try probe(host: host, port: port, timeout: timeout, deadline: deadline, heloName: heloName, relay: relay)
+        }
         let started = await now()
         while let reply = result.relay, !result.relaySenderRefused, (400...499).contains(reply.code),
               !SMTPProbeResult.deniesRelaying(reply.text) {
@@ -99,9 +99,10 @@ extension SMTPProbe {
             case .success(let wait):
                 await sleep(wait)
             }
-            let again = await Task.detached {
-                Result { try relayOnly(host: host, port: port, timeout: timeout, heloName: heloName) }
-            }.value
+            let again: Result<(reply: SMTPProbeResult.Reply, senderRefused: Bool), any Error>
+            do {
+                again = .success(try await onOwnThread { try relayOnly(host: host, port: port, timeout: timeout, deadline: deadline, heloName: heloName) })
+            } catch { again = .failure(error) }
             switch again {
             case .failure(let error):
                 result.relayRetryStopped = "asking again failed: \((error as? MTAGuardError)?.withoutHost.description ?? "\(error)")"

@@ -216,7 +216,9 @@ public struct SMTPProbeResult: Sendable, Codable, Equatable {
 
 /// A read-only SMTP session from the control node: connect, read the greeting, EHLO (HELO
 /// when EHLO is refused), `VRFY root`, `EXPN root`, QUIT. Plain POSIX sockets; every connect,
-/// read and write waits at most `timeout` seconds.
+/// read and write waits at most `timeout` seconds, and the whole session at most `deadline`.
+/// The sockets block their thread: callers run a probe on a thread of its own (`onOwnThread`),
+/// never on Swift's cooperative pool, so a slow server holds no other host's work.
 ///
 /// It never sends MAIL, RCPT, DATA or BDAT (the sender refuses them, and any line with CR or
 /// LF in it), so a probe can never queue or deliver a message.
@@ -231,8 +233,20 @@ public enum SMTPProbe {
     /// Throws an `MTAGuardError` naming host:port when the connection is refused or times out,
     /// the server greets with anything but 220 (421, 554, …), closes the session, or answers
     /// something that is not SMTP.
+    /// The most one SMTP session may take, whatever its server does (`--smtp-deadline`): a
+    /// server that drips a byte every few seconds gets no more than this in all.
+    public static let defaultDeadline = 30.0
+
+    /// Runs blocking socket work on a thread of its own and awaits it.
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     public static func probe(
-        host: String, port: UInt16, timeout: Double = 10, heloName: String = "mtaguard.invalid", relay: Bool = false
+        host: String, port: UInt16, timeout: Double = 10, deadline: Double = defaultDeadline, heloName: String = "mtaguard.invalid",
+        relay: Bool = false
     ) throws -> SMTPProbeResult {
         let place = endpoint(host, port)
         guard timeout > 0, timeout.isFinite else {
@@ -241,7 +255,10 @@ public enum SMTPProbe {
         guard !heloName.isEmpty, heloName.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
             throw MTAGuardError("SMTP probe of \(place): HELO name \(heloName.debugDescription) must be one printable ASCII word")
         }
-        let session = try Session(host: host, port: port, timeout: timeout)
+        guard deadline > 0, deadline.isFinite else {
+            throw MTAGuardError("SMTP probe of \(place): the deadline must be a positive number of seconds, not \(deadline)")
+        }
+        let session = try Session(host: host, port: port, timeout: timeout, deadline: deadline)
         defer { session.close() }
         let (greeting, keywords) = try open(session, heloName: heloName)
         let greetingText = greeting.lines.joined(separator: "\n")
@@ -316,8 +333,10 @@ public enum SMTPProbe {
 
     /// The relay attempt alone on a new connection (the greylisting retry): greeting, EHLO,
     /// MAIL, RCPT, RSET, QUIT.
-    static func relayOnly(host: String, port: UInt16, timeout: Double, heloName: String) throws -> (reply: SMTPProbeResult.Reply, senderRefused: Bool) {
-        let session = try Session(host: host, port: port, timeout: timeout)
+    static func relayOnly(
+        host: String, port: UInt16, timeout: Double, deadline: Double = defaultDeadline, heloName: String
+    ) throws -> (reply: SMTPProbeResult.Reply, senderRefused: Bool) {
+        let session = try Session(host: host, port: port, timeout: timeout, deadline: deadline)
         defer { session.close() }
         _ = try open(session, heloName: heloName)
         let answer = try askRelay(session)
@@ -391,6 +410,9 @@ public enum SMTPProbe {
     final class Session {
         let place: String
         private(set) var timeout: Double
+        /// The whole session's end (monotonic seconds): no wait goes past it.
+        let ends: Double
+        let deadline: Double
         private var fd: Int32 = -1
         private var buffer: [UInt8] = []
         private var quitSent = false
@@ -399,9 +421,11 @@ public enum SMTPProbe {
         static let maxLine = 8192
         static let maxLines = 256
 
-        init(host: String, port: UInt16, timeout: Double) throws {
+        init(host: String, port: UInt16, timeout: Double, deadline: Double = SMTPProbe.defaultDeadline) throws {
             self.place = SMTPProbe.endpoint(host, port)
             self.timeout = timeout
+            self.deadline = deadline
+            self.ends = Self.now() + deadline
             var lastError: MTAGuardError?
             for address in try SMTPProbe.addresses(host: host, port: port) {
                 do {
@@ -465,16 +489,23 @@ public enum SMTPProbe {
         }
 
         /// poll() one descriptor for at most `timeout`; false when it timed out.
+        /// Past the session's overall deadline it throws, naming it.
         private func wait(_ s: Int32, events: Int16, what: String) throws -> Bool {
             var pfd = pollfd(fd: s, events: events, revents: 0)
-            let deadline = Self.now() + timeout
+            let deadline = min(Self.now() + timeout, ends)
             while true {
                 let remaining = deadline - Self.now()
-                if remaining <= 0 { return false }
+                if remaining <= 0 {
+                    if Self.now() >= ends {
+                        throw error("no complete answer within the \(seconds(self.deadline)) one probe may take (\(what))",
+                                    hint: "a server that answers a byte at a time, or a firewall that drops the packets; --smtp-deadline sets the bound")
+                    }
+                    return false
+                }
                 let rc = poll(&pfd, 1, Int32(min(remaining * 1000, Double(Int32.max - 1))) + 1)
                 if rc > 0 { return true }
-                if rc == 0 { return false }
-                if errno == EINTR { continue }
+                // Timed out (or interrupted): the loop's head says which deadline passed.
+                if rc == 0 || errno == EINTR { continue }
                 throw error("poll while \(what): \(errnoText(errno))")
             }
         }

@@ -4,13 +4,18 @@ import Foundation
 /// A reload reaches new sessions a moment later (an idle smtpd may serve one more with the old
 /// configuration), so this asks again for a few seconds before it calls the change failed.
 enum SMTPVerification {
-    static func check(address: String, port: UInt16, mustRefuse: Set<String>, patience: Double = 6) async -> String? {
-        let deadline = Date().addingTimeInterval(patience)
+    static func check(
+        address: String, port: UInt16, mustRefuse: Set<String>, patience: Double = 6, deadline: Double = SMTPProbe.defaultDeadline
+    ) async -> String? {
+        let giveUp = Date().addingTimeInterval(patience)
         var last = "no answer"
         while true {
-            let outcome: Result<SMTPProbeResult, any Error> = await Task.detached {
-                Result { try SMTPProbe.probe(host: address, port: port, timeout: 10, relay: mustRefuse.contains("relay")) }
-            }.value
+            let outcome: Result<SMTPProbeResult, any Error>
+            do {
+                outcome = .success(try await SMTPProbe.onOwnThread {
+                    try SMTPProbe.probe(host: address, port: port, timeout: 10, deadline: deadline, relay: mustRefuse.contains("relay"))
+                })
+            } catch { outcome = .failure(error) }
             switch outcome {
             case .success(let r):
                 var allowed: [String] = []
@@ -30,7 +35,7 @@ enum SMTPVerification {
             case .failure(let error):
                 last = "\(error)"
             }
-            if Date() > deadline { return last }
+            if Date() > giveUp { return last }
             try? await Task.sleep(nanoseconds: 300_000_000)
         }
     }

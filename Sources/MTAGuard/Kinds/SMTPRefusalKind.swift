@@ -23,12 +23,15 @@ struct SMTPRefusalCheck: ReadingItemCheck {
     let address: String?
     /// How a deferred relay attempt is asked again (`GreylistRetry`).
     let retry: GreylistRetry
+    /// The most one session may take (`--smtp-deadline`).
+    let deadline: Double
 
     init(planner: Planner) {
         port = planner.smtpPort
         relay = planner.playbooks.contains { $0.smtpRefuses.contains("relay") }
         address = planner.smtpHost
         retry = planner.greylist
+        deadline = planner.smtpDeadline
     }
 
     mutating func prepare(_ host: any Host) async {
@@ -36,7 +39,7 @@ struct SMTPRefusalCheck: ReadingItemCheck {
         let address = SMTPProbeAddress.forHost(host, override: self.address)
         let relay = self.relay
         do {
-            answer = .success(try await SMTPProbe.probe(host: address, port: port, timeout: 10, relay: relay, retry: retry))
+            answer = .success(try await SMTPProbe.probe(host: address, port: port, timeout: 10, deadline: deadline, relay: relay, retry: retry))
         } catch { answer = .failure(error as? MTAGuardError ?? MTAGuardError("\(error)")) }
         place = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
@@ -69,7 +72,9 @@ struct SMTPRefusalCheck: ReadingItemCheck {
     /// After `apply`: whether a live host whose files changed for such an item now refuses the
     /// commands on `port` (nil: it does, or there was nothing to ask). Nil when no item of
     /// `playbooks` has the check.
-    static func verification(_ playbooks: [Playbook], port: UInt16, address: String? = nil) -> (@Sendable (any Host, HostPlan) async -> String?)? {
+    static func verification(
+        _ playbooks: [Playbook], port: UInt16, address: String? = nil, deadline: Double = SMTPProbe.defaultDeadline
+    ) -> (@Sendable (any Host, HostPlan) async -> String?)? {
         let books = playbooks.filter(applies)
         guard !books.isEmpty else { return nil }
         return { host, plan in
@@ -77,7 +82,7 @@ struct SMTPRefusalCheck: ReadingItemCheck {
             else { return nil }
             let commands = Set(books.flatMap(\.smtpRefuses) + (books.contains(where: \.smtpBannerHidesVersion) ? ["banner"] : []))
             return await SMTPVerification.check(
-                address: SMTPProbeAddress.forHost(host, override: address), port: port, mustRefuse: commands)
+                address: SMTPProbeAddress.forHost(host, override: address), port: port, mustRefuse: commands, deadline: deadline)
         }
     }
 }

@@ -97,6 +97,8 @@ public struct Planner: Sendable {
     public var smtpHost: String?
     /// How the SMTP probe asks a deferred relay attempt again (`--greylist-*`).
     public var greylist = GreylistRetry.standard
+    /// The most one SMTP session may take (`--smtp-deadline`).
+    public var smtpDeadline = SMTPProbe.defaultDeadline
     /// `--allow-upgrade`: a version item that fails on a packaged MTA upgrades that package.
     public var allowUpgrade = false
     /// `--exceptions`: per host name, the items (playbook ids) an approved exception covers.

@@ -84,6 +84,8 @@ public struct Session: Sendable {
     public var smtpHost: String?
     /// `--greylist-attempts`, `--greylist-delay`, `--greylist-deadline`.
     public var greylist = GreylistRetry.standard
+    /// `--smtp-deadline`: the most one SMTP session may take (`SMTPProbe.defaultDeadline`).
+    public var smtpDeadline = SMTPProbe.defaultDeadline
     /// `--exceptions FILE`: approved exceptions (`ExceptionList`).
     public var exceptionsFile: String?
     /// Where warnings go (an expired exception); stderr by default.
@@ -108,6 +110,7 @@ public struct Session: Sendable {
         planner.smtpPort = smtpPort
         planner.smtpHost = smtpHost
         planner.greylist = greylist
+        planner.smtpDeadline = smtpDeadline
         planner.allowUpgrade = allowUpgrade
         return planner
     }
@@ -133,7 +136,7 @@ public struct Session: Sendable {
                 return SSHHost(name: name, target: target, transport: transport)
             }
         }
-        let smtp = smtpPort.flatMap { SMTPRefusalCheck.verification(engine.planner.playbooks, port: $0, address: smtpHost) }
+        let smtp = smtpPort.flatMap { SMTPRefusalCheck.verification(engine.planner.playbooks, port: $0, address: smtpHost, deadline: smtpDeadline) }
         engine.verify = UpgradeVerification.both(smtp, allowUpgrade ? UpgradeVerification.verification() : nil)
         engine.progress = progress
         engine.stopRequested = stopRequested
