@@ -257,6 +257,51 @@ struct AnsibleCollectionTests {
         #expect(msg.contains("mode") && msg.contains("harden, disable"), "\(msg)")
     }
 
+    /// What Ansible users set per host reaches mtaguard, or fails that host by name:
+    /// `ansible_ssh_common_args` with a ProxyJump through a bastion (the bastion's sshd accepts
+    /// the jump, and the plan is made through it), `ansible_ssh_extra_args` with a flag mtaguard
+    /// does not pass on, and a become user or method other than root through sudo.
+    @Test func perHostSSHArgumentsAndBecomeAreHonouredOrRefused() throws {
+        let controller = try Controller()
+        defer { controller.files.remove() }
+        let lab = try SSHLab.start(hosts: ["bastion", "inner"])
+        defer { lab.stop() }
+        try PostfixDefaults.populate(lab.host("inner").root + "/etc/postfix")
+        let bastion = lab.host("bastion"), inner = lab.host("inner")
+        let base = "ansible_host: 127.0.0.1, ansible_port: \(inner.port), ansible_user: root"
+        let inventory = try controller.files.write("hosts.yml", """
+            all:
+              children:
+                mail:
+                  hosts:
+                    jumped: {\(base), ansible_ssh_common_args: "-o ProxyJump=root@127.0.0.1:\(bastion.port)"}
+                    flagged: {\(base), ansible_ssh_extra_args: "-v"}
+                    otheruser: {\(base), ansible_become: true, ansible_become_user: postfix}
+                    sumethod: {\(base), ansible_become: true, ansible_become_method: su}
+
+            """)
+        func accepted() -> Int {
+            let grep = try? runCommand(["grep", "-c", "Accepted publickey", bastion.sshdLog])
+            return Int((grep?.stdout ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        let before = accepted()
+        let (r, record) = try controller.playbook(inventory, play(lab, backups: controller.files.path + "/backups"), ["--check"])
+        #expect(r.status != 0, "three hosts fail: \(r)")
+        let jumped = try record.result("jumped", Self.task)
+        let commands = (jumped["cmd"] as? [[String]] ?? []).flatMap { $0 }
+        #expect(commands.contains("--ssh-option=ProxyJump=root@127.0.0.1:\(bastion.port)"), "\(jumped)")
+        #expect(record.failures("jumped") == 0 && jumped["changed"] as? Bool == true, "\(jumped)")
+        #expect(accepted() > before, "the plan went through the bastion")
+        let flagged = try record.result("flagged", Self.task)
+        #expect(flagged["msg"] as? String == "host flagged: ansible_ssh_extra_args: '-v' is not an ssh option mtaguard passes on; "
+                + "it takes -o Key=Value and -J JUMP (put other settings in the ssh_config the task names)", "\(flagged)")
+        #expect(flagged["cmd"] == nil, "mtaguard never ran: \(flagged)")
+        let user = try record.result("otheruser", Self.task)["msg"] as? String ?? ""
+        #expect(user == "host otheruser: become_user is 'postfix'; mtaguard's changes need root, and it becomes root only", "\(user)")
+        let method = try record.result("sumethod", Self.task)["msg"] as? String ?? ""
+        #expect(method.hasPrefix("host sumethod: become_method is 'su'; mtaguard becomes root through sudo only"), "\(method)")
+    }
+
     /// `ansible-builder create` writes a context whose Containerfile installs mtaguard, its
     /// playbooks and lenses and the collection. The EE file's sources are the repository's,
     /// relative to ansible/; the context is made from a copy of those paths with this build's

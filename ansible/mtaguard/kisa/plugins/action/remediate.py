@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -52,6 +53,11 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 FAILED_OUTCOMES = ("failed", "rolled-back", "rollback-failed")
 
+# Per-host ssh arguments Ansible users set (a ProxyJump per segment, a known_hosts file): each
+# becomes one of mtaguard's --ssh-option. mtaguard puts its own BatchMode and strict host-key
+# checking first, and ssh keeps the first value it is given, so none of these can weaken them.
+SSH_ARG_VARS = ("ansible_ssh_common_args", "ansible_ssh_extra_args")
+
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
@@ -82,6 +88,8 @@ class ActionModule(ActionBase):
         if connection not in SSH_CONNECTIONS:
             raise AnsibleActionFail(
                 "host %s: ansible_connection is '%s'; mtaguard reaches hosts over SSH only" % (host, connection))
+        self._check_become(host)
+        ssh_options = self._ssh_options(host, task_vars)
         line = self._inventory_line(host, task_vars, args["smtp_host"])
         executable = self._executable(args)
 
@@ -91,7 +99,7 @@ class ActionModule(ActionBase):
             fd = os.open(inventory, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(line + "\n")
-            common = self._common_argv(args, inventory)
+            common = self._common_argv(args, inventory) + ["--ssh-option=" + o for o in ssh_options]
 
             if self._task.check_mode:
                 plan = self._run(executable, "plan", common, host, result)
@@ -191,6 +199,53 @@ class ActionModule(ActionBase):
         if args["command_timeout"] is not None:
             argv.append("--command-timeout=%d" % args["command_timeout"])
         return argv
+
+    # -- what the host's connection variables ask -------------------------------------------
+
+    def _check_become(self, host):
+        """mtaguard becomes root through `sudo -n` and nothing else: another user or method is
+        refused with the host's name rather than ignored."""
+        if not self._play_context.become:
+            return
+        method = to_text(self._play_context.become_method or "sudo")
+        user = to_text(self._play_context.become_user or "root")
+        if method != "sudo":
+            raise AnsibleActionFail(
+                "host %s: become_method is '%s'; mtaguard becomes root through sudo only (sudo -n, no password prompt)"
+                % (host, method))
+        if user != "root":
+            raise AnsibleActionFail(
+                "host %s: become_user is '%s'; mtaguard's changes need root, and it becomes root only" % (host, user))
+
+    def _ssh_options(self, host, task_vars):
+        """ansible_ssh_common_args and ansible_ssh_extra_args as ssh -o options: `-o Key=Value`,
+        `-oKey=Value`, `-o 'Key Value'` and `-J JUMP` (ProxyJump). Anything else is refused,
+        naming the variable and the word, rather than dropped."""
+        options = []
+        for name in SSH_ARG_VARS:
+            value = self._value(task_vars, name)
+            if value in (None, ""):
+                continue
+            try:
+                words = shlex.split(to_text(value))
+            except ValueError as e:
+                raise AnsibleActionFail("host %s: %s cannot be read as ssh arguments: %s" % (host, name, e))
+            i = 0
+            while i < len(words):
+                word = words[i]
+                if word in ("-o", "-J") and i + 1 < len(words):
+                    flag, rest, i = word, words[i + 1], i + 2
+                elif word[:2] in ("-o", "-J") and len(word) > 2:
+                    flag, rest, i = word[:2], word[2:], i + 1
+                else:
+                    raise AnsibleActionFail(
+                        "host %s: %s: '%s' is not an ssh option mtaguard passes on; it takes -o Key=Value and -J JUMP "
+                        "(put other settings in the ssh_config the task names)" % (host, name, word))
+                option = "ProxyJump=" + rest if flag == "-J" else re.sub(r"^([A-Za-z]+)\s+", r"\1=", rest, count=1)
+                if not re.match(r"^[A-Za-z]+=\S", option) or CONTROL.search(option):
+                    raise AnsibleActionFail("host %s: %s: '%s' is not an ssh option of the form Key=Value" % (host, name, rest))
+                options.append(option)
+        return options
 
     # -- the one-host inventory -----------------------------------------------------------
 

@@ -21,6 +21,10 @@ description:
     and every C(mtaguard_*) variable (C(mtaguard_mode) and the variables playbooks name).
     A value with a newline or another control character, or with both kinds of quote, fails
     the host with a message naming the variable.
+  - C(ansible_ssh_common_args) and C(ansible_ssh_extra_args) become C(--ssh-option) values;
+    C(-o Key=Value), C(-oKey=Value) and C(-J JUMP) (ProxyJump) are passed on, and any other word
+    fails the host, naming it. Become is C(sudo -n) to root only; another C(become_user) or
+    C(become_method) fails the host.
   - In check mode this runs C(mtaguard plan) and changes nothing; C(changed) says whether the
     plan has file, permission or service changes for the host. With C(--diff) the plan's
     unified diffs are returned as Ansible diffs.
