@@ -42,5 +42,24 @@ import Testing
         // The flood is cut at 64 MiB: the peak is the honest run's plus about that, not more.
         #expect(honest.rss > 0 && flood.rss < honest.rss + 200, "peak RSS \(flood.rss) MB flooded, \(honest.rss) MB honest")
         print("bounded reading: peak RSS \(honest.rss) MB honest, \(flood.rss) MB with one host flooding")
+
+        // A 300 MB main.cf (sparse) is refused on the host: its size is said, its bytes stay
+        // there, and the peak stays the honest run's. With --root the same words.
+        try FileManager.default.removeItem(atPath: od)
+        let big = lab.host("flood-a").root + "/etc/postfix/main.cf"
+        let grown = try runCommand(["truncate", "-s", "300M", big])
+        #expect(grown.status == 0, "\(grown)")
+        let large = try Self.check(lab, in: dir)
+        let words = "/etc/postfix/main.cf: is 314572800 bytes; mtaguard reads configuration files of at most 1048576 bytes"
+        #expect(large.result.stdout.contains(words) || large.result.stderr.contains(words), "\(large.result)")
+        #expect(large.result.stdout.contains("flood-b"), "the other host is judged: \(large.result)")
+        #expect(large.rss < honest.rss + 20, "peak RSS \(large.rss) MB with a 300 MB file, \(honest.rss) MB honest")
+        let image = try TempDir("bounded-root")
+        defer { image.remove() }
+        try FileManager.default.createDirectory(atPath: image.path + "/etc/postfix", withIntermediateDirectories: true)
+        #expect(try runCommand(["truncate", "-s", "300M", image.path + "/etc/postfix/main.cf"]).status == 0)
+        let root = try mtaguard(["check", "--item", "SRV-005", "--root", image.path], backups: dir.path)
+        #expect((root.stdout + root.stderr).contains(words), "\(root)")
+        print("bounded reading: peak RSS \(large.rss) MB with a 300 MB main.cf on one host")
     }
 }

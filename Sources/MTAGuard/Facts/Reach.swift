@@ -20,6 +20,8 @@ public enum Unreached: Equatable, Sendable {
     case unreadable
     /// The folder exists but the login may not list it (EACCES).
     case unlistable
+    /// The file is larger than mtaguard reads (`FactsLimits.fileBytes`): its bytes were not sent.
+    case tooLarge(bytes: UInt64)
 
     /// The error that stops mtaguard from judging the host on what it could not read: it
     /// names the file, the errno and the folder, and what to do.
@@ -48,6 +50,11 @@ public enum Unreached: Equatable, Sendable {
             return MTAGuardError(
                 .permission, host: host, file: file, "exists but cannot be listed by the login user: permission denied (EACCES); not taken as empty",
                 hint: "use --become, or log in as a user that may read the folder")
+        case .tooLarge(let bytes):
+            return MTAGuardError(
+                .unreadableFile, host: host, file: file,
+                "is \(bytes) bytes; mtaguard reads configuration files of at most \(FactsLimits.fileBytes) bytes, so its bytes were not sent and it is not judged",
+                hint: "is this the MTA's configuration? look at the file by hand")
         }
     }
 
@@ -121,4 +128,10 @@ extension RemoteScript {
         }
 
         """
+}
+
+/// How much of a host mtaguard reads: every file's bytes are refused on the host above
+/// `fileBytes` (the facts script says the size instead), over SSH and with `--root` alike.
+public enum FactsLimits {
+    public static let fileBytes = 1 << 20
 }

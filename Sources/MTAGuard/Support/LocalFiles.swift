@@ -94,6 +94,8 @@ enum LocalFiles {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw MTAGuardError(.unreadableFile, file: shown, "is not a regular file")
         }
+        // Larger than mtaguard reads: not read at all, as the facts script sends no bytes of it.
+        if st.st_size > FactsLimits.fileBytes { return .unreached(.tooLarge(bytes: UInt64(st.st_size))) }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == EACCES { return .unreached(.unreadable) }
@@ -110,6 +112,8 @@ enum LocalFiles {
             }
             if n == 0 { break }
             data.append(contentsOf: buffer[0..<n])
+            // It grew since lstat: stop at the bound all the same.
+            if data.count > FactsLimits.fileBytes { return .unreached(.tooLarge(bytes: UInt64(data.count))) }
         }
         return .present(FileSnapshot(
             path: shown, bytes: data, mode: UInt32(st.st_mode & 0o7777), uid: st.st_uid, gid: st.st_gid))

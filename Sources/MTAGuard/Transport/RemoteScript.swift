@@ -332,6 +332,13 @@ struct RemoteScript {
               if [ ! -r "$1" ]; then echo "$M unreadable"; return; fi
               # Only the first fields of ls's first line: the name may hold anything, newlines included.
               # ls is the one portable way to a file's mode and owners (no stat(1) on AIX, HP-UX).
+              # A file larger than mtaguard reads is said with its size, and its bytes stay here.
+              # shellcheck disable=SC2012
+              mtg_s=$(ls -ln "$1" | { read -r _ _ _ _ mtg_s _; echo "$mtg_s"; })
+              case $mtg_s in
+                ''|*[!0-9]*) ;;
+                *) if [ ${#mtg_s} -gt \(String(FactsLimits.fileBytes).count) ] || [ "$mtg_s" -gt \(FactsLimits.fileBytes) ]; then echo "$M toolarge $mtg_s"; return; fi;;
+              esac
               # shellcheck disable=SC2012
               ls -ln "$1" | { read -r mtg_m mtg_l mtg_u mtg_g _; echo "$M meta $mtg_m $mtg_l $mtg_u $mtg_g"; }
               if ! od -An -v -tx1 "$1" </dev/null 2>/dev/null; then
@@ -532,6 +539,9 @@ struct RemoteScript {
             case "notfile": throw MTAGuardError(.unreadableFile, host: host, file: path, "is not a regular file")
             case "denied", "linked": unreached[path] = try Self.unreachedReason(word, arg, path: path, folder: false, host: host)
             case "unreadable": unreached[path] = .unreadable
+            case "toolarge":
+                guard let size = UInt64(arg) else { throw MTAGuardError(.hostProtocol, host: host, file: path, "bad facts output") }
+                unreached[path] = .tooLarge(bytes: size)
             case "readerror":
                 throw MTAGuardError(.unreadableFile, host: host, file: path, "could not be read: \(arg.isEmpty ? "od failed" : arg.trimmed(200))")
             case "meta":
