@@ -14,6 +14,66 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
+    /// The file's SHA-256, as sha256sum says it (the digest a change board records).
+    func sha256(_ path: String) throws -> String {
+        String(try runCommand(["sha256sum", path]).stdout.prefix(64))
+    }
+
+    /// An approved plan binds what runs: a plan file edited after approval (a blob that opens
+    /// relaying, with its checksum fixed up, and mode 0666) is refused under the approved digest
+    /// before the host is read; approved again under its new digest (as one who edited it would
+    /// have it), it is refused because planning again from the host's files with the plan's
+    /// playbooks gives other changes; and --yes without --approved is a usage error.
+    @Test func anEditedPlanNeverRunsEvenUnderARecomputedDigest() throws {
+        let (root, backups) = try host()
+        defer { root.remove(); backups.remove() }
+        let file = backups.path + "/PLAN.json"
+        _ = try mtaguard(["plan", "--root", root.path, "--item", "SRV-005", "--out", file], backups: backups.path)
+        let approved = try sha256(file)
+        let original = try Data(contentsOf: URL(fileURLWithPath: root.path + "/etc/postfix/main.cf"))
+        func unchanged() throws -> Bool { try Data(contentsOf: URL(fileURLWithPath: root.path + "/etc/postfix/main.cf")) == original }
+
+        var doc = try json(try Data(contentsOf: URL(fileURLWithPath: file)))
+        var hosts = try #require(doc["hosts"] as? [[String: Any]])
+        var files = try #require(hosts[0]["files"] as? [[String: Any]])
+        let after = try #require(files[0]["afterSHA256"] as? String)
+        var blobs = try #require(doc["blobs"] as? [String: String])
+        let encoded = try #require(blobs[after])
+        let good = try #require(Data(base64Encoded: encoded))
+        let evil = good + Data("mynetworks = 0.0.0.0/0\n".utf8)
+        let evilPath = try backups.write("evil.bin", evil)
+        let evilSHA = try sha256(evilPath)
+        blobs.removeValue(forKey: after)
+        blobs[evilSHA] = evil.base64EncodedString()
+        files[0]["afterSHA256"] = evilSHA
+        if files[0]["mode"] != nil { files[0]["mode"] = 0o666 }
+        hosts[0]["files"] = files
+        doc["hosts"] = hosts
+        doc["blobs"] = blobs
+        let edited = backups.path + "/EDITED.json"
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: edited))
+
+        let wrong = try mtaguard(["apply", "--plan", edited, "--yes", "--approved", approved], backups: backups.path)
+        #expect(wrong.status == 1, "\(wrong)")
+        #expect(wrong.stderr.contains("not the approved \(approved)"), "\(wrong)")
+        #expect(try unchanged())
+
+        let recomputed = try mtaguard(["apply", "--plan", edited, "--yes", "--approved", try sha256(edited)], backups: backups.path)
+        #expect(recomputed.status == 1, "\(recomputed)")
+        #expect(recomputed.stdout.contains("refused: the plan's changes are not what its playbooks make of this host's files"), "\(recomputed)")
+        #expect(recomputed.stdout.contains("/etc/postfix/main.cf: the approved new bytes"), "\(recomputed)")
+        #expect(try unchanged())
+
+        let bare = try mtaguard(["apply", "--plan", file, "--yes"], backups: backups.path)
+        #expect(bare.status == 64 && bare.stderr.contains("--plan with --yes needs --approved SHA256"), "\(bare)")
+        #expect(try unchanged())
+        // The honest file under its approved digest is applied, and its digest said first.
+        let honest = try mtaguard(["apply", "--plan", file, "--yes", "--approved", approved], backups: backups.path)
+        #expect(honest.status == 0, "\(honest)")
+        #expect(honest.stderr.contains("plan \(file) sha256 \(approved)"), "\(honest)")
+        #expect(try !unchanged())
+    }
+
     @Test func theApprovedPlanIsAppliedByteForByteAndJournaledWithItsDigest() throws {
         let (root, backups) = try host()
         defer { root.remove(); backups.remove() }
@@ -45,14 +105,14 @@ import Testing
 
         // Between plan and apply the playbooks change what they would do: apply still does
         // exactly what was approved (not re-planned) — here, nothing but that one file.
-        let apply = try mtaguard(["apply", "--plan", file, "--yes"], backups: backups.path)
+        let apply = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file)], backups: backups.path)
         #expect(apply.status == 0, "\(apply)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: root.path + "/etc/postfix/main.cf")) == newBytes)
         let runs = try mtaguard(["runs", "--format", "json", "--backups", backups.path], backups: backups.path)
         let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
         #expect(list.first?["plan"] as? String == String(digest))
         // Applied once, the same plan is refused: its inputs are what it changed.
-        let again = try mtaguard(["apply", "--plan", file, "--yes"], backups: backups.path)
+        let again = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file)], backups: backups.path)
         #expect(again.status == 1, "\(again)")
         #expect(again.stdout.contains("refused: the host changed since the plan was made"), "\(again)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: root.path + "/etc/postfix/main.cf")) == newBytes)
@@ -68,10 +128,10 @@ import Testing
 
         // Too old: --max-age 1s after two seconds.
         Thread.sleep(forTimeInterval: 2.2)
-        let old = try mtaguard(["apply", "--plan", file, "--yes", "--max-age", "1s"], backups: backups.path)
+        let old = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file), "--max-age", "1s"], backups: backups.path)
         #expect(old.status == 1 && old.stderr.contains("plans older than 1s are refused"), "\(old)")
         #expect(try unchanged())
-        let badAge = try mtaguard(["apply", "--plan", file, "--yes", "--max-age", "soon"], backups: backups.path)
+        let badAge = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file), "--max-age", "soon"], backups: backups.path)
         #expect(badAge.status == 64, "\(badAge)")
 
         // Made by other playbooks: one byte more in a copy of the folder.
@@ -81,7 +141,7 @@ import Testing
         let srv005 = other.path + "/srv-005.yaml"
         let text = try String(contentsOfFile: srv005, encoding: .utf8)
         try (text + "# edited after the plan\n").write(toFile: srv005, atomically: true, encoding: .utf8)
-        let moved = try mtaguard(["apply", "--plan", file, "--yes"], backups: backups.path, playbooks: other.path)
+        let moved = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file)], backups: backups.path, playbooks: other.path)
         #expect(moved.status == 1 && moved.stderr.contains("was made by other playbooks"), "\(moved)")
         #expect(try unchanged())
 
@@ -89,16 +149,16 @@ import Testing
         var doc = try json(try Data(contentsOf: URL(fileURLWithPath: file)))
         doc.removeValue(forKey: "playbooksSHA256")
         try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: backups.path + "/missing.json"))
-        let missing = try mtaguard(["apply", "--plan", backups.path + "/missing.json", "--yes"], backups: backups.path)
+        let missing = try mtaguard(["apply", "--plan", backups.path + "/missing.json", "--yes", "--approved", try sha256(backups.path + "/missing.json")], backups: backups.path)
         #expect(missing.status == 1 && missing.stderr.contains("playbooksSHA256 is missing"), "\(missing)")
         let whole = try Data(contentsOf: URL(fileURLWithPath: file))
         try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: backups.path + "/cut.json"))
-        let cut = try mtaguard(["apply", "--plan", backups.path + "/cut.json", "--yes"], backups: backups.path)
+        let cut = try mtaguard(["apply", "--plan", backups.path + "/cut.json", "--yes", "--approved", try sha256(backups.path + "/cut.json")], backups: backups.path)
         #expect(cut.status == 1 && cut.stderr.contains("cut.json: is not a plan mtaguard can read"), "\(cut)")
         doc = try json(whole)
         doc["schema"] = "mtaguard.plan/1"
         try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: backups.path + "/v1.json"))
-        let v1 = try mtaguard(["apply", "--plan", backups.path + "/v1.json", "--yes"], backups: backups.path)
+        let v1 = try mtaguard(["apply", "--plan", backups.path + "/v1.json", "--yes", "--approved", try sha256(backups.path + "/v1.json")], backups: backups.path)
         #expect(v1.status == 1 && v1.stderr.contains("is a mtaguard.plan/1 document"), "\(v1)")
         // A tampered blob: the new bytes no longer match their checksum.
         doc = try json(whole)
@@ -106,12 +166,12 @@ import Testing
         for key in blobs.keys { blobs[key] = Data("tampered\n".utf8).base64EncodedString() }
         doc["blobs"] = blobs
         try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: backups.path + "/tampered.json"))
-        let tampered = try mtaguard(["apply", "--plan", backups.path + "/tampered.json", "--yes"], backups: backups.path)
+        let tampered = try mtaguard(["apply", "--plan", backups.path + "/tampered.json", "--yes", "--approved", try sha256(backups.path + "/tampered.json")], backups: backups.path)
         #expect(tampered.status == 1 && tampered.stderr.contains("holds no intact contents"), "\(tampered)")
         #expect(try unchanged())
 
         // The plan says the hosts, items and mode: the options that would change them are usage errors.
-        let mixed = try mtaguard(["apply", "--plan", file, "--yes", "--item", "SRV-005"], backups: backups.path)
+        let mixed = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file), "--item", "SRV-005"], backups: backups.path)
         #expect(mixed.status == 64 && mixed.stderr.contains("--plan applies the approved plan as it is"), "\(mixed)")
         #expect(try unchanged())
     }
@@ -131,7 +191,7 @@ import Testing
         #expect(plan.status == 2, "\(plan)")
         let drift = try lab.ssh("ap-two", "echo 'smtpd_banner = $myhostname ESMTP' >> /etc/postfix/main.cf")
         #expect(drift.status == 0)
-        let apply = try mtaguard(["apply", "--plan", file, "--yes", "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
+        let apply = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file), "--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"], backups: backups.path)
         #expect(apply.status == 3, "\(apply)")
         #expect(apply.stdout.contains("ap-two: refused: the host changed since the plan was made"), "\(apply.stdout)")
         #expect(apply.stdout.contains("+smtpd_banner = $myhostname ESMTP"), "\(apply.stdout)")

@@ -29,11 +29,14 @@ extension Session {
     /// future, one made by other playbooks or another knowledge base. Refused per host: a host
     /// whose inputs changed since (drift), with what changed; the other hosts go ahead. The
     /// run's journal records the plan's SHA-256.
-    public func applyPlan(file: String, maxAge: TimeInterval, command: String, now: Date = Date()) async throws -> RunResult {
+    /// With `approved`, the file's SHA-256 must be that one (the digest `plan --out` printed,
+    /// which the change board records), checked on the very bytes applied, before any host is read.
+    public func applyPlan(file: String, maxAge: TimeInterval, command: String, approved: String? = nil, now: Date = Date()) async throws -> RunResult {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw MTAGuardError(.invalidInput, file: file, "cannot be read")
         }
         let digest = data.sha256Hex
+        if let refusal = PlanBinding.refusal(file: file, digest: digest, approved: approved) { throw refusal }
         let doc = try PlanDocument.decode(data, file: file)
         let age = now.timeIntervalSince(doc.created)
         if age > maxAge {
@@ -73,7 +76,7 @@ extension Session {
             var next = 0
             var out = [HostPlan?](repeating: nil, count: hosts.count)
             func start(_ i: Int) {
-                group.addTask { (i, try await Self.approved(doc, i, on: hosts[i])) }
+                group.addTask { (i, try await Self.approved(doc, i, on: hosts[i], planner: engine.planner)) }
             }
             while next < min(engine.forks, hosts.count) { start(next); next += 1 }
             while let (i, plan) = try await group.next() {
@@ -89,7 +92,7 @@ extension Session {
 
     /// Host `i` of the plan, ready to apply; or, where the host cannot be read or has drifted,
     /// the plan with that error (nothing is applied to it).
-    static func approved(_ doc: PlanDocument, _ i: Int, on host: any Host) async throws -> HostPlan {
+    static func approved(_ doc: PlanDocument, _ i: Int, on host: any Host, planner: Planner) async throws -> HostPlan {
         let entry = doc.hosts[i]
         var plan = try doc.hostPlan(i)
         if let error = entry.error {
@@ -109,6 +112,16 @@ extension Session {
                 plan.error = MTAGuardError(.drift, host: entry.host,
                     "refused: the host changed since the plan was made, so the approved plan no longer describes it:\n" + drift.joined(separator: "\n"),
                     hint: "make and approve a new plan for this host")
+            } else {
+                // The plan file is input: what runs is what planning gives now, from these
+                // files and the plan's own playbooks, and it must be the plan's, exactly.
+                let again = await planner.plan(host)
+                let differences = again.error.map { ["planning again failed: \($0)"] } ?? PlanBinding.differences(approved: plan, now: again)
+                if !differences.isEmpty {
+                    plan.error = MTAGuardError(.invalidInput, host: entry.host,
+                        "refused: the plan's changes are not what its playbooks make of this host's files:\n" + differences.joined(separator: "\n"),
+                        hint: "the plan file was edited after it was made; make and approve a new plan")
+                }
             }
         } catch let error as MTAGuardError {
             plan.error = error.on(host: entry.host)
