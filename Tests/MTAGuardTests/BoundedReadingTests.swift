@@ -32,7 +32,8 @@ import Testing
         #expect(honest.result.status == 2, "\(honest.result)")
 
         let od = lab.host("flood-a").shims + "/od"
-        try Data("#!/bin/sh\nexec yes 00\n".utf8).write(to: URL(fileURLWithPath: od))
+        // 200 MB, more than mtaguard reads, and then it ends: nothing of it outlives the test.
+        try Data("#!/bin/sh\nyes 00 | head -c 200000000\n".utf8).write(to: URL(fileURLWithPath: od))
         chmod(od, 0o755)
         let flood = try Self.check(lab, in: dir)
         #expect(flood.result.status == 3, "\(flood.result)")
