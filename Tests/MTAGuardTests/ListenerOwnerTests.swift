@@ -265,6 +265,9 @@ final class ProcessListener: @unchecked Sendable {
         let port = listener.port, pid = listener.pid
         let canary = lab.host("lo3").directory + "/canary"
 
+        // Without SMF, mtaguard asks postfix itself whether it runs: this host's postfix does
+        // not (the machine's own postfix answers for whatever else runs on it meanwhile).
+        try Self.shim(lab, "lo3", "postfix", "echo 'postfix/postfix-script: the Postfix mail system is not running' >&2; exit 1")
         try Self.shim(lab, "lo3", "uname", "case \"$1\" in -s) echo SunOS;; -r) echo 5.11;; *) echo SunOS;; esac")
         try Self.shim(lab, "lo3", "pfiles", """
             case "$1" in
