@@ -170,7 +170,7 @@ import Testing
         let image = try Hostile.Image.make(["etc/postfix/main.cf": big])
         defer { image.remove() }
         try image.refused("config 10 MB main.cf", commands: [["check"], ["plan"], ["apply", "--yes"]],
-                          expect: ["/etc/postfix/main.cf: is \(big.count) bytes; mtaguard edits configuration files of at most 1048576 bytes"])
+                          expect: ["/etc/postfix/main.cf: is \(big.count) bytes; mtaguard reads configuration files of at most 1048576 bytes, so its bytes were not sent and it is not judged"])
     }
 
     /// No final newline: the edit appends after the last line, or changes the last line in place
