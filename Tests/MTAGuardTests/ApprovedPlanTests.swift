@@ -207,4 +207,56 @@ import Testing
         #expect(back.status == 0, "\(back)")
         #expect(try lab.ssh("ap-one", "cat /etc/postfix/main.cf").stdout == String(decoding: mainCf, as: UTF8.self))
     }
+
+    /// Drift is more than files: a service disabled at boot since the plan was made, or a
+    /// package upgraded since, makes planning again run other commands (or none), so that host
+    /// is refused with the commands named and nothing runs on it; the plan's inverses would
+    /// otherwise restore a state older than the one apply replaced. The other host goes ahead.
+    @Test func servicesAndPackagesThatChangedSinceThePlanAreDrift() throws {
+        let lab = try SSHLab.start(hosts: ["sv-one", "sv-two"])
+        defer { lab.stop() }
+        let backups = try TempDir("plan-services")
+        defer { backups.remove() }
+        let cf = try Repo.fixtureData("sendmail/generic-linux.cf")
+        for name in ["sv-one", "sv-two"] {
+            try Shims.install(lab, name, family: .systemd)
+            try cf.write(to: URL(fileURLWithPath: lab.host(name).root + "/etc/mail/sendmail.cf"))
+        }
+        let file = backups.path + "/PLAN.json"
+        let ssh = ["--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"]
+        let plan = try mtaguard(["plan", "--item", "SRV-005", "--mode", "disable", "--out", file, "-i", lab.inventoryPath] + ssh, backups: backups.path)
+        #expect(plan.status == 2, "\(plan)")
+        // Someone disables sendmail at boot on sv-two after the board approved the plan.
+        try FileManager.default.removeItem(atPath: lab.host("sv-two").directory + "/state/enabled")
+        for name in ["sv-one", "sv-two"] { try Data().write(to: URL(fileURLWithPath: lab.host(name).commandsLog)) }
+        let apply = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file)] + ssh, backups: backups.path)
+        #expect(apply.status == 3, "\(apply)")
+        #expect(apply.stdout.contains("sv-two: refused: the host changed since the plan was made"), "\(apply)")
+        #expect(apply.stdout.contains("service sendmail changed since the plan was made: running: yes; started at boot: yes → running: yes; started at boot: no"), "\(apply)")
+        #expect(Shims.changes(lab, "sv-one") == ["systemctl stop sendmail", "systemctl disable sendmail"])
+        #expect(Shims.changes(lab, "sv-two") == [], "a drifted host ran something")
+        #expect(FileManager.default.fileExists(atPath: lab.host("sv-two").directory + "/state/running"))
+    }
+
+    @Test func aPackageUpgradedSinceThePlanIsDrift() throws {
+        let lab = try UpgradeTests().makeLab()
+        defer { lab.stop() }
+        let backups = try TempDir("plan-package")
+        defer { backups.remove() }
+        let file = backups.path + "/PLAN.json"
+        let ssh = ["--ssh-config", lab.sshConfigPath, "--connect-timeout", "60"]
+        let plan = try mtaguard(["plan", "--item", "U-45", "--allow-upgrade", "--out", file, "-i", lab.inventoryPath] + ssh, backups: backups.path)
+        #expect(plan.status == 2, "\(plan)")
+        #expect(plan.stdout.contains("install --only-upgrade postfix"), "\(plan)")
+        // Upgraded by someone else since: the plan's undo would install the older version again.
+        let state = lab.host("pkg-host").directory + "/state/postfix-version"
+        try UpgradeTests.new.write(toFile: state, atomically: true, encoding: .utf8)
+        try Data().write(to: URL(fileURLWithPath: lab.host("pkg-host").commandsLog))
+        let apply = try mtaguard(["apply", "--plan", file, "--yes", "--approved", try sha256(file)] + ssh, backups: backups.path)
+        #expect(apply.status == 1, "\(apply)")
+        #expect(apply.stdout.contains("pkg-host: refused: the host changed since the plan was made"), "\(apply)")
+        #expect(apply.stdout.contains("package postfix changed since the plan was made: version 3.7.11; package postfix \(UpgradeTests.old) (dpkg); apt-cache offers \(UpgradeTests.new) → version 3.7.11; package postfix \(UpgradeTests.new) (dpkg); apt-cache offers \(UpgradeTests.new)"), "\(apply)")
+        #expect(Shims.changes(lab, "pkg-host").filter { $0.hasPrefix("apt-get") } == [], "a drifted host ran apt-get")
+        #expect(try String(contentsOfFile: state, encoding: .utf8) == UpgradeTests.new)
+    }
 }

@@ -58,7 +58,9 @@
 #
 # Needs (Debian 12, root): openssh-server (sshd, ssh-keygen), openssh-client,
 # util-linux (unshare, flock), hostname, perl-base; with --non-root also sudo
-# and passwd (useradd). Network: 127.0.0.1 only.
+# and passwd (useradd, userdel). Network: 127.0.0.1 only. The non-root user exists
+# while labs that asked for it run: the last one's stop removes it and its sudoers
+# file again, unless the machine had the user before (see ensure_user).
 
 set -euo pipefail
 
@@ -195,20 +197,28 @@ ensure_mount_points() {
     chmod 0755 /run/sshd
 }
 
-# The non-root login user with passwordless sudo (idempotent, serialized).
+# The non-root login user with passwordless sudo (idempotent, serialized). A lab that
+# asks for it registers in USERS_DIR; the user and its sudoers file are removed again by
+# the stop of the last registered lab, when a lab created them (USERS_DIR/created): the
+# machine keeps the users it had. Registrations of labs whose folder is gone (a test
+# process killed before it stopped its lab) do not count.
+USERS_DIR=/run/mtaguard-lab-users
+USERS_LOCK=/run/mtaguard-lab-users.lock
+
+lab_key() { printf '%s' "$1" | sha256sum | cut -c1-32; }
+
 ensure_user() {
+    local dir=$1
     (
-        exec 9</etc/passwd
+        exec 9>>"$USERS_LOCK"
         flock 9
-        if ! command -v sudo >/dev/null 2>&1; then
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sudo >/dev/null 2>&1 ||
-                { apt-get update -qq >/dev/null 2>&1 &&
-                  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sudo >/dev/null; } ||
-                die "cannot install sudo"
-        fi
+        command -v sudo >/dev/null 2>&1 || die "sudo is missing; 'make deps' installs it"
+        mkdir -p "$USERS_DIR"
         if ! id -u "$LAB_USER" >/dev/null 2>&1; then
             useradd -m -s /bin/sh "$LAB_USER" || die "useradd $LAB_USER failed"
+            : >"$USERS_DIR/created"
         fi
+        printf '%s\n' "$dir" >"$USERS_DIR/$(lab_key "$dir")"
         # A locked account ("!" in shadow) is refused by sshd without PAM;
         # "*" means "no password works" but not locked.
         if [[ $(getent shadow "$LAB_USER" | cut -d: -f2) == '!'* ]]; then
@@ -216,12 +226,43 @@ ensure_user() {
         fi
         local want="$LAB_USER ALL=(root) NOPASSWD: ALL"
         if [[ ! -f /etc/sudoers.d/$LAB_USER || $(cat "/etc/sudoers.d/$LAB_USER") != "$want" ]]; then
+            [[ -f /etc/sudoers.d/$LAB_USER ]] || : >"$USERS_DIR/created-sudoers"
             mkdir -p /etc/sudoers.d
             # A name with a dot is ignored by sudo while we write it.
             printf '%s\n' "$want" >"/etc/sudoers.d/.$LAB_USER.tmp"
             chmod 0440 "/etc/sudoers.d/.$LAB_USER.tmp"
             mv -f "/etc/sudoers.d/.$LAB_USER.tmp" "/etc/sudoers.d/$LAB_USER"
         fi
+    )
+}
+
+# release_user DIR: the lab in DIR no longer needs the user; the last one removes what labs
+# created (after its sshd stopped, so that no session of the user is left).
+release_user() {
+    local dir=$1
+    [[ -d $USERS_DIR ]] || return 0
+    (
+        exec 9>>"$USERS_LOCK"
+        flock 9
+        rm -f "$USERS_DIR/$(lab_key "$dir")"
+        local f other
+        for f in "$USERS_DIR"/*; do
+            [[ -f $f ]] || continue
+            case ${f##*/} in created | created-sudoers) continue ;; esac
+            other=$(head -n1 "$f")
+            if [[ -d $other ]]; then return 0; fi
+            rm -f "$f"
+        done
+        if [[ -f $USERS_DIR/created-sudoers ]]; then
+            rm -f "/etc/sudoers.d/$LAB_USER" "$USERS_DIR/created-sudoers"
+        fi
+        if [[ -f $USERS_DIR/created ]] && id -u "$LAB_USER" >/dev/null 2>&1; then
+            pkill -KILL -u "$LAB_USER" 2>/dev/null || true
+            userdel -r "$LAB_USER" >/dev/null 2>&1 || userdel -f -r "$LAB_USER" >/dev/null 2>&1 ||
+                echo "lab.sh: userdel $LAB_USER failed" >&2
+            rm -f "$USERS_DIR/created"
+        fi
+        return 0
     )
 }
 
@@ -382,7 +423,7 @@ cmd_start() {
 
     command -v "$SSHD" >/dev/null || die "$SSHD missing: apt-get install -y openssh-server"
     ensure_mount_points
-    ((nonroot)) && ensure_user
+    ((nonroot)) && ensure_user "$dir"
 
     ssh-keygen -q -t ed25519 -N '' -C mtaguard-lab -f "$dir/id_ed25519" </dev/null >/dev/null
     cp "$dir/id_ed25519.pub" "$dir/authorized_keys.root"
@@ -449,12 +490,14 @@ cmd_stop() {
     local dir=${1:-}
     [[ -n $dir ]] || usage
     [[ -d $dir ]] || return 0
+    dir=$(cd "$dir" && pwd -P)
     local hd
     local -a hds=()
     for hd in "$dir"/hosts/*/; do
         [[ -d $hd ]] && hds+=("${hd%/}")
     done
     ((${#hds[@]} == 0)) || stop_sshd "${hds[@]}"
+    [[ -f $dir/.mtaguard-lab ]] && release_user "$dir"
     if [[ -f $dir/.mtaguard-lab ]]; then
         rm -rf "$dir" 2>/dev/null || true
     else

@@ -149,7 +149,7 @@ public struct Planner: Sendable {
             var start = ContinuousClock.now
             let facts = try await host.facts(request)
             plan.phases.facts = Phases.since(start)
-            plan.inputs = PlanInputs(request: request, facts: facts)
+            plan.inputs = PlanInputs(request: request, facts: facts, ports: playbooks.compactMap(\.listensOn))
             plan.family = facts.family
             var judging = checks.filter { type(of: $0).mode == mode }
             start = ContinuousClock.now

@@ -15,7 +15,7 @@ enum PlanBinding {
     static func refusal(file: String, digest: String, approved: String?) -> MTAGuardError? {
         guard let approved else { return nil }
         guard isDigest(approved) else {
-            return MTAGuardError(.invalidInput, "--approved '\(HostPath.quotedForMessage(approved))' is not a SHA-256 (64 hex digits)")
+            return MTAGuardError(.invalidInput, "--approved \(HostPath.quotedForMessage(approved)) is not a SHA-256 (64 hex digits)")
         }
         guard approved.lowercased() == digest else {
             return MTAGuardError(
@@ -25,6 +25,8 @@ enum PlanBinding {
         }
         return nil
     }
+
+    static let actionsDiffer = "service and package commands: "
 
     /// The differences between the approved plan of a host and the plan made again now, in
     /// words; empty when they are the same changes.
@@ -53,7 +55,7 @@ enum PlanBinding {
         }
         let actions = { (p: HostPlan) in p.actions.map { shellWords($0.command) + ($0.inverse.map { " (undo: " + shellWords($0) + ")" } ?? "") } }
         if actions(approved) != actions(now) {
-            out.append("service actions: the plan runs [\(actions(approved).joined(separator: "; "))], planning now [\(actions(now).joined(separator: "; "))]")
+            out.append(actionsDiffer + "the plan runs [\(actions(approved).joined(separator: "; "))], planning now [\(actions(now).joined(separator: "; "))]")
         }
         return out
     }

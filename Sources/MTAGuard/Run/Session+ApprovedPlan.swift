@@ -116,11 +116,24 @@ extension Session {
                 // The plan file is input: what runs is what planning gives now, from these
                 // files and the plan's own playbooks, and it must be the plan's, exactly.
                 let again = await planner.plan(host)
+                let moved = again.error == nil ? entry.inputs.stateDrift(again.inputs) : []
                 let differences = again.error.map { ["planning again failed: \($0)"] } ?? PlanBinding.differences(approved: plan, now: again)
-                if !differences.isEmpty {
-                    plan.error = MTAGuardError(.invalidInput, host: entry.host,
-                        "refused: the plan's changes are not what its playbooks make of this host's files:\n" + differences.joined(separator: "\n"),
-                        hint: "the plan file was edited after it was made; make and approve a new plan")
+                if !moved.isEmpty {
+                    plan.error = MTAGuardError(.drift, host: entry.host,
+                        "refused: the host changed since the plan was made, so the approved plan no longer describes it:\n" + moved.joined(separator: "\n"),
+                        hint: "make and approve a new plan for this host")
+                } else if !differences.isEmpty {
+                    // The files were compared above: what differs only in service or package
+                    // commands is, on an honest plan file, a host whose services, packages or
+                    // listeners changed since the plan was made.
+                    let onlyActions = differences.allSatisfy { $0.hasPrefix(PlanBinding.actionsDiffer) }
+                    plan.error = onlyActions
+                        ? MTAGuardError(.drift, host: entry.host,
+                            "refused: the host's services, packages or listeners changed since the plan was made (or the plan file was edited), so planning again runs other commands:\n" + differences.joined(separator: "\n"),
+                            hint: "make and approve a new plan for this host")
+                        : MTAGuardError(.invalidInput, host: entry.host,
+                            "refused: the plan's changes are not what its playbooks make of this host's files:\n" + differences.joined(separator: "\n"),
+                            hint: "the plan file was edited after it was made; make and approve a new plan")
                 }
             }
         } catch let error as MTAGuardError {

@@ -27,8 +27,9 @@
 // `NAME ansible_host=127.0.0.1 ansible_port=PORT ansible_user=root`) and
 // `ansibleConfigPath` (ANSIBLE_CONFIG for side-by-side ansible runs).
 //
-// `nonRootUser: true` also lets `SSHLab.nonRootUser` ("mtlab", created once on
-// the machine, passwordless sudo through /etc/sudoers.d/mtlab) log in with
+// `nonRootUser: true` also lets `SSHLab.nonRootUser` ("mtlab", created on the
+// machine while labs that asked for it run and removed by the last one's stop,
+// passwordless sudo through /etc/sudoers.d/mtlab) log in with
 // the lab key: `lab.ssh("host01", "sudo -n id -u", user: SSHLab.nonRootUser)`.
 // sudo there prints "unable to resolve host NAME" on stderr (the namespace's
 // host name is not in /etc/hosts); harmless.
