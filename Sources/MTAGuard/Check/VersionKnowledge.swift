@@ -367,9 +367,8 @@ public struct VersionKnowledge: Sendable {
     }
 
     public static func load(file: String) throws -> VersionKnowledge {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw MTAGuardError(.invalidInput, file: file, "cannot be read", hint: "the version knowledge base for U-45 is kb/mail-versions.yaml in the playbooks folder")
-        }
+        let data = try BoundedFile.read(file, limit: YAMLValue.maximumBytes, what: "a version knowledge base",
+                                        hint: "the version knowledge base for U-45 is kb/mail-versions.yaml in the playbooks folder")
         guard let text = String(data: data, encoding: .utf8) else { throw MTAGuardError(.invalidInput, file: file, "is not UTF-8 text") }
         return try load(file: file, text: text)
     }

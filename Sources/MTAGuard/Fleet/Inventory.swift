@@ -94,16 +94,7 @@ public struct Inventory: Sendable {
         guard !isDirectory.boolValue else {
             throw MTAGuardError(.invalidInput, file: file, "is a folder; give inventory files (INI or YAML) with -i")
         }
-        if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int,
-            size > YAMLValue.maximumBytes
-        {
-            throw MTAGuardError(.invalidInput, 
-                file: file, "is \(size) bytes; an inventory is at most \(YAMLValue.maximumBytes) bytes (1 MiB)",
-                hint: "split it into several -i files")
-        }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw MTAGuardError(.invalidInput, file: file, "cannot be read")
-        }
+        let data = try BoundedFile.read(file, limit: YAMLValue.maximumBytes, what: "an inventory", hint: "split it into several -i files")
         guard let text = String(data: data, encoding: .utf8) else {
             throw TextPosition.notUTF8(file: file, bytes: data, what: "an inventory must be")
         }

@@ -104,9 +104,9 @@ public struct Journal: Sendable {
         decoder.dateDecodingStrategy = .iso8601
         var records: [Int: Manifest.HostRecord] = [:]
         for name in names where name.hasSuffix(".json") {
-            guard let position = Int(name.dropLast(5)), position >= 0,
-                let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(name))
-            else { continue }
+            guard let position = Int(name.dropLast(5)), position >= 0 else { continue }
+            let data = try BoundedFile.read((folder as NSString).appendingPathComponent(name), limit: BoundedFile.manifestBytes,
+                                            what: "a host record", code: .journal)
             do {
                 records[position] = try Manifest.HostRecord.decoded(data)
             } catch {
@@ -126,9 +126,10 @@ public struct Journal: Sendable {
             throw MTAGuardError(.journal, "'\(id)' is not a run id", hint: "see mtaguard runs")
         }
         let path = (runFolder(id) as NSString).appendingPathComponent("manifest.json")
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw MTAGuardError(.journal, file: path, "no such run", hint: "see mtaguard runs")
         }
+        let data = try BoundedFile.read(path, limit: BoundedFile.manifestBytes, what: "a run's manifest", code: .journal)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         var manifest: Manifest
@@ -149,10 +150,10 @@ public struct Journal: Sendable {
 
     public func backup(_ id: String, _ relative: String) throws -> Data {
         let path = (runFolder(id) as NSString).appendingPathComponent(relative)
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw MTAGuardError(.journal, file: path, "the backup is missing")
         }
-        return data
+        return try BoundedFile.read(path, limit: BoundedFile.backupBytes, what: "a backup", code: .journal)
     }
 
     /// Every run, newest first. Folders without a readable manifest are skipped.

@@ -39,9 +39,7 @@ public struct ExceptionList: Sendable {
     static let fields: Set<String> = ["host", "item", "reason", "approved_by", "until"]
 
     public static func load(file: String) throws -> ExceptionList {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw MTAGuardError(.invalidInput, file: file, "cannot be read")
-        }
+        let data = try BoundedFile.read(file, limit: YAMLValue.maximumBytes, what: "an exceptions file")
         guard let text = String(data: data, encoding: .utf8) else {
             throw TextPosition.notUTF8(file: file, bytes: data, what: "an exceptions file must be")
         }

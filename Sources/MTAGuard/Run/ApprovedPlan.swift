@@ -178,9 +178,7 @@ public struct PlanDocument: Codable, Sendable {
         }
         var all = Data()
         for relative in paths.sorted() {
-            guard let bytes = FileManager.default.contents(atPath: base + "/" + relative) else {
-                throw MTAGuardError(.invalidInput, file: base + "/" + relative, "cannot be read")
-            }
+            let bytes = try BoundedFile.read(base + "/" + relative, limit: BoundedFile.backupBytes, what: "a file of a playbooks folder")
             all += Data("\(relative)\0\(bytes.count)\0".utf8) + bytes
         }
         return all.sha256Hex

@@ -18,10 +18,7 @@ extension Session {
 
     func knowledgeDigest() throws -> String? {
         guard let path = knowledgePath(try playbooks()) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw MTAGuardError(.invalidInput, file: path, "cannot be read")
-        }
-        return data.sha256Hex
+        return try BoundedFile.read(path, limit: YAMLValue.maximumBytes, what: "a version knowledge base").sha256Hex
     }
 
     /// Applies the plan in `file` as it was approved. Refused as a whole (nothing is touched):
@@ -32,9 +29,7 @@ extension Session {
     /// With `approved`, the file's SHA-256 must be that one (the digest `plan --out` printed,
     /// which the change board records), checked on the very bytes applied, before any host is read.
     public func applyPlan(file: String, maxAge: TimeInterval, command: String, approved: String? = nil, now: Date = Date()) async throws -> RunResult {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw MTAGuardError(.invalidInput, file: file, "cannot be read")
-        }
+        let data = try BoundedFile.read(file, limit: BoundedFile.planBytes, what: "a plan file")
         let digest = data.sha256Hex
         if let refusal = PlanBinding.refusal(file: file, digest: digest, approved: approved) { throw refusal }
         let doc = try PlanDocument.decode(data, file: file)

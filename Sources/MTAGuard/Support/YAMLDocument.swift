@@ -55,9 +55,7 @@ struct YAMLValue {
     }
 
     static func load(file: String) throws -> YAMLValue {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw MTAGuardError(.invalidInput, file: file, "cannot be read")
-        }
+        let data = try BoundedFile.read(file, limit: maximumBytes, what: "a YAML document here")
         guard let text = String(data: data, encoding: .utf8) else {
             throw TextPosition.notUTF8(file: file, bytes: data, what: "a YAML document must be")
         }
