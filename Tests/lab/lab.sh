@@ -203,14 +203,16 @@ ensure_mount_points() {
 # machine keeps the users it had. Registrations of labs whose folder is gone (a test
 # process killed before it stopped its lab) do not count.
 USERS_DIR=/run/mtaguard-lab-users
-USERS_LOCK=/run/mtaguard-lab-users.lock
+# Serialized by a lock on /run itself, which is always there (a lock file would stay behind,
+# and /etc/passwd is replaced by userdel while it is locked).
+USERS_LOCK=/run
 
 lab_key() { printf '%s' "$1" | sha256sum | cut -c1-32; }
 
 ensure_user() {
     local dir=$1
     (
-        exec 9>>"$USERS_LOCK"
+        exec 9<"$USERS_LOCK"
         flock 9
         command -v sudo >/dev/null 2>&1 || die "sudo is missing; 'make deps' installs it"
         mkdir -p "$USERS_DIR"
@@ -242,7 +244,7 @@ release_user() {
     local dir=$1
     [[ -d $USERS_DIR ]] || return 0
     (
-        exec 9>>"$USERS_LOCK"
+        exec 9<"$USERS_LOCK"
         flock 9
         rm -f "$USERS_DIR/$(lab_key "$dir")"
         local f other
@@ -262,6 +264,7 @@ release_user() {
                 echo "lab.sh: userdel $LAB_USER failed" >&2
             rm -f "$USERS_DIR/created"
         fi
+        rmdir "$USERS_DIR" 2>/dev/null
         return 0
     )
 }
