@@ -128,21 +128,6 @@ import Testing
         #expect(st.st_mode & 0o7777 == 0o640 && st.st_uid == 0 && st.st_gid == 7)
     }
 
-    @Test func planIsOneRemoteExecutionAndApplyTwo() throws {
-        let lab = try SSHLab.start(hosts: ["h1", "h2"])
-        defer { lab.stop() }
-        let backups = try TempDir("fleet-backups")
-        defer { backups.remove() }
-        for h in ["h1", "h2"] { try write(lab, h, "/etc/postfix/main.cf", Self.debianMain) }
-        #expect(try run(lab, backups, ["plan"]).status == 2)
-        #expect(sessions(lab, "h1", expected: 1) == 1)
-        #expect(sessions(lab, "h2", expected: 1) == 1)
-        let apply = try run(lab, backups, ["apply", "--yes"])
-        #expect(apply.status == 0, "\(apply)")
-        #expect(sessions(lab, "h1", expected: 3) == 3)
-        #expect(sessions(lab, "h2", expected: 3) == 3)
-    }
-
     @Test func aHeldLockRefusesAndAStaleOneIsBrokenOnlyWhenAsked() throws {
         let lab = try SSHLab.start(hosts: ["h1"])
         defer { lab.stop() }

@@ -81,8 +81,8 @@ import Testing
                                  backups: backups.path)
         #expect(apply.status != 0, "\(apply)")
         #expect(apply.stdout.contains("inner: unreachable"), "\(apply)")
-        // ssh hides the jump leg's words behind its ControlPersist master; mtaguard asks again
-        // without one, so the reason is the bastion's, not "connection closed".
+        // With no ControlPersist master, ssh passes the jump leg's own words on: the reason is
+        // the bastion's, not "connection closed".
         #expect(apply.stdout.contains("ssh: connect to host 127.0.0.1 port \(lab.host("bastion").port): Connection refused"), "\(apply)")
         #expect(apply.stdout.contains("is sshd running and the port right?"), "\(apply)")
         #expect(try String(contentsOfFile: root + "/etc/postfix/main.cf", encoding: .utf8) == stock)

@@ -234,6 +234,12 @@ public protocol Host: Sendable {
     func apply(_ steps: [ApplyStep], runID: String, keep copy: RunCopy?) async throws -> [StepResult]
     /// How many runs the host keeps copies of (`HostJournal`); 0: none.
     var keepsRuns: Int { get }
+    /// This host's part of the run is over (its SSH session ends); a later call starts again.
+    func end() async
+}
+
+extension Host {
+    public func end() async {}
 }
 
 /// What a host says of one MTA's version.

@@ -164,10 +164,13 @@ public enum HostJournal {
     /// here. Hosts without a copy are named in the messages; none with one is an error.
     public static func importRun(_ id: String, hosts: [any Host], into journal: Journal, forks: Int) async throws -> (manifest: Manifest, messages: [String], errors: [MTAGuardError]) {
         let found: [Result<Found?, MTAGuardError>?] = await boundedMap(hosts, limit: forks) { _, host in
-            do { return .success(try await read(id, from: host)) } catch let e as MTAGuardError {
-                return .failure(e.on(host: host.name))
-            } catch {
-                return .failure(MTAGuardError(.journal, host: host.name, "\(error)"))
+            // Its session ends here; the rollback that follows is a part of its own.
+            await Engine.ending(host) {
+                do { return .success(try await read(id, from: host)) } catch let e as MTAGuardError {
+                    return .failure(e.on(host: host.name))
+                } catch {
+                    return .failure(MTAGuardError(.journal, host: host.name, "\(error)"))
+                }
             }
         }
         var messages: [String] = []

@@ -38,6 +38,7 @@ extension Engine {
                     // Its files are their pre-images (never written, or already back): a reload
                     // would only repeat what the MTA already runs with.
                     result.messages.append("\(record.name): its files are as before run \(runID); nothing to undo")
+                    await host.end()
                     continue
                 }
                 work.append(Work(position: position, host: host, files: r.files, modes: modes, expect: r.expect, current: r.current))
@@ -87,6 +88,7 @@ extension Engine {
         // Each host in its own task, at most `forks` at once, like an apply.
         let originalHosts = original.hosts
         let succeeded: [Int?] = await eachHost(Array(work.enumerated())) { _, item in
+          await Self.ending(item.element.host) { () async -> Int? in
             let (index, w) = item
             let record = originalHosts[w.position]
             if let failure = await recorder.journalFailure {
@@ -122,6 +124,7 @@ extension Engine {
                 mine.message = failure
             }
             return failure == nil ? index : nil
+          }
         }
         // The run rolled back records which of its files and actions are undone.
         for index in succeeded.compactMap({ $0 }) {

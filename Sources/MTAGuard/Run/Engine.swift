@@ -72,6 +72,7 @@ public struct Engine: Sendable {
         let counter = ProgressCounter(total: hosts.count, report: progress)
         let plans = await eachHost(hosts) { _, host in
             let plan = await planner.plan(host)
+            await host.end()
             await counter.finished(plan)
             return plan
         }
@@ -101,34 +102,55 @@ public struct Engine: Sendable {
         let counter = ProgressCounter(total: hosts.count, report: progress)
 
         let plans: [HostPlan?] = await eachHost(hosts) { index, host in
-            var plan: HostPlan
-            if let failure = await recorder.journalFailure {
-                let plan = HostPlan(
-                    host: host.name, address: host.address, isLive: host.isLive, family: .unknown, findings: [],
-                    files: [], actions: [], error: MTAGuardError(.journal, host: host.name, "not started: \(failure.message)"))
-                await counter.finished(plan)
-                return plan
-            }
-            if let given { plan = given[index] } else { plan = await planner.plan(host) }
-            if plan.hasChanges && plan.error == nil {
-                do {
-                    let start = ContinuousClock.now
-                    let position = try await recorder.add(try record(plan, index: index), preImages: try preImages(plan, index: index))
-                    plan.phases.journal = Phases.since(start)
-                    FailPoint.reach("apply.journaled")
-                    await applyHost(plan, host: host, position: position, recorder: recorder, phases: &plan.phases)
-                    await counter.finished(await recorder.host(position))
-                } catch {
-                    var failed = plan
-                    failed.error = MTAGuardError(.journal, host: host.name, "cannot journal the change, so nothing was changed: \(error)")
-                    await counter.finished(failed)
-                    return failed
-                }
-            } else {
-                await counter.finished(plan)
-            }
+            // One session carries the host's planning, apply and checks; it ends with them.
+            await Self.ending(host) { await self.applyPipeline(index, host, given: given, recorder: recorder, counter: counter) }
+        }
+        return try await finishApply(hosts: hosts, plans: plans, recorder: recorder)
+    }
+
+    /// Runs `body`, then ends `host`'s session.
+    static func ending<R>(_ host: any Host, _ body: () async throws -> R) async rethrows -> R {
+        do {
+            let r = try await body()
+            await host.end()
+            return r
+        } catch {
+            await host.end()
+            throw error
+        }
+    }
+
+    private func applyPipeline(_ index: Int, _ host: any Host, given: [HostPlan]?, recorder: RunRecorder, counter: ProgressCounter) async -> HostPlan {
+        var plan: HostPlan
+        if let failure = await recorder.journalFailure {
+            let plan = HostPlan(
+                host: host.name, address: host.address, isLive: host.isLive, family: .unknown, findings: [],
+                files: [], actions: [], error: MTAGuardError(.journal, host: host.name, "not started: \(failure.message)"))
+            await counter.finished(plan)
             return plan
         }
+        if let given { plan = given[index] } else { plan = await planner.plan(host) }
+        if plan.hasChanges && plan.error == nil {
+            do {
+                let start = ContinuousClock.now
+                let position = try await recorder.add(try record(plan, index: index), preImages: try preImages(plan, index: index))
+                plan.phases.journal = Phases.since(start)
+                FailPoint.reach("apply.journaled")
+                await applyHost(plan, host: host, position: position, recorder: recorder, phases: &plan.phases)
+                await counter.finished(await recorder.host(position))
+            } catch {
+                var failed = plan
+                failed.error = MTAGuardError(.journal, host: host.name, "cannot journal the change, so nothing was changed: \(error)")
+                await counter.finished(failed)
+                return failed
+            }
+        } else {
+            await counter.finished(plan)
+        }
+        return plan
+    }
+
+    private func finishApply(hosts: [any Host], plans: [HostPlan?], recorder: RunRecorder) async throws -> RunResult {
         var result = RunResult(runID: nil, plans: [], hosts: [], errors: [], messages: [])
         for (host, plan) in zip(hosts, plans) {
             if let plan {

@@ -71,7 +71,7 @@ extension Session {
             var next = 0
             var out = [HostPlan?](repeating: nil, count: hosts.count)
             func start(_ i: Int) {
-                group.addTask { (i, try await Self.approved(doc, i, on: hosts[i], planner: engine.planner)) }
+                group.addTask { (i, try await Engine.ending(hosts[i]) { try await Self.approved(doc, i, on: hosts[i], planner: engine.planner) }) }
             }
             while next < min(engine.forks, hosts.count) { start(next); next += 1 }
             while let (i, plan) = try await group.next() {

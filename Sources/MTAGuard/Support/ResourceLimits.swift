@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// How many hosts this control node can have in flight at once. Each host in flight holds an
-/// OpenSSH client (pipes for its standard input, output and error, and a ControlMaster of its
-/// own) and its files in memory: `--forks` is bounded by the open-file limit and by the memory
+/// OpenSSH client (its session, with pipes for its standard input, output and error) and its
+/// files in memory: `--forks` is bounded by the open-file limit and by the memory
 /// available, so that a fleet of thousands with a large `--forks` slows down instead of failing
 /// hosts with EMFILE or ENOMEM.
 public enum ResourceLimits {
@@ -15,7 +15,7 @@ public enum ResourceLimits {
     static let filesPerHost = 8
     /// Files kept for everything else (the journal, Augeas, the standard streams).
     static let filesReserved = 64
-    /// Memory one host in flight may need: its ssh client and master (mostly shared pages) and
+    /// Memory one host in flight may need: its ssh client (mostly shared pages) and
     /// its files and plan here.
     static let bytesPerHost = 16 << 20
 

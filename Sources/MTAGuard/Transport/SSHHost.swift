@@ -58,15 +58,11 @@ public struct SSHHost: Host {
         return results
     }
 
+    /// The host's part of the run is over: its session ends.
+    public func end() async { await transport.end(target) }
+
     private func checkConnection(_ out: CommandOutput) async throws {
         guard out.status == 255 || out.status == 124 else { return }
-        var out = out
-        // The far end hung up before ssh's banner: a jump host's leg may have failed, and ssh
-        // hid its reason (see `SSHTransport.diagnose`).
-        if out.status == 255, out.stderr.contains("kex_exchange_identification") || out.stderr.contains("Connection closed by UNKNOWN") {
-            let why = await transport.diagnose(target)
-            if why.split(whereSeparator: \.isNewline).count > 1 { out.stderr = why }
-        }
         throw MTAGuardError(.unreachable, host: name, "unreachable: \(connectionText(out))", hint: hint(out.stderr))
     }
 

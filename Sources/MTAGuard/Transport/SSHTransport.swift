@@ -5,8 +5,9 @@ import Glibc
 #endif
 
 /// How mtaguard reaches hosts: the system OpenSSH client, never a shell on this side.
-/// Host keys are checked strictly unless the user's own options say otherwise; one
-/// ControlMaster connection per host is shared by the run's round trips and closed at the end.
+/// Host keys are checked strictly unless the user's own options say otherwise. Each host gets
+/// one connection and one session for the run (`SSHSession`), which carries every program the
+/// run sends it and ends when the host's part of the run does (`end`), or at `close`.
 public final class SSHTransport: Sendable {
     public struct Options: Sendable {
         /// `ssh -F FILE`; by default the user's own ~/.ssh/config applies.
@@ -26,28 +27,19 @@ public final class SSHTransport: Sendable {
     }
 
     public let options: Options
-    /// Private (0700) folder for ControlMaster sockets.
-    let controlFolder: String
+    private let sessions = SessionTable()
 
     public init(options: Options = Options()) throws {
         self.options = options
-        var template = Array("/tmp/mtaguard-ssh-XXXXXX".utf8CString)
-        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw MTAGuardError("cannot create a private folder for SSH control sockets: \(LocalFiles.errnoText())")
-        }
-        controlFolder = String(cString: p)
     }
 
     /// The ssh command line for `target`, running `remoteCommand` (one word list, quoted for
-    /// the remote shell here).
-    /// Without `multiplex`, one plain connection (no ControlMaster).
-    func argv(_ target: SSHTarget, remoteCommand: String, multiplex: Bool = true) -> [String] {
+    /// the remote shell here). No ControlMaster of mtaguard's: a session carries the whole
+    /// run. (A master the user's own configuration keeps is used where there is one.)
+    func argv(_ target: SSHTarget, remoteCommand: String) -> [String] {
         var a = [options.sshProgram]
         if let f = options.configFile { a += ["-F", f] }
-        a += ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
-        a += multiplex
-            ? ["-o", "ControlMaster=auto", "-o", "ControlPath=\(controlFolder)/%C", "-o", "ControlPersist=60"]
-            : ["-o", "ControlMaster=no", "-o", "ControlPath=none"]
+        a += ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no"]
         a += [
             "-o", "ConnectTimeout=\(options.connectTimeout)",
             "-o", "ServerAliveInterval=5",
@@ -61,50 +53,67 @@ public final class SSHTransport: Sendable {
         return a
     }
 
-    /// Runs `script` with `sh` on the host (through `sudo -n` when `become`), fed on stdin.
+    /// Runs `script` with `sh` on the host (through `sudo -n` when `become`), on the host's
+    /// session (started at the first program).
     func execute(_ target: SSHTarget, script: ShellCode) async throws -> CommandOutput {
         ScriptRecorder.record(script)
-        let shell = target.become ? "exec sudo -n -- /bin/sh -s" : "exec /bin/sh -s"
-        let argv = argv(target, remoteCommand: shell)
         let timeout = options.commandTimeout
+        let session = try sessions.session(for: target) {
+            try SSHSession(argv: argv(target, remoteCommand: target.become ? "exec sudo -n -- /bin/sh -s" : "exec /bin/sh -s"))
+        }
         return try await withCheckedThrowingContinuation { continuation in
             // A blocking wait on a thread of its own: the cooperative pool is as wide as the
             // machine has cores, and forks are many more.
             Thread.detachNewThread {
-                continuation.resume(with: Result { try ProcessRunner.run(argv, stdin: Data(script.text.utf8), timeout: timeout) })
+                continuation.resume(with: Result { try session.exchange(script.text, timeout: timeout) })
             }
         }
     }
 
-    /// ssh's own words for a failed connection through a jump host: with ControlPersist, ssh
-    /// sends a ProxyJump or ProxyCommand leg's error output to /dev/null (its master is to
-    /// outlive the command), leaving only "Connection closed by remote host". One plain
-    /// connection without a master says why (the bastion refused, its key is unknown, …).
-    func diagnose(_ target: SSHTarget) async -> String {
-        let argv = argv(target, remoteCommand: "true", multiplex: false)
-        let timeout = options.connectTimeout + 5
-        return await withCheckedContinuation { continuation in
+    /// Ends `target`'s session, where it has one: its part of the run is over.
+    func end(_ target: SSHTarget) async {
+        guard let session = sessions.remove(target) else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread.detachNewThread {
-                continuation.resume(returning: (try? ProcessRunner.run(argv, timeout: timeout))?.stderr ?? "")
+                session.finish()
+                continuation.resume()
             }
         }
     }
 
-    /// Closes the master connection of every host this transport talked to and removes the
-    /// control folder.
-    public func close(_ targets: [SSHTarget]) {
-        for t in targets {
-            let a = argv(t, remoteCommand: "true")
-            var exitArgs = Array(a.dropLast(3))
-            exitArgs += ["-O", "exit", "--", t.address]
-            _ = try? ProcessRunner.run(exitArgs, timeout: 10)
+    /// Ends every session still open (all at once: each shell reads the end of its input).
+    public func close(_ targets: [SSHTarget] = []) {
+        let open = sessions.removeAll()
+        DispatchQueue.concurrentPerform(iterations: open.count) { open[$0].finish() }
+    }
+}
+
+/// The open sessions, by host.
+final class SessionTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var open: [SSHTarget: SSHSession] = [:]
+
+    func session(for target: SSHTarget, start: () throws -> SSHSession) throws -> SSHSession {
+        try lock.withLock {
+            if let s = open[target] { return s }
+            let s = try start()
+            open[target] = s
+            return s
         }
-        try? FileManager.default.removeItem(atPath: controlFolder)
+    }
+
+    func remove(_ target: SSHTarget) -> SSHSession? { lock.withLock { open.removeValue(forKey: target) } }
+
+    func removeAll() -> [SSHSession] {
+        lock.withLock {
+            defer { open = [:] }
+            return Array(open.values)
+        }
     }
 }
 
 /// Everything needed to reach one host, as recorded in the journal for rollback.
-public struct SSHTarget: Sendable, Codable, Equatable {
+public struct SSHTarget: Sendable, Codable, Hashable {
     public var address: String
     public var port: Int?
     public var user: String?
