@@ -8,6 +8,14 @@ import Testing
 @Suite struct PostfixRelayTests {
     typealias S = PostfixRelay.Settings
 
+    /// The table's rules are postfix 3.x's: each case is judged as on the host's postfix 3.7
+    /// (`PostfixRelayDefaultsTests` covers older versions and an unknown one).
+    static func on37(_ s: S) -> S {
+        var s = s
+        s.version = "3.7.11"
+        return s
+    }
+
     static let table: [(String, S, Bool)] = [
         // postfix's own defaults: compatibility_level 0 when main.cf does not set it (postconf -d).
         ("stock postfix 3.x: nothing set, so level 0 and smtpd's safety net refuses to run", S(), false),
@@ -35,22 +43,22 @@ import Testing
         for s in [S(relay: "check_client_access hash:/etc/postfix/access, reject_unauth_destination"),
                   S(recipient: "check_client_access hash:/etc/postfix/access, reject_unauth_destination"),
                   S(recipient: "permit_mynetworks, check_sender_access hash:/etc/postfix/senders, reject_unauth_destination", compatibility: "0")] {
-            let v = try PostfixRelay.judge(s)
+            let v = try PostfixRelay.judge(Self.on37(s))
             #expect(v.review && !v.open, "\(s): \(v.note)")
             #expect(v.note.contains("which mtaguard does not read"), "\(v.note)")
         }
         // The default relay list at level 1 and later closes before the recipient list's table.
-        #expect(try !PostfixRelay.judge(S(recipient: "check_client_access hash:/etc/postfix/access, reject_unauth_destination", compatibility: "3.6")).review)
+        #expect(try !PostfixRelay.judge(Self.on37(S(recipient: "check_client_access hash:/etc/postfix/access, reject_unauth_destination", compatibility: "3.6"))).review)
     }
 
     @Test(arguments: 0..<table.count) func judgement(_ i: Int) throws {
         let (name, settings, open) = Self.table[i]
-        let verdict = try PostfixRelay.judge(settings)
+        let verdict = try PostfixRelay.judge(Self.on37(settings))
         #expect(verdict.open == open, "\(name): \(verdict.note)")
         if open && verdict.privateNetworks.isEmpty {
             // The fix closes it, and only what opened relaying to the world changes.
-            let (changes, _) = try PostfixRelay.fix(settings)
-            var fixed = settings
+            let (changes, _) = try PostfixRelay.fix(Self.on37(settings))
+            var fixed = Self.on37(settings)
             for (param, value) in changes {
                 switch param {
                 case "mynetworks": fixed.mynetworks = value

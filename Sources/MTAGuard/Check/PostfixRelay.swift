@@ -15,8 +15,6 @@
 /// closing word is for a person (수동 확인). `$config_directory` is expanded; any other `$`
 /// expansion is an error (postconf -h shows it expanded).
 enum PostfixRelay {
-    /// postfix 3.x at compatibility_level 1 or more (postconf -d).
-    static let defaultRelayRestrictions = "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination"
     /// What mtaguard sets where the relay list must be created.
     static let closedRelayRestrictions = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
     /// Debian's mynetworks, set when removing the world would leave none.
@@ -38,8 +36,20 @@ enum PostfixRelay {
         var classes: [String: String] = [:]
         /// `config_directory` where main.cf sets it.
         var configDirectory: String?
-        /// The tables and files main.cf names, as the facts round trip read them; nil: not read.
+        /// The tables and files main.cf names, as the facts round trip read them (with the
+        /// host's own `postconf -d` where it answered); nil: not read.
         var tables: PostfixTableFacts?
+        /// The host's postfix version where the facts know it otherwise (U-45's probe).
+        var version: String?
+        /// Where `version` was read (for the evidence).
+        var versionSource: String?
+
+        /// postfix's defaults for this main.cf on this host (`PostfixRelayDefaults`); `assumed`
+        /// replaces them where the host's version is not known (`judge` tries each).
+        var defaults: PostfixRelayDefaults {
+            assumed ?? PostfixRelayDefaults.resolve(host: tables?.defaults, version: version, versionSource: versionSource, level: compatibility)
+        }
+        var assumed: PostfixRelayDefaults?
 
         static let names = [
             "smtpd_relay_restrictions", "smtpd_recipient_restrictions", "mynetworks", "mynetworks_style", "compatibility_level",
@@ -84,7 +94,8 @@ enum PostfixRelay {
         var out: [String] = [], word = "", depth = 0
         for c in value {
             if c == "{" { depth += 1 } else if c == "}" { depth = max(0, depth - 1) }
-            if depth == 0, ", \t\r\n".contains(c) {
+            // Each separator on its own: "\r\n" is one Character in Swift, and a lone "\n" is not it.
+            if depth == 0, c == "," || c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\r\n" {
                 if !word.isEmpty { out.append(word) }
                 word = ""
             } else {
@@ -124,11 +135,53 @@ enum PostfixRelay {
         return out
     }
 
+    /// The postfix versions whose defaults differ where relaying is concerned (`PostfixRelayDefaults`).
+    static let versionClasses: [(name: String, level: PostfixRelayDefaults.Level)] = [
+        ("before 2.10", .init([2, 9])), ("2.10 and 2.11", .init([2, 10])), ("3.0 and later", .init([3, 0])),
+    ]
+
+    /// The verdict with postfix's own defaults. Where the host's postfix version is not known
+    /// (an offline image, no postconf), main.cf is judged with the defaults of each version
+    /// class: 양호 only where every class closes relaying (mtaguard cannot tell which postfix
+    /// reads the file, and nothing it could not establish is 양호), 취약 where postfix 3.0 and
+    /// later would relay (the note says what older ones would do, and the fix closes the lists
+    /// every version reads), and 수동 확인 otherwise.
     static func judge(_ s: Settings) throws -> Verdict {
-        // postfix's own default where main.cf does not set it: compatibility_level 0
-        // (postconf -d), whose smtpd_relay_restrictions is empty and mynetworks_style subnet.
-        let level = s.compatibility.map { Int($0.split(separator: ".").first ?? "") ?? 0 } ?? 0
-        let style = (s.style ?? (level < 2 ? "subnet" : "host")).lowercased()
+        let defaults = s.defaults
+        guard !defaults.known else { return try judgeWith(s) }
+        var verdicts: [(String, Verdict)] = []
+        for v in versionClasses {
+            var assumed = PostfixRelayDefaults.table(v.level, level: s.compatibility)
+            assumed.source = "those of postfix \(v.name)"
+            var t = s
+            t.assumed = assumed
+            verdicts.append((v.name, try judgeWith(t)))
+        }
+        var latest = verdicts[verdicts.count - 1].1
+        let unknown = "postfix's version is not known here" + defaults.source.components(separatedBy: "is not known here").dropFirst().joined()
+        func outcomes() -> String {
+            verdicts.map { "postfix \($0.0): relaying is \($0.1.review ? "for a person" : $0.1.open ? "open" : "closed")" }.joined(separator: "; ")
+        }
+        if verdicts.allSatisfy({ $0.1.open == latest.open && $0.1.review == latest.review }) {
+            latest.note += "; \(unknown), and the verdict is the same for postfix before 2.10, 2.10 and 2.11, and 3.0 and later"
+            return latest
+        }
+        if latest.open {
+            latest.note += "; \(unknown): \(outcomes())"
+            return latest
+        }
+        latest.open = false
+        latest.review = true
+        latest.note = "it depends on postfix's version: \(outcomes()). With postfix 3.0 and later: " + latest.note
+            + "; \(unknown), and postconf mail_version on the host says which applies"
+        return latest
+    }
+
+    static func judgeWith(_ s: Settings) throws -> Verdict {
+        // postfix's own defaults where main.cf does not set a parameter: the host's postconf -d
+        // for the file's compatibility_level, else the version table (PostfixRelayDefaults).
+        let defaults = s.defaults
+        let style = (s.style ?? defaults.style).lowercased()
         var unread: [String] = [], networks: [String] = [], unreadNetworks: [String] = []
         for w in try mynetworks(s, unread: &unreadNetworks) {
             if w.contains("$") {
@@ -195,13 +248,15 @@ enum PostfixRelay {
             }
             return .undecided
         }
-        let relayList = s.relay ?? (level < 1 ? "" : defaultRelayRestrictions)
+        // A postfix before 2.10 has no smtpd_relay_restrictions: a main.cf that sets it is ignored.
+        let relayList = defaults.relay.map { s.relay ?? $0 } ?? ""
+        let recipientList = s.recipient ?? defaults.recipient
         let relay = try decide(relayList)
-        let recipient = try decide(s.recipient ?? "")
+        let recipient = try decide(recipientList)
         var closedByLists: Bool
         if case .closes = relay { closedByLists = true } else if case .closes = recipient { closedByLists = true } else { closedByLists = false }
         // smtpd's safety net: with neither list able to refuse, it refuses to run at all.
-        let refusesToRun = !(words(relayList) + words(s.recipient ?? "")).contains { safetyNet.contains($0.lowercased()) }
+        let refusesToRun = !(words(relayList) + words(recipientList)).contains { safetyNet.contains($0.lowercased()) }
         if refusesToRun { closedByLists = true }
         var depends: String?
         if !closedByLists {
@@ -219,10 +274,14 @@ enum PostfixRelay {
             case .depends(let t): return "\(name) cannot be decided: \(t)"
             }
         }
-        let relayName = "smtpd_relay_restrictions" + (s.relay != nil ? ""
-            : level < 1 ? " (postfix's default at compatibility_level \(s.compatibility ?? "0, not set"): empty)" : " (default)")
-        var note = say(relayName, relay) + "; "
-            + say("smtpd_recipient_restrictions", recipient)
+        var note: String
+        if defaults.relay == nil {
+            note = "this postfix has no smtpd_relay_restrictions (it came in postfix 2.10)"
+                + (s.relay != nil ? ", so main.cf's is ignored" : "")
+        } else {
+            note = say("smtpd_relay_restrictions" + (s.relay != nil ? "" : relayList.isEmpty ? " (postfix's default: empty)" : " (default)"), relay)
+        }
+        note += "; " + say("smtpd_recipient_restrictions" + (s.recipient == nil && !recipientList.isEmpty ? " (default)" : ""), recipient)
         if !worldNetworks.isEmpty { note += "; mynetworks holds \(worldNetworks.joined(separator: ", ")) (the whole Internet)" }
         if s.mynetworks == nil && style == "class" { note += "; mynetworks_style = class trusts the host's whole address class" }
         if !privateNetworks.isEmpty {
@@ -235,6 +294,9 @@ enum PostfixRelay {
         if !tableEvidence.isEmpty { note += "; " + tableEvidence.joined(separator: "; ") }
         if !privateTables.isEmpty { note += "; " + privateTables.joined(separator: "; ") + ", wider than the host's own networks" }
         if !unread.isEmpty { note += "; not read: " + unread.joined(separator: ", ") }
+        if s.relay == nil || s.recipient == nil || (s.style == nil && s.mynetworks == nil) || defaults.relay == nil {
+            note += "; defaults: " + defaults.source
+        }
         if depends != nil {
             note += "; what that answers an outside client decides, so a person must look (postmap -q KEY TABLE shows what a table answers)"
         }
@@ -269,7 +331,18 @@ enum PostfixRelay {
         var closed = false
         if case .closes = after.relayDecision { closed = true }
         if case .closes = after.recipientDecision { closed = true }
-        if !closed {
+        if !closed, s.defaults.relay == nil {
+            // Before postfix 2.10 only smtpd_recipient_restrictions decides relaying.
+            var items = words(s.recipient ?? s.defaults.recipient)
+            if case .opens(_, let i) = after.recipientDecision {
+                items.insert("reject_unauth_destination", at: i)
+            } else {
+                items.append("reject_unauth_destination")
+            }
+            let value = items.joined(separator: ", ")
+            changes.append(("smtpd_recipient_restrictions", value))
+            said.append("smtpd_recipient_restrictions = \(value) (this postfix has no smtpd_relay_restrictions)")
+        } else if !closed {
             let relay = s.relay ?? ""
             var items = words(relay)
             if case .opens(_, let i) = after.relayDecision {
@@ -282,6 +355,20 @@ enum PostfixRelay {
             let value = items.joined(separator: ", ")
             changes.append(("smtpd_relay_restrictions", value))
             said.append("smtpd_relay_restrictions = \(value)")
+        }
+        if !s.defaults.known {
+            // The host's postfix version is not known: close the list an older postfix reads too.
+            var old = fixed
+            for (param, value) in changes where param == "smtpd_relay_restrictions" { old.relay = value }
+            old.assumed = PostfixRelayDefaults.table(versionClasses[0].level, level: s.compatibility)
+            let before210 = try judgeWith(old)
+            if before210.open, before210.privateNetworks.isEmpty, before210.privateTables.isEmpty {
+                var items = words(s.recipient ?? old.defaults.recipient)
+                if case .opens(_, let i) = before210.recipientDecision { items.insert("reject_unauth_destination", at: i) } else { items.append("reject_unauth_destination") }
+                let value = items.joined(separator: ", ")
+                changes.append(("smtpd_recipient_restrictions", value))
+                said.append("smtpd_recipient_restrictions = \(value) (postfix's version is not known here, and before 2.10 only this list decides)")
+            }
         }
         if !after.privateNetworks.isEmpty {
             said.append("left for the site to decide: \(after.privateNetworks.joined(separator: ", ")) in mynetworks may relay")

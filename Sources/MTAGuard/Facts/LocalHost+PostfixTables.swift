@@ -36,6 +36,38 @@ extension LocalHost {
         return facts
     }
 
+    /// In an offline image (`--root`), where no postconf can be asked: the postfix version the
+    /// image's own package records name, where they are text: dpkg's status file (the package
+    /// `postfix`, installed), else the versioned documentation folder of rpm-based systems
+    /// before RHEL 8 (`/usr/share/doc/postfix-2.6.6`). nil where neither says.
+    func imagePostfixVersion() -> (version: String, source: String)? {
+        guard root != nil else { return nil }
+        if let real = try? resolved("/var/lib/dpkg/status"),
+            let data = try? BoundedFile.read(real, limit: 64 << 20, what: "dpkg's status file")
+        {
+            for stanza in String(decoding: data, as: UTF8.self).components(separatedBy: "\n\n") {
+                var fields: [String: String] = [:]
+                for line in stanza.split(separator: "\n") where !line.hasPrefix(" ") {
+                    guard let colon = line.firstIndex(of: ":") else { continue }
+                    fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                }
+                guard fields["Package"] == "postfix", fields["Status"]?.hasSuffix(" installed") == true, var v = fields["Version"] else { continue }
+                if let colon = v.firstIndex(of: ":") { v = String(v[v.index(after: colon)...]) }
+                if let dash = v.lastIndex(of: "-") { v = String(v[..<dash]) }
+                if PostfixRelayDefaults.Level(v) != nil { return (v, "the image's dpkg status (/var/lib/dpkg/status)") }
+            }
+        }
+        if let docs = try? resolved("/usr/share/doc"), let names = try? FileManager.default.contentsOfDirectory(atPath: docs) {
+            for name in names.sorted() where name.hasPrefix("postfix-") {
+                let v = String(name.dropFirst("postfix-".count))
+                if v.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), PostfixRelayDefaults.Level(v) != nil {
+                    return (v, "the image's documentation folder /usr/share/doc/\(name)")
+                }
+            }
+        }
+        return nil
+    }
+
     /// The compiled file's state beside its source: stale when the source was modified later.
     static func compiled(source: String, compiled: String) -> PostfixTableFacts.Compiled {
         var c = stat(), s = stat()

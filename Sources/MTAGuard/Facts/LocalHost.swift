@@ -81,7 +81,11 @@ public struct LocalHost: Host {
             }
         }
         let (family, release) = identify()
-        let tables = try request.postfixTables.map { try postfixTables(mainCF: $0, files: files) }
+        var tables = try request.postfixTables.map { try postfixTables(mainCF: $0, files: files) }
+        if tables != nil, let (version, source) = imagePostfixVersion() {
+            tables?.imageVersion = version
+            tables?.imageVersionSource = source
+        }
         guard root == nil else {
             // An offline image has no running services to ask.
             let initSystem: InitSystem = switch family {
@@ -101,7 +105,8 @@ public struct LocalHost: Host {
             return facts
         }
         let script = RemoteScript()
-        let probe = script.services(probe: request.probeServices, versions: request.versions, listeners: request.listeners, owners: request.listenerOwners)
+        var probe = script.services(probe: request.probeServices, versions: request.versions, listeners: request.listeners, owners: request.listenerOwners)
+        if request.postfixTables != nil { probe += RemoteScript.script(RemoteScript.postfixDefaultsProbe + "mtg_pfdefaults\n") }
         ScriptRecorder.record(probe)
         let out = try ProcessRunner.run(["sh", "-s"], stdin: Data(probe.text.utf8))
         let services = RemoteScript.Services(output: out.stdout, marker: script.marker)
@@ -118,6 +123,7 @@ public struct LocalHost: Host {
         facts.owners = versions.owners
         facts.listening = RemoteScript.Listeners(output: out.stdout, marker: script.marker).facts
         facts.postfixTables = tables
+        facts.postfixTables?.readDefaults(from: out.stdout, marker: script.marker)
         return facts
     }
 

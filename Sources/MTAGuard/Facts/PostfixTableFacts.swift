@@ -10,6 +10,12 @@ public struct PostfixTableFacts: Sendable, Equatable {
     public var files: [String: Referenced] = [:]
     /// Per source path of a compiled table: its compiled file.
     public var compiled: [String: Compiled] = [:]
+    /// The host's own `postconf -d` for the relay parameters; nil where it was not asked
+    /// (an offline image).
+    public var defaults: PostfixHostDefaults?
+    /// In an offline image: the postfix version its package records name, and which record.
+    public var imageVersion: String?
+    public var imageVersionSource: String?
 
     public init() {}
 
@@ -112,6 +118,30 @@ public struct PostfixTableFacts: Sendable, Equatable {
             let name = line[..<eq].trimmingCharacters(in: .whitespaces)
             let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespacesAndNewlines)
             return (name, value)
+        }
+    }
+
+    /// Reads the `pfdefaults` record from a probe's whole output (the live local host).
+    mutating func readDefaults(from output: String, marker: String) {
+        for line in output.split(separator: "\n") where line.hasPrefix(marker + " pfdefault") {
+            let rest = line.dropFirst(marker.count + 1)
+            let word = String(rest.prefix { $0 != " " })
+            readDefaults(word, String(rest.dropFirst(word.count + 1)))
+        }
+    }
+
+    /// Reads a `pfdefaults` or `pfdefault` line (`RemoteScript.postfixDefaultsProbe`).
+    mutating func readDefaults(_ word: String, _ arg: String) {
+        if word == "pfdefaults" {
+            if arg == "none" {
+                defaults = PostfixHostDefaults(failure: "the host has no postconf")
+            } else if arg.hasPrefix("failed") {
+                defaults = PostfixHostDefaults(failure: "postconf -d failed: exit status " + String(arg.dropFirst(7)).trimmed(220))
+            } else {
+                defaults = PostfixHostDefaults()
+            }
+        } else if defaults != nil, defaults?.failure == nil {
+            defaults?.read(line: arg)
         }
     }
 

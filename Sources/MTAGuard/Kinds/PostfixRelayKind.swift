@@ -29,7 +29,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
     }
 
     /// The relay parameters main.cf sets, and the line of each.
-    static func read(_ tree: ConfigTree, tables: PostfixTableFacts? = nil) throws -> (PostfixRelay.Settings, [String: Int]) {
+    static func read(_ tree: ConfigTree, tables: PostfixTableFacts? = nil, version: String? = nil) throws -> (PostfixRelay.Settings, [String: Int]) {
         var values: [String: String] = [:], lines: [String: Int] = [:]
         for name in PostfixRelay.Settings.names {
             guard let node = try tree.match(name).last else { continue }
@@ -48,6 +48,8 @@ struct PostfixRelayTarget: TargetKind, Equatable {
             }
         }
         s.tables = tables
+        s.version = version ?? tables?.imageVersion
+        s.versionSource = version != nil ? "the host's postfix, asked for U-45" : tables?.imageVersionSource
         return (s, lines)
     }
 
@@ -57,7 +59,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable,
                 note: "\(file) is absent: postfix is not configured here"))
         }
-        let (settings, lines) = try Self.read(tree, tables: context.facts.postfixTables)
+        let (settings, lines) = try Self.read(tree, tables: context.facts.postfixTables, version: context.facts.versions["postfix"]?.version)
         let verdict = try PostfixRelay.judge(settings)
         // The line that decides: the relay list where main.cf sets it, else mynetworks.
         let line = lines["smtpd_relay_restrictions"] ?? lines["mynetworks"] ?? lines["smtpd_recipient_restrictions"]
@@ -79,7 +81,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
     /// Closes relaying in the composed main.cf, from what it says now.
     private func fix(in plan: inout Planner.Build, item: String) throws {
         guard let tree = try plan.tree(file, lens: Self.lens, mta: mta) else { throw MTAGuardError(file: file, "is absent") }
-        let (settings, _) = try Self.read(tree, tables: plan.facts.postfixTables)
+        let (settings, _) = try Self.read(tree, tables: plan.facts.postfixTables, version: plan.facts.versions["postfix"]?.version)
         guard try PostfixRelay.judge(settings).open else { return plan.changed(file, by: item) }
         let (changes, _) = try PostfixRelay.fix(settings)
         if !changes.isEmpty {
@@ -92,7 +94,7 @@ struct PostfixRelayTarget: TargetKind, Equatable {
                     }
                 }
             }
-            let (fixedSettings, _) = try Self.read(tree, tables: plan.facts.postfixTables)
+            let (fixedSettings, _) = try Self.read(tree, tables: plan.facts.postfixTables, version: plan.facts.versions["postfix"]?.version)
             let fixed = try PostfixRelay.judge(fixedSettings)
             if fixed.open && fixed.privateNetworks.isEmpty {
                 throw MTAGuardError(.failed, file: file, "closing the relay did not close it: \(fixed.note)", hint: "nothing was changed; report this main.cf")

@@ -74,4 +74,30 @@ extension RemoteScript {
         }
 
         """
+
+    /// `mtg_pfdefaults`: the host's own postfix defaults for the relay parameters
+    /// (`PostfixHostDefaults.names`), as `pfdefault NAME = VALUE` lines after a `pfdefaults`
+    /// line; `pfdefaults none` where there is no postconf, `pfdefaults failed STATUS TEXT`
+    /// where it failed. postconf is looked for on PATH and where postfix installs it (a login's
+    /// PATH often lacks /usr/sbin). Its lines are data: printed, never run.
+    static let postfixDefaultsProbe: ShellCode = """
+        mtg_pfdefaults() {
+          mtg_pc=$(command -v postconf 2>/dev/null)
+          if [ -z "$mtg_pc" ]; then
+            for mtg_p in /usr/sbin/postconf /usr/local/sbin/postconf /opt/postfix/sbin/postconf; do
+              if [ -x "$mtg_p" ]; then mtg_pc=$mtg_p; break; fi
+            done
+          fi
+          if [ -z "$mtg_pc" ]; then echo "$M pfdefaults none"; return 0; fi
+          if mtg_pd=$("$mtg_pc" -d \(words: PostfixHostDefaults.names) 2>&1 </dev/null); then
+            echo "$M pfdefaults"
+            printf '%s\\n' "$mtg_pd" | grep ' =' | head -n 20 | cut -c1-\(PostfixHostDefaults.maxValue + 64) | while IFS= read -r mtg_l; do
+              echo "$M pfdefault $mtg_l"
+            done
+          else
+            echo "$M pfdefaults failed $? $(printf '%s\\n' "$mtg_pd" | head -n 1 | cut -c1-200)"
+          fi
+        }
+
+        """
 }

@@ -401,7 +401,9 @@ struct RemoteScript {
         for (i, path) in metadata.enumerated() {
             s += "echo \"$M stat \(i)\"; mtg_stat \(path)\n"
         }
-        if let mainCF = request.postfixTables { s += Self.postfixTableReader + "echo \"$M pftables\"; mtg_pftables \(mainCF)\n" }
+        if let mainCF = request.postfixTables {
+            s += Self.postfixTableReader + Self.postfixDefaultsProbe + "echo \"$M pftables\"; mtg_pfdefaults; mtg_pftables \(mainCF)\n"
+        }
         s += "echo \"$M done\"\n"
         return Self.script(s)
     }
@@ -444,6 +446,10 @@ struct RemoteScript {
             let arg = rest.count > word.count ? String(rest.dropFirst(word.count + 1)) : ""
             let path = currentPath ?? "?"
             if word == "pftables" { tables = PostfixTableFacts() }
+            if word == "pfdefaults" || word == "pfdefault" {
+                tables?.readDefaults(word, arg)
+                continue
+            }
             if word == "pfref" {
                 // A file main.cf names (mtg_pftables, last before done): what the host sends
                 // is believed only as a checked path; its failures are facts, not errors.
