@@ -53,6 +53,26 @@ import Testing
         #expect(Date().timeIntervalSince(start) < 5)
     }
 
+    /// A session that ends while a large program is still being sent to it: the answer is the
+    /// session's own status, and `finish` waits for the writer to stop before it closes the
+    /// pipe, so a descriptor opened afterwards (which reuses the number) gets no stray bytes.
+    @Test func aSessionThatEndsWhileAProgramIsSentFinishesCleanly() throws {
+        let s = try SSHSession(argv: ["/bin/sh", "-c", "head -c 100 >/dev/null; exit 7"])
+        let big = String(repeating: "# filler line of a large program\n", count: 500_000)
+        let a = try s.exchange(big + "echo never", timeout: 30)
+        #expect(a.status == 7 && a.stdout.isEmpty, "\(a)")
+        let start = Date()
+        s.finish()
+        #expect(Date().timeIntervalSince(start) < 10)
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        usleep(200_000)
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        var byte: UInt8 = 0
+        #expect(read(fds[0], &byte, 1) == -1 && errno == EAGAIN, "nothing was written to a reused descriptor")
+    }
+
     @Test func aProgramThatHangsIsKilledAtItsTimeout() throws {
         let s = try shell()
         defer { s.finish() }

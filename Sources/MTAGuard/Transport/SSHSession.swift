@@ -34,6 +34,10 @@ final class SSHSession: @unchecked Sendable {
     private var exitStatus: Int32?
     /// Set once the session cannot carry another message (ended, killed, timed out).
     private var dead: CommandOutput?
+    /// The writer of a message whose answer never came (the session died or was killed while
+    /// it was sent): signalled when it has stopped writing. `finish` waits for it before it
+    /// closes the pipe, so that a descriptor number reused meanwhile is never written to.
+    private var writing: DispatchSemaphore?
     /// One message at a time.
     private let turn = NSLock()
     let program: String
@@ -125,6 +129,7 @@ final class SSHSession: @unchecked Sendable {
         let writer = lock.withLock { input }
         // Written from a thread of its own: a large program must not wait for its answer to be read.
         let sent = DispatchSemaphore(value: 0)
+        lock.withLock { writing = sent }
         Thread.detachNewThread {
             var bytes = Array(message.utf8)[...]
             while !bytes.isEmpty && writer >= 0 {
@@ -181,6 +186,7 @@ final class SSHSession: @unchecked Sendable {
         err.removeSubrange(err.startIndex..<errEnd!.upperBound)
         lock.unlock()
         sent.wait()
+        lock.withLock { writing = nil }
         return answer
     }
 
@@ -231,6 +237,18 @@ final class SSHSession: @unchecked Sendable {
     /// Ends the session: its shell reads the end of its input and exits, and ssh with it.
     /// Killed if it has not gone within `grace` seconds.
     func finish(grace: Double = 10) {
+        if let writer = lock.withLock({ writing }) {
+            // A message still being written when its session died: ssh is gone or going, so the
+            // write fails (EPIPE) at once; if it does not, ssh is made to go.
+            if writer.wait(timeout: .now() + grace) == .timedOut {
+                Glibc.kill(pid, SIGKILL)
+                if writer.wait(timeout: .now() + 5) == .timedOut {
+                    // Never observed: keep the descriptor open rather than risk writing to a reused one.
+                    lock.withLock { input = -1 }
+                }
+            }
+            lock.withLock { writing = nil }
+        }
         lock.withLock {
             if input >= 0 { close(input) }
             input = -1
