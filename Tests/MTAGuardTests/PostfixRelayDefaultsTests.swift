@@ -214,6 +214,15 @@ import Testing
         #expect(plan.stdout.contains("+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, permit, reject_unauth_destination"), "\(plan)")
         #expect(!plan.stdout.contains("+smtpd_relay_restrictions"), "\(plan)")
 
+        // A postconf that fails (here: it cannot read its configuration) is said, and with no
+        // version known the classes disagree: 수동 확인, never 양호.
+        try Data("#!/bin/sh\necho 'postconf: fatal: open /etc/postfix/main.cf: Permission denied' >&2\nexit 1\n".utf8).write(to: URL(fileURLWithPath: shim))
+        let failing = try mtaguard(["check", "--item", "U-47", "-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath, "--limit", "pfold",
+                                    "--connect-timeout", "60", "--format", "json"], backups: backups.path)
+        let failed = try #require(try checkEvidence(failing.stdout).first { $0["file"] as? String == "/etc/postfix/main.cf" }, "\(failing)")
+        #expect(failed["status"] as? String == "review", "\(failed)")
+        #expect((failed["note"] as? String ?? "").contains("postconf -d could not be asked on the host: postconf -d failed: exit status 1 postconf: fatal: open /etc/postfix/main.cf: Permission denied"), "\(failed)")
+
         // Offline, the version is not known and the versions disagree: 수동 확인.
         let image = try TempDir("pfdefaults-root")
         defer { image.remove() }
