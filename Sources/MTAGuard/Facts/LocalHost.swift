@@ -82,6 +82,7 @@ public struct LocalHost: Host {
         }
         let (family, release) = identify()
         let tables = try request.postfixTables.map { try postfixTables(mainCF: $0, files: files) }
+        let access = try request.sendmailAccess.map { try sendmailAccess(cf: $0, files: files) }
         guard root == nil else {
             // An offline image has no running services to ask.
             let initSystem: InitSystem = switch family {
@@ -96,6 +97,7 @@ public struct LocalHost: Host {
             facts.metadata = metas
             facts.metadataIssues = issues
             facts.postfixTables = tables
+            facts.sendmailAccess = access
             facts.eximIncludes = includes
             facts.live = false
             return facts
@@ -118,6 +120,7 @@ public struct LocalHost: Host {
         facts.owners = versions.owners
         facts.listening = RemoteScript.Listeners(output: out.stdout, marker: script.marker).facts
         facts.postfixTables = tables
+        facts.sendmailAccess = access
         return facts
     }
 
