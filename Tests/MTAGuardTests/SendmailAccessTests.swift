@@ -244,6 +244,39 @@ import Testing
         #expect(note.contains(expected), "\(name): \(note)")
     }
 
+    /// The cf's lines and a map's text as sendmail and makemap read them, one case per thing
+    /// the real sendmail taught: class R takes only the first word of a file's line (a second
+    /// word relayed nothing); `relay` relays like `RELAY`, `RELAY extra` does not; the longest
+    /// prefix answers, tagged before untagged; makemap keeps a key's first line.
+    @Test func cfAndMapAreReadAsSendmailReadsThem() {
+        let lines = SendmailAccessFacts.lines(
+            "# Kaccess hash /commented\nK access btree -o -T<TMPF> /etc/mail/access.db\nFR-o/etc/mail/relay-domains\n"
+                + "F{R} /etc/mail/more %[0-9.]\nFR|/bin/cat x\nCRpartner.example 192.0.2\n")
+        let map = SendmailAccessFacts.accessMap(lines)
+        #expect(map?.mapClass == "btree" && map?.file == "/etc/mail/access.db" && map?.line == 2)
+        #expect(SendmailAccessFacts.source(mapClass: "btree", file: "/etc/mail/access.db") == .init(path: "/etc/mail/access", suffix: ".db"))
+        #expect(SendmailAccessFacts.source(mapClass: "ldap", file: "/x") == nil)
+        let files = SendmailAccessFacts.classFiles(lines)
+        #expect(files.map(\.file) == ["/etc/mail/relay-domains", "/etc/mail/more", nil])
+        #expect(files.prefix(2).map(\.pattern) == [false, true])
+        #expect(SendmailAccessFacts.classEntries(lines).map(\.entry) == ["partner.example", "192.0.2"])
+
+        let entries = SendmailAccessMap.entries(
+            "Connect:203.0.113 relay\nConnect:203.0.113.9 REJECT\n203.0.113.9 RELAY\n198 RELAY extra\nconnect:203.0.113 OK\n # indented\n")
+        #expect(entries.map(\.key) == ["connect:203.0.113", "connect:203.0.113.9", "203.0.113.9", "198"])
+        #expect(SendmailAccessMap.answer(for: "203.0.113.9", in: entries)?.value == "REJECT")
+        #expect(SendmailAccessMap.answer(for: "203.0.113.7", in: entries)?.relays == true)
+        #expect(SendmailAccessMap.answer(for: "198.51.100.7", in: entries)?.relays == false)
+
+        var facts = PostfixTableFacts()
+        facts.files["/etc/mail/relay-domains"] = .read(
+            FileSnapshot(path: "/etc/mail/relay-domains", bytes: Data("partner.example 8\n#9\n".utf8), mode: 0o644, uid: 0, gid: 0))
+        let judged = SendmailAccessMap.judge(
+            cf: SendmailAccessFacts.lines("FR-o /etc/mail/relay-domains\n"), cfFile: "/etc/mail/sendmail.cf", facts: facts, mailFrom: false)
+        #expect(judged.opens.isEmpty && judged.review.isEmpty, "the second word, 8, is not in class R: \(judged.opens.map(\.note))")
+        #expect(judged.limited.count == 2, "\(judged.limited)")
+    }
+
     /// The facts script reads the map and class R files the cf names, as the Swift reader
     /// names them for `--root`; hostile names (`$(…)`, quotes, `..`) are data, never run; a
     /// compiled map older than its source is stale; a map the login cannot read is said.
