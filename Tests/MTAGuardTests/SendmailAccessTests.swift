@@ -195,6 +195,10 @@ import Testing
         (nil, "# relay for\n192.0.2.7\npartner.example 198.51.100\n", "", "pass", "one address",
          [(Query(address: "192.0.2.7"), true), (Query(address: "198.51.100.7"), false), (Query(), false), (Query(recipient: "probe@partner.example"), true)]),
         (nil, "net\n", "", "fail", "top-level domain 'net'", [(Query(recipient: "probe@elsewhere.net"), true)]),
+        // IPv6 prefixes: ruleset A strips a group at a time ("::1" first).
+        ("Connect:IPv6:2001:db8\tRELAY\n", nil, "", "fail", "whole IPv6 range", [(Query(address: "IPv6:2001:db8::1"), true), (Query(), false)]),
+        ("Connect:IPv6:2001:db8:1:2:3\tRELAY\n", nil, "", "pass", "small IPv6 network",
+         [(Query(address: "IPv6:2001:db8:1:2:3::1"), true), (Query(address: "IPv6:2001:db8::1"), false)]),
     ] as [(String?, String?, String, String, String, [(Query, Bool)])])
     func namesRecipientsSendersAndClassR(map: String?, classR: String?, features: String, status: String, phrase: String, queries: [(Query, Bool)]) throws {
         let site = try Self.site(map: map ?? "", classR: classR, features: features)
