@@ -263,6 +263,7 @@ import Testing
         let files = SendmailAccessFacts.classFiles(lines)
         #expect(files.map(\.file) == ["/etc/mail/relay-domains", "/etc/mail/more", nil])
         #expect(files.prefix(2).map(\.pattern) == [false, true])
+        #expect(files.map(\.optional) == [true, false, false])
         #expect(SendmailAccessFacts.classEntries(lines).map(\.entry) == ["partner.example", "192.0.2"])
 
         let entries = SendmailAccessMap.entries(
@@ -279,6 +280,12 @@ import Testing
             cf: SendmailAccessFacts.lines("FR-o /etc/mail/relay-domains\n"), cfFile: "/etc/mail/sendmail.cf", facts: facts, mailFrom: false)
         #expect(judged.opens.isEmpty && judged.review.isEmpty, "the second word, 8, is not in class R: \(judged.opens.map(\.note))")
         #expect(judged.limited.count == 2, "\(judged.limited)")
+        // A class R file that is not there: nothing where -o makes it optional, else for a person.
+        facts.files["/etc/mail/relay-domains"] = .absent
+        for (line, review) in [("FR-o /etc/mail/relay-domains\n", false), ("FR/etc/mail/relay-domains\n", true)] {
+            let j = SendmailAccessMap.judge(cf: SendmailAccessFacts.lines(line), cfFile: "/etc/mail/sendmail.cf", facts: facts, mailFrom: false)
+            #expect(j.review.contains { $0.contains("/etc/mail/relay-domains does not exist") } == review, "\(line): \(j.review)")
+        }
     }
 
     /// The facts script reads the map and class R files the cf names, as the Swift reader

@@ -239,7 +239,7 @@ extension SendmailAccessMap {
                 review.append("\(named): sendmail takes from \(file) what the scanf pattern matches, which mtaguard does not evaluate; the hosts it lists relay")
                 continue
             }
-            if case .absent? = facts?.files[file], f.text.contains("-o") { continue }
+            if case .absent? = facts?.files[file], f.optional { continue }
             switch read(PostfixTableFacts.Reference(path: file, suffix: ""), named: named, facts: facts) {
             case .success(let text):
                 // The first word of each line, as sendmail 8.17's fileclass takes it (seen: a
@@ -266,6 +266,8 @@ extension SendmailAccessMap {
         let text: String
         switch facts.files[place] {
         case nil: return .failure(Unread(text: "\(named): \(place) was not read (mtaguard reads at most \(SendmailAccessFacts.maxFiles) files, by absolute path)"))
+        case .absent? where ref.suffix.isEmpty:
+            return .failure(Unread(text: "\(named): \(place) does not exist, and the line does not make it optional (-o): sendmail says it cannot open it"))
         case .absent?:
             return .failure(Unread(text: "\(named): its source \(place) does not exist, so what sendmail answers from \(place)\(ref.suffix) cannot be read (makemap -u to see it; keep the source beside it)"))
         case .unread(let why)?: return .failure(Unread(text: "\(named): \(place) \(why)"))

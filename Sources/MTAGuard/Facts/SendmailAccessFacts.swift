@@ -33,6 +33,8 @@ enum SendmailAccessFacts {
         var file: String?
         /// A scanf pattern after the file: sendmail takes only what it matches.
         var pattern: Bool
+        /// `-o`: a file that is not there is no error (the class stays empty).
+        var optional: Bool
         var line: Int
         var text: String
     }
@@ -76,8 +78,9 @@ enum SendmailAccessFacts {
             guard rest.hasPrefix("F") else { return nil }
             rest = rest.dropFirst()
             if rest.hasPrefix("{R}") { rest = rest.dropFirst(3) } else if rest.hasPrefix("R") { rest = rest.dropFirst() } else { return nil }
-            var w = words(rest)
+            var w = words(rest), optional = false
             while let first = w.first, first.hasPrefix("-") {
+                if first.dropFirst().first == "o" { optional = true }
                 // `-o` may be glued to the file: `FR-o/etc/mail/relay-domains`.
                 let glued = first.dropFirst(2)
                 w.removeFirst()
@@ -85,7 +88,8 @@ enum SendmailAccessFacts {
             }
             guard let path = w.first else { return nil }
             let program = path.hasPrefix("|")
-            return ClassFile(file: program ? nil : PostfixTableFacts.checkedPath(String(path)), pattern: w.count > 1, line: number, text: text)
+            return ClassFile(
+                file: program ? nil : PostfixTableFacts.checkedPath(String(path)), pattern: w.count > 1, optional: optional, line: number, text: text)
         }
     }
 
