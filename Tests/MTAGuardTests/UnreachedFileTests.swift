@@ -111,6 +111,16 @@ import Testing
         }
     }
 
+    /// `Bench.check` on both sides, each expected to exit 2 (findings) with the same findings:
+    /// those findings, as `judged` gives them.
+    static func agreedFindings(_ bench: Bench, _ item: String, asRoot: Bool = false) throws -> [String] {
+        let (overSSH, fromRoot) = try bench.check(item, asRoot: asRoot)
+        let a = try UnreachedFileTests().judged(overSSH.stdout), b = try UnreachedFileTests().judged(fromRoot.stdout)
+        #expect(overSSH.status == 2 && fromRoot.status == 2, "\(overSSH)\n\(fromRoot)")
+        #expect(a == b, "ssh: \(a)\nroot: \(b)")
+        return a
+    }
+
     /// Per item of a JSON check: its status and its evidence notes, without the host.
     func judged(_ json: String) throws -> [String] {
         let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])

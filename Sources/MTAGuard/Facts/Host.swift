@@ -31,6 +31,8 @@ public struct HostFacts: Sendable {
     public var listening: ListenerFacts?
     /// The files a postfix main.cf names where relaying is decided (`FactsRequest.postfixTables`).
     public var postfixTables: PostfixTableFacts?
+    /// The access map and class R files a sendmail.cf names (`FactsRequest.sendmailAccess`).
+    public var sendmailAccess: PostfixTableFacts?
     /// What the `.include` files of `FactsRequest.eximIncludes` could not give (`EximIncludes`).
     public var eximIncludes = EximIncludeFacts()
 
@@ -92,6 +94,8 @@ public struct FactsRequest: Sendable, Equatable {
     public var listeners = false
     /// A postfix main.cf whose relay tables and mynetworks files are wanted too (`PostfixTableFacts`).
     public var postfixTables: String?
+    /// A sendmail.cf whose access map and class R files are wanted too (`SendmailAccessFacts`).
+    public var sendmailAccess: String?
     /// exim configuration files whose `.include` / `.include_if_exists` files are read too,
     /// recursively and bounded (`EximIncludes`); they land in `HostFacts.files`.
     public var eximIncludes: [String] = []

@@ -9,10 +9,23 @@ extension LocalHost {
     /// script reads them on a remote host (`RemoteScript.postfixTableReader`), under `--root`
     /// where there is one. A file that cannot be read is said, never an error of the host.
     func postfixTables(mainCF: String, files: [String: FileSnapshot?]) throws -> PostfixTableFacts {
-        var facts = PostfixTableFacts()
-        guard let snapshot = files[mainCF] ?? nil else { return facts }
+        guard let snapshot = files[mainCF] ?? nil else { return PostfixTableFacts() }
         let text = String(decoding: snapshot.bytes, as: UTF8.self)
-        for ref in PostfixTableFacts.references(mainCF: text, mainCFPath: mainCF) {
+        return try readTables(PostfixTableFacts.references(mainCF: text, mainCFPath: mainCF))
+    }
+
+    /// The access map and class R files `cf` (as read in `files`) names
+    /// (`SendmailAccessFacts.references`), read as `RemoteScript.sendmailAccessReader` reads them.
+    func sendmailAccess(cf: String, files: [String: FileSnapshot?]) throws -> PostfixTableFacts {
+        guard let snapshot = files[cf] ?? nil else { return PostfixTableFacts() }
+        return try readTables(SendmailAccessFacts.references(cf: String(decoding: snapshot.bytes, as: UTF8.self)))
+    }
+
+    /// Each referenced file, bounded, and its compiled file's state; a file that cannot be read
+    /// is said, never an error of the host.
+    func readTables(_ references: [PostfixTableFacts.Reference]) throws -> PostfixTableFacts {
+        var facts = PostfixTableFacts()
+        for ref in references {
             let real: String
             do {
                 real = try resolved(ref.path)

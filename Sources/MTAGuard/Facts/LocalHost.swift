@@ -86,6 +86,7 @@ public struct LocalHost: Host {
             tables?.imageVersion = version
             tables?.imageVersionSource = source
         }
+        let access = try request.sendmailAccess.map { try sendmailAccess(cf: $0, files: files) }
         guard root == nil else {
             // An offline image has no running services to ask.
             let initSystem: InitSystem = switch family {
@@ -100,6 +101,7 @@ public struct LocalHost: Host {
             facts.metadata = metas
             facts.metadataIssues = issues
             facts.postfixTables = tables
+            facts.sendmailAccess = access
             facts.eximIncludes = includes
             facts.live = false
             return facts
@@ -124,6 +126,7 @@ public struct LocalHost: Host {
         facts.listening = RemoteScript.Listeners(output: out.stdout, marker: script.marker).facts
         facts.postfixTables = tables
         facts.postfixTables?.readDefaults(from: out.stdout, marker: script.marker)
+        facts.sendmailAccess = access
         return facts
     }
 

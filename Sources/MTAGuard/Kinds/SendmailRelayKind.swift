@@ -43,7 +43,7 @@ struct SendmailRelayTarget: TargetKind, Equatable {
                 mta: mta, file: file, line: nil, text: "(no such file)", status: .notApplicable, advisory: advisory,
                 note: "\(file) is absent: sendmail is not configured here"))
         }
-        return source ? try judgeSource(tree, item: item) : try judgeCf(tree, item: item)
+        return source ? try judgeSource(tree, item: item) : try judgeCf(tree, item: item, access: context.facts.sendmailAccess)
     }
 
     /// Every node of the tree in order, with its line: comments by their text.
@@ -55,14 +55,19 @@ struct SendmailRelayTarget: TargetKind, Equatable {
         }
     }
 
-    private func judgeCf(_ tree: ConfigTree, item: String) throws -> Judgement {
+    private func judgeCf(_ tree: ConfigTree, item: String, access facts: PostfixTableFacts?) throws -> Judgement {
         let nodes = try lines(tree)
         switch SendmailRelay.judge(nodes.map(\.line)) {
         case .closed(let line, let text):
-            if let sender = SendmailRelay.senderRelay(nodes.map(\.line)) { return judgeSenderRelay(sender) }
+            let sender = SendmailRelay.senderRelay(nodes.map(\.line))
+            if let sender, case .localSender = sender { return judgeSenderRelay(sender) }
+            let active = nodes.map(\.line).filter { !$0.comment }.map { (number: $0.number, text: $0.text) }
+            let access = SendmailAccessMap.judge(cf: active, cfFile: file, facts: facts, mailFrom: sender != nil)
+            if let judged = judgeAccess(access, mappedSender: sender) { return judged }
+            let limited = access.limited.isEmpty ? "" : "; " + access.limited.joined(separator: "; ")
             return Judgement(Evidence(
                 mta: mta, file: file, line: line, text: text, status: .pass,
-                note: "relaying is closed: the check_rcpt rules refuse every recipient no relay check allowed"))
+                note: "relaying is closed: the check_rcpt rules refuse every recipient no relay check allowed" + limited))
         case .commentedOut(let line, let text):
             return Judgement(
                 Evidence(
@@ -83,8 +88,31 @@ struct SendmailRelayTarget: TargetKind, Equatable {
         }
     }
 
+    /// What the access map and class R open (`SendmailAccessMap`), though the deny rule is in
+    /// place; nil when they let no outside client relay. Never fixed: mtaguard does not edit the map.
+    private func judgeAccess(_ access: SendmailAccessMap.Judged, mappedSender: SendmailRelay.SenderRelay?) -> Judgement? {
+        let manual = "not fixed automatically: mtaguard never edits the access map or class R; remove or narrow the entry, rebuild the map with makemap and restart sendmail"
+        let more = { (n: Int) in n > 1 ? " (and \(n - 1) more such entr\(n > 2 ? "ies" : "y"))" : "" }
+        if let o = access.opens.first {
+            return Judgement(Evidence(
+                mta: mta, file: o.file, line: o.line, text: o.text, status: .fail,
+                note: "relaying is open: \(o.note)\(more(access.opens.count)); \(manual)"))
+        }
+        if let o = access.opensPrivate.first {
+            return Judgement(Evidence(
+                mta: mta, file: o.file, line: o.line, text: o.text, status: .fail,
+                note: "relaying is open to a whole private range: \(o.note)\(more(access.opensPrivate.count)); \(manual)"))
+        }
+        guard !access.review.isEmpty else { return nil }
+        if let mappedSender { return judgeSenderRelay(mappedSender, unread: access.review.joined(separator: "; ")) }
+        return Judgement(Evidence(
+            mta: mta, file: file, line: nil, text: "(access map / class R)", status: .review,
+            note: "the check_rcpt rules refuse what no relay check allowed, but whether the access map or class R lets outside clients relay could not be established: "
+                + access.review.joined(separator: "; ")))
+    }
+
     /// Relaying that the client's own sender opens, though the deny rule is in place.
-    private func judgeSenderRelay(_ sender: SendmailRelay.SenderRelay) -> Judgement {
+    private func judgeSenderRelay(_ sender: SendmailRelay.SenderRelay, unread: String = "") -> Judgement {
         let rebuild = "not fixed in the cf: remove the feature from the .mc (mtaguard does, where the .mc is a target), rebuild sendmail.cf from it with m4 and restart sendmail"
         switch sender {
         case .localSender(let line, let text):
@@ -96,7 +124,7 @@ struct SendmailRelayTarget: TargetKind, Equatable {
             return Judgement(Evidence(
                 mta: mta, file: file, line: line, text: text, status: .review,
                 note: "relaying is open to any client that gives a sender the access map says RELAY for (FEATURE(`relay_mail_from')): the sender is the client's to choose; "
-                    + "mtaguard does not read the access map: look at its From: entries with RELAY (makemap -u hash /etc/mail/access), and remove the feature unless it has none"))
+                    + "the map could not be read: \(unread); look at its From: entries with RELAY (makemap -u hash /etc/mail/access), and remove the feature unless it has none"))
         }
     }
 
@@ -142,7 +170,7 @@ struct SendmailRelayTarget: TargetKind, Equatable {
             return Judgement(Evidence(
                 mta: mta, file: file, line: mapped.line.number, text: mapped.line.text, status: .review, advisory: true,
                 note: "FEATURE(`relay_mail_from') builds a cf that relays for any client giving a sender the access map says RELAY for "
-                    + "(the sender is the client's to choose); mtaguard does not read the access map: look at its From: entries with RELAY"))
+                    + "(the sender is the client's to choose); the map's entries are judged on the cf (sendmail.cf), whose Kaccess line names it: look there"))
         }
         return Judgement(Evidence(
             mta: mta, file: file, line: nil, text: "(no FEATURE(`promiscuous_relay'), FEATURE(`relay_local_from') or FEATURE(`relay_mail_from'))",

@@ -146,6 +146,7 @@ public struct Planner: Sendable {
             request.eximIncludes = Array(Set(playbooks.flatMap(\.targets).flatMap(\.eximConfigs))).sorted()
             for check in checks { check.request(&request, mode: mode) }
             request.postfixTables = playbooks.flatMap(\.targets).lazy.compactMap { ($0 as? PostfixRelayTarget)?.file }.first
+            request.sendmailAccess = playbooks.flatMap(\.targets).lazy.compactMap { $0 as? SendmailRelayTarget }.first { !$0.source }?.file
             var start = ContinuousClock.now
             let facts = try await host.facts(request)
             plan.phases.facts = Phases.since(start)

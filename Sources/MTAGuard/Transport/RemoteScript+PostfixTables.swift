@@ -18,6 +18,16 @@ extension RemoteScript {
           fi
           if [ -n "$mtg_cn" ]; then echo "$M compiled stale $mtg_cm"; else echo "$M compiled current $mtg_cm"; fi
         }
+        # mtg_pfread SUFFIX FILE: FILE as mtg_file reads it, at most PostfixTableFacts.maxBytes,
+        # then its compiled file FILE.SUFFIX (none for -).
+        mtg_pfread() {
+          if [ -f "$2" ] && [ -r "$2" ] && [ ! -h "$2" ]; then
+            mtg_n=$(wc -c <"$2" 2>/dev/null | tr -d ' ')
+            if [ "${mtg_n:-0}" -gt \(PostfixTableFacts.maxBytes) ]; then echo "$M toolarge $mtg_n"; return; fi
+          fi
+          mtg_file "$2"
+          case $1 in -) ;; *) mtg_pfcompiled "$2" "$2$1";; esac
+        }
         mtg_pftables() {
           if [ ! -f "$1" ] || [ ! -r "$1" ]; then return 0; fi
           mtg_awk='awk'
@@ -64,12 +74,7 @@ extension RemoteScript {
               }
             }' "$1" 2>/dev/null | head -n \(PostfixTableFacts.maxFiles) | while read -r mtg_x mtg_f; do
             echo "$M pfref $mtg_f"
-            if [ -f "$mtg_f" ] && [ -r "$mtg_f" ] && [ ! -h "$mtg_f" ]; then
-              mtg_n=$(wc -c <"$mtg_f" 2>/dev/null | tr -d ' ')
-              if [ "${mtg_n:-0}" -gt \(PostfixTableFacts.maxBytes) ]; then echo "$M toolarge $mtg_n"; continue; fi
-            fi
-            mtg_file "$mtg_f"
-            case $mtg_x in -) ;; *) mtg_pfcompiled "$mtg_f" "$mtg_f$mtg_x";; esac
+            mtg_pfread "$mtg_x" "$mtg_f"
           done
         }
 

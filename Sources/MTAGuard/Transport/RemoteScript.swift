@@ -401,9 +401,11 @@ struct RemoteScript {
         for (i, path) in metadata.enumerated() {
             s += "echo \"$M stat \(i)\"; mtg_stat \(path)\n"
         }
+        if request.postfixTables != nil || request.sendmailAccess != nil { s += Self.postfixTableReader }
         if let mainCF = request.postfixTables {
-            s += Self.postfixTableReader + Self.postfixDefaultsProbe + "echo \"$M pftables\"; mtg_pfdefaults; mtg_pftables \(mainCF)\n"
+            s += Self.postfixDefaultsProbe + "echo \"$M pftables\"; mtg_pfdefaults; mtg_pftables \(mainCF)\n"
         }
+        if let cf = request.sendmailAccess { s += Self.sendmailAccessReader + "echo \"$M smaccess\"; mtg_smaccess \(cf)\n" }
         s += "echo \"$M done\"\n"
         return Self.script(s)
     }
@@ -424,6 +426,7 @@ struct RemoteScript {
         var listeners = Self.Listeners()
         var files: [String: FileSnapshot?] = [:]
         var tables: PostfixTableFacts?, tableRef: String?
+        var access: PostfixTableFacts?, accessRef: String?
         var includeFacts = EximIncludeFacts()
         /// Inside an `incfile` record: what the host could not read is the include's concern.
         var included = false
@@ -450,25 +453,30 @@ struct RemoteScript {
                 tables?.readDefaults(word, arg)
                 continue
             }
-            if word == "pfref" {
-                // A file main.cf names (mtg_pftables, last before done): what the host sends
-                // is believed only as a checked path; its failures are facts, not errors.
-                tableRef = PostfixTableFacts.checkedPath(arg) ?? ""
-                if tables == nil { tables = PostfixTableFacts() }
+            if word == "smaccess" { (access, tableRef) = (PostfixTableFacts(), nil) }
+            if word == "pfref" || word == "smref" {
+                // A file main.cf or sendmail.cf names (mtg_pftables, mtg_smaccess, last before
+                // done): what the host sends is believed only as a checked path; its failures
+                // are facts, not errors.
+                (tableRef, accessRef) = word == "pfref" ? (PostfixTableFacts.checkedPath(arg) ?? "", nil) : (nil, PostfixTableFacts.checkedPath(arg) ?? "")
+                if word == "pfref", tables == nil { tables = PostfixTableFacts() }
+                if word == "smref", access == nil { access = PostfixTableFacts() }
                 continue
             }
-            if let ref = tableRef, word != "done" {
+            if let ref = tableRef ?? accessRef, word != "done" {
+                var read = (tableRef != nil ? tables : access) ?? PostfixTableFacts()
                 if word == "meta" {
                     meta = try Self.parseLsLine(arg, host: host, path: ref)
                     hex = []
                     collecting = true
                 } else if word == "end", let m = meta, !ref.isEmpty, hex.count <= PostfixTableFacts.maxBytes {
                     collecting = false
-                    tables?.files[ref] = .read(FileSnapshot(path: ref, bytes: Data(hex), mode: m.mode, uid: m.uid, gid: m.gid))
+                    read.files[ref] = .read(FileSnapshot(path: ref, bytes: Data(hex), mode: m.mode, uid: m.uid, gid: m.gid))
                 } else if !ref.isEmpty {
                     collecting = false
-                    tables?.read(word, arg, path: ref)
+                    read.read(word, arg, path: ref)
                 }
+                if tableRef != nil { tables = read } else { access = read }
                 continue
             }
             if included, let problem = try Self.includeProblem(word, arg, path: path, host: host) {
@@ -577,6 +585,7 @@ struct RemoteScript {
         facts.owners = versions.owners
         facts.listening = listeners.facts
         facts.postfixTables = tables
+        facts.sendmailAccess = access
         facts.eximIncludes = includeFacts
         return facts
     }
