@@ -71,6 +71,12 @@ import Testing
         Case(description: "a constant condition", acl: "  accept\n    condition = yes", outcome: .open),
         Case(description: "a condition mtaguard cannot evaluate, behind a require",
              acl: "  require\n    condition = ${if eq{$acl_m_x}{1}}\n  accept", outcome: .unknown),
+        // An accept that may accept: refusing after it is not closed (exim relays where the
+        // condition holds for everyone).
+        Case(description: "an accept with a condition mtaguard cannot evaluate, then the implicit deny",
+             acl: "  accept\n    !condition = ${if eq{$acl_m_relay}{yes}}", outcome: .unknown),
+        Case(description: "an accept with a condition mtaguard cannot evaluate, then the world",
+             acl: "  accept\n    condition = ${if eq{$acl_m_relay}{yes}}\n  accept\n    hosts = *", outcome: .open),
     ]
 
     @Test(arguments: cases)

@@ -10,9 +10,10 @@ import Foundation
 /// `verify = reverse_host_lookup`; TLS where exim offers it, `encrypted`; the local part of the
 /// recipient, `local_parts`): the ACL is run once for each choice, and relaying is open when
 /// one of them is accepted. Conditions that depend on more than that (`condition` other than a
-/// constant, `dnslists`, lookups) are unknown: an accept or a deny with one is passed (it
-/// accepts or refuses some attempts, not the relay as such), and an open accept behind a
-/// `require` with one is not claimed open.
+/// constant or a lookup of the client's address, `dnslists`, `acl`) are unknown: a deny with
+/// one is passed (it refuses some attempts, not the relay as such); an accept with one may
+/// accept, so what refuses after it does not make relaying closed, and an open accept behind a
+/// `require` with one is not claimed open: both are for a person to decide.
 enum EximRelay {
     enum Truth: Equatable { case yes, no, unknown }
 
@@ -211,6 +212,11 @@ enum EximRelay {
     static func run(_ statements: [EximConfigReading.Statement], reading: EximConfigReading, envelope: EximRelayEnvelope) -> Run {
         var uncertain: EximConfigReading.Statement?
         var passed: [EximConfigReading.Statement] = []
+        /// An accept whose conditions mtaguard cannot evaluate, passed over.
+        var unknownAccept: EximConfigReading.Statement?
+        func refusal(_ s: EximConfigReading.Statement?) -> Run {
+            unknownAccept.map { .uncertain($0, behind: $0) } ?? .refused(s)
+        }
         for s in statements {
             switch s.verb {
             case "accept", "discard":
@@ -218,10 +224,12 @@ enum EximRelay {
                 let split = s.values.firstIndex { $0.name == "endpass" } ?? s.values.endIndex
                 let before = truth(of: s.values[..<split], reading: reading, envelope: envelope)
                 let after = truth(of: s.values[split...], reading: reading, envelope: envelope)
-                // An unknown accept is passed; with endpass it may deny instead, as a require may.
+                // An unknown accept may accept: what refuses after it is not the verdict. With
+                // endpass it may deny instead, as a require may.
+                if before == .unknown && after != .no && unknownAccept == nil { unknownAccept = s }
                 if before == .unknown && split != s.values.endIndex && after != .yes && uncertain == nil { uncertain = s }
                 guard before == .yes else { continue }
-                if after == .no { return uncertain.map { .uncertain(s, behind: $0) } ?? .refused(s) }
+                if after == .no { return refusal(s) }
                 if after == .unknown { return .uncertain(s, behind: uncertain ?? s) }
                 if let u = uncertain { return .uncertain(s, behind: u) }
                 return .accepted(s, passed: passed)
@@ -229,10 +237,10 @@ enum EximRelay {
                 // One that depends on more than the client, the domain and authentication (a DNS
                 // list, a lookup) refuses some attempts, not the relay: it is passed, as exim
                 // passes it for an ordinary recipient.
-                if truth(of: s.values[...], reading: reading, envelope: envelope) == .yes { return .refused(s) }
+                if truth(of: s.values[...], reading: reading, envelope: envelope) == .yes { return refusal(s) }
             case "require":
                 switch truth(of: s.values[...], reading: reading, envelope: envelope) {
-                case .no: return .refused(s)
+                case .no: return refusal(s)
                 case .unknown: if uncertain == nil { uncertain = s }
                 case .yes: passed.append(s)
                 }
@@ -240,7 +248,7 @@ enum EximRelay {
                 continue
             }
         }
-        return .refused(nil)
+        return refusal(nil)
     }
 
     static func judge(_ reading: EximConfigReading) -> (Verdict, EximConfigReading.Statement?) {
@@ -274,6 +282,10 @@ enum EximRelay {
             case .refused(let s):
                 if !refusals.contains(where: { $0?.line == s?.line && $0?.file == s?.file }) { refusals.append(s) }
             }
+        }
+        if let (s, u, envelope) = uncertain, s.line == u.line, s.file == u.file {
+            return (Verdict(outcome: .unknown, file: s.file, line: s.line, text: s.text,
+                            reason: "ACL \(name) accepts an outside recipient\(at(s)) for one \(envelope) if that statement's conditions hold, and they depend on more than the client and the domain"), s)
         }
         if let (s, u, envelope) = uncertain {
             return (Verdict(outcome: .unknown, file: s.file, line: s.line, text: s.text,
