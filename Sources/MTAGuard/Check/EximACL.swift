@@ -142,8 +142,9 @@ struct EximConfigReading {
         let file: String
         let line: Int?
         let text: String?
-        /// Each condition and modifier with its value (macros replaced) and its node.
-        var values: [(name: String, value: String, node: String)] = []
+        /// Each condition and modifier with its value (macros replaced) and its node; `negated`:
+        /// written `!name = value` (exim inverts the condition's result).
+        var values: [(name: String, value: String, node: String, negated: Bool)] = []
         var treePath = ""
     }
     /// A named list (`hostlist relay_from_hosts = …`): `node` holds its value.
@@ -382,7 +383,8 @@ struct EximConfigReading {
             var statement = Statement(verb: label, conditions: conditions, file: tree.file, line: line, text: tree.sourceLine(line))
             statement.treePath = tree.path
             for (child, name) in zip(children, conditions) {
-                statement.values.append((name, expand(Self.logical(try tree.value(child) ?? "")), child))
+                let negated = try !tree.wrap { try tree.augeas.match(child + "/not") }.isEmpty
+                statement.values.append((name, expand(Self.logical(try tree.value(child) ?? "")), child, negated))
             }
             statements.append(statement)
         }

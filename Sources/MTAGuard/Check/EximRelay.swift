@@ -2,18 +2,20 @@ import Foundation
 
 /// Whether exim relays for everyone: its RCPT ACL run, as exim runs it, for a client outside
 /// the host's networks that has not authenticated, asking for a recipient in an outside domain
-/// (one that exists). Named host and domain lists are followed (`+relay_from_hosts`), macros
-/// replaced, `.ifdef` followed (`EximConfigReading`). The client is an attacker: what it sends
-/// is its own to choose (the sender, and so `verify = sender` with the null sender, `senders`;
-/// the HELO name and its own DNS, `verify = helo`, `verify = reverse_host_lookup`; the local
-/// part of the recipient, `local_parts`), so such a condition opens an accept and a require
-/// and never closes a deny. Conditions that depend on more than that (`condition`, `dnslists`,
-/// lookups, TLS) are unknown: an accept or a deny with one is passed (it accepts or refuses
-/// some attempts, not the relay as such), and an open accept behind a `require` with one is
-/// not claimed open.
+/// (one that exists and that the configuration does not name). Named host and domain lists are
+/// followed (`+relay_from_hosts`), macros replaced, `.ifdef` followed (`EximConfigReading`),
+/// `!` before a condition inverts it. The client is an attacker: what it sends is its own to
+/// choose (`EximRelayEnvelope`: its address family, the sender, the null sender included, and
+/// so `verify = sender` and `senders`; the HELO name and its own DNS, `verify = helo`,
+/// `verify = reverse_host_lookup`; TLS where exim offers it, `encrypted`; the local part of the
+/// recipient, `local_parts`): the ACL is run once for each choice, and relaying is open when
+/// one of them is accepted. Conditions that depend on more than that (`condition` other than a
+/// constant or a lookup of the client's address, `dnslists`, `acl`) are unknown: a deny with
+/// one is passed (it refuses some attempts, not the relay as such); an accept with one may
+/// accept, so what refuses after it does not make relaying closed, and an open accept behind a
+/// `require` with one is not claimed open: both are for a person to decide.
 enum EximRelay {
-    /// `attacker`: the client makes it true or false as it pleases.
-    enum Truth: Equatable { case yes, no, unknown, attacker }
+    enum Truth: Equatable { case yes, no, unknown }
 
     struct Verdict: Equatable {
         enum Outcome: String, Equatable { case closed, open, unknown }
@@ -58,82 +60,195 @@ enum EximRelay {
         return (sep, out.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 
-    /// Items that stand for every address.
-    static func isWorldHost(_ item: String) -> Bool {
-        ["*", "0.0.0.0/0", "0/0", "::/0", "::0/0", "0.0.0.0/0.0.0.0"].contains(item)
+    /// A list item without its leading `!`s, and whether they negate it.
+    static func unnegated(_ raw: String) -> (item: String, negated: Bool) {
+        var item = raw
+        var negated = false
+        while item.hasPrefix("!") {
+            negated.toggle()
+            item = String(item.dropFirst()).trimmingCharacters(in: .whitespaces)
+        }
+        return (item, negated)
     }
 
-    /// Whether `list` matches an outside client (`hosts`) or an outside domain (`domains`),
-    /// first match deciding; no match is a match when the last item is negative (spec 10.21).
-    static func matches(_ list: String, kind: String, lists: [String: EximConfigReading.NamedList], depth: Int = 0) -> Truth {
+    /// Items that stand for every address (of one family or both).
+    static func isWorldHost(_ item: String) -> Bool {
+        item == "*" || ipv4World.contains(item) || ipv6World.contains(item)
+    }
+    static let ipv4World: Set<String> = ["0.0.0.0/0", "0/0", "0.0.0.0/0.0.0.0"]
+    static let ipv6World: Set<String> = ["::/0", "::0/0"]
+
+    /// Whether `list` matches an outside client (`hosts`) of `family` (either family: nil) or an
+    /// outside domain (`domains`), first match deciding; no match is a match when the last item
+    /// is negative (spec 10.21). An IPv4 network never matches an IPv6 client, nor the reverse.
+    static func matches(
+        _ list: String, kind: String, lists: [String: EximConfigReading.NamedList], family: EximRelayEnvelope.Family? = nil, depth: Int = 0
+    ) -> Truth {
         let all = items(list).items
         for raw in all {
-            var item = raw
-            var negated = false
-            while item.hasPrefix("!") {
-                negated.toggle()
-                item = String(item.dropFirst()).trimmingCharacters(in: .whitespaces)
-            }
+            let (item, negated) = EximRelay.unnegated(raw)
             let hit: Truth
             if item.hasPrefix("+") {
                 let name = String(item.dropFirst())
                 guard depth < 8, let named = lists[kind + "list " + name] else { return .unknown }
-                hit = matches(named.setting.value, kind: kind, lists: lists, depth: depth + 1)
-            } else if item.contains("$") || item.hasPrefix("/") || item.contains(";") || item.hasPrefix("^") || item.hasPrefix("net") && item.contains("-") {
+                hit = matches(named.setting.value, kind: kind, lists: lists, family: family, depth: depth + 1)
+            } else if isClientLookup(item) || item.contains(";") && !item.contains("$") {
+                // A lookup lists the hosts or domains an admin trusts: not the attacker's
+                // address, nor the outside domain it picks (as a literal address is not).
+                hit = .no
+            } else if item.contains("$") || item.hasPrefix("/") || item.hasPrefix("^") || item.hasPrefix("net") && item.contains("-") {
                 hit = .unknown
             } else if kind == "host" {
-                hit = isWorldHost(item) ? .yes : .no
+                switch family {
+                case nil: hit = isWorldHost(item) ? .yes : .no
+                case .ipv4: hit = item == "*" || ipv4World.contains(item) ? .yes : .no
+                case .ipv6: hit = item == "*" || ipv6World.contains(item) ? .yes : .no
+                }
             } else {
                 hit = item == "*" ? .yes : .no
             }
             switch hit {
             case .yes: return negated ? .no : .yes
-            case .unknown, .attacker: return .unknown
+            case .unknown: return .unknown
             case .no: continue
             }
         }
         return all.last?.hasPrefix("!") == true ? .yes : .no
     }
 
-    /// One condition, for the outside, unauthenticated client and the outside recipient.
-    static func truth(_ name: String, _ value: String, lists: [String: EximConfigReading.NamedList]) -> Truth {
+    /// `${lookup{$sender_host_address}TYPE{FILE}…}`: a lookup of the client's address (or name)
+    /// in a file; the attacker's address is not in it.
+    static func isClientLookup(_ text: String) -> Bool {
+        lookupOfClient.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+    /// The lookup's strings: `{FOUND}{NOT FOUND}` (group 2, 4), either may be missing.
+    nonisolated(unsafe) static let lookupOfClient = try! NSRegularExpression(
+        pattern: #"^\$\{lookup\{\$sender_host_(?:address|name)\}[a-z0-9*-]+\{[^{}$]*\}(\{([^{}]*)\}(\{([^{}]*)\})?)?\}$"#)
+
+    /// The string a lookup of the client's address expands to for an attacker, who is not in
+    /// the file: the not-found string, else empty; nil for any other text.
+    static func clientLookupMisses(_ text: String) -> String? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard let m = lookupOfClient.firstMatch(in: t, range: NSRange(t.startIndex..., in: t)) else { return nil }
+        guard let r = Range(m.range(at: 4), in: t) else { return "" }
+        return String(t[r])
+    }
+
+    /// Whether exim offers STARTTLS to a client of `family`: `tls_advertise_hosts` is `*` unless
+    /// set, and exim 4.93 and later make a certificate of their own when none is configured.
+    static func tlsOffered(_ reading: EximConfigReading, family: EximRelayEnvelope.Family) -> Truth {
+        guard let setting = reading.settings["tls_advertise_hosts"] else { return .yes }
+        return matches(setting.value, kind: "host", lists: reading.lists, family: family)
+    }
+
+    /// One condition (not negated), for the outside, unauthenticated client's `envelope` and the
+    /// outside recipient.
+    static func truth(_ name: String, _ value: String, reading: EximConfigReading, envelope e: EximRelayEnvelope) -> Truth {
+        let lists = reading.lists
         switch name {
-        case "hosts": return matches(value, kind: "host", lists: lists)
+        case "hosts": return matches(value, kind: "host", lists: lists, family: e.family)
         case "domains": return matches(value, kind: "domain", lists: lists)
         case "authenticated": return .no
+        case "encrypted":
+            if tlsOffered(reading, family: e.family) == .unknown { return .unknown }
+            return e.tls ? (value.trimmingCharacters(in: .whitespaces) == "*" ? .yes : .unknown) : .no
         case "verify":
-            // A real recipient verifies; the sender (the null sender verifies), the HELO name and
-            // the client's reverse DNS are the client's own.
+            // A real recipient verifies; the sender verifies or not as the client picks it (the
+            // null sender always does); the HELO name and the reverse DNS are the client's own.
             let what = value.trimmingCharacters(in: .whitespaces).lowercased()
             if what.hasPrefix("recipient") { return .yes }
-            return ["sender", "helo", "reverse_host_lookup"].contains(where: { what.hasPrefix($0) }) ? .attacker : .unknown
-        case "senders", "local_parts":
-            return .attacker
+            if what.hasPrefix("sender") { return e.sender == EximRelayEnvelope.unverifiable ? .no : .yes }
+            if what.hasPrefix("helo") || what.hasPrefix("reverse_host_lookup") { return e.dnsVerifies ? .yes : .no }
+            return .unknown
+        case "senders": return EximRelayEnvelope.matches(value, kind: "address", subject: e.sender, lists: lists)
+        case "local_parts": return EximRelayEnvelope.matches(value, kind: "localpart", subject: e.localPart, lists: lists)
+        case "condition":
+            // exim's condition: "yes", "true" or a non-zero number hold; "no", "false", "0" or
+            // empty do not (spec 44.26); anything to expand is not evaluated.
+            let v = (clientLookupMisses(value) ?? value).trimmingCharacters(in: .whitespaces).lowercased()
+            if ["yes", "true"].contains(v) || Int(v).map({ $0 != 0 }) == true { return .yes }
+            if ["no", "false", ""].contains(v) || Int(v) == 0 { return .no }
+            return .unknown
         default: return .unknown
         }
     }
 
-    /// A statement's conditions together: false when one is false; else unknown when one is;
-    /// else the attacker's when one is.
-    static func truth(of statement: EximConfigReading.Statement, lists: [String: EximConfigReading.NamedList]) -> Truth {
+    /// Conditions together, in order: false when one is false; else unknown when one is.
+    static func truth(
+        of values: ArraySlice<(name: String, value: String, node: String, negated: Bool)>, reading: EximConfigReading, envelope: EximRelayEnvelope
+    ) -> Truth {
         var result = Truth.yes
-        for v in statement.values where !EximConfigReading.modifiers.contains(v.name) && !v.name.hasPrefix("#") {
-            let negated = v.value.hasPrefix("!") && v.name != "hosts" && v.name != "domains"
-            var t = truth(v.name, negated ? String(v.value.dropFirst()) : v.value, lists: lists)
-            if negated { t = t == .yes ? .no : t == .no ? .yes : t }
+        for v in values where !EximConfigReading.modifiers.contains(v.name) && !v.name.hasPrefix("#") {
+            var t = truth(v.name, v.value, reading: reading, envelope: envelope)
+            if v.negated { t = t == .yes ? .no : t == .no ? .yes : t }
             if t == .no { return .no }
             if t == .unknown { result = .unknown }
-            if t == .attacker, result == .yes { result = .attacker }
         }
         return result
     }
 
-    /// The conditions of `statement` the client satisfies at will, for a reason.
-    static func chosen(_ statement: EximConfigReading.Statement, lists: [String: EximConfigReading.NamedList]) -> [String] {
-        statement.values.filter { v in
-            !EximConfigReading.modifiers.contains(v.name) && !v.name.hasPrefix("#")
-                && truth(v.name, v.value.hasPrefix("!") ? String(v.value.dropFirst()) : v.value, lists: lists) == .attacker
-        }.map { "\($0.name) = \($0.value.trimmingCharacters(in: .whitespaces))" }
+    /// The conditions of `statements` that depend on what the client chooses, for a reason.
+    static func chosen(_ statements: [EximConfigReading.Statement]) -> [String] {
+        statements.flatMap { s in
+            s.values.filter { v in
+                ["senders", "local_parts", "encrypted"].contains(v.name)
+                    || v.name == "verify" && !v.value.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("recipient")
+                    || v.name == "hosts" && (matches(v.value, kind: "host", lists: [:], family: .ipv4) != matches(v.value, kind: "host", lists: [:], family: .ipv6))
+            }.map { "\($0.negated ? "!" : "")\($0.name) = \($0.value.trimmingCharacters(in: .whitespaces))" }
+        }
+    }
+
+    /// How one run of the ACL ends for one envelope.
+    enum Run {
+        /// Accepted by the statement, after the requires the client passed.
+        case accepted(EximConfigReading.Statement, passed: [EximConfigReading.Statement])
+        /// Refused by the statement (nil: the implicit deny at the end).
+        case refused(EximConfigReading.Statement?)
+        /// Accepted by the statement unless the uncertain one (unknown to mtaguard) stops it.
+        case uncertain(EximConfigReading.Statement, behind: EximConfigReading.Statement)
+    }
+
+    /// The ACL run as exim runs it for `envelope`.
+    static func run(_ statements: [EximConfigReading.Statement], reading: EximConfigReading, envelope: EximRelayEnvelope) -> Run {
+        var uncertain: EximConfigReading.Statement?
+        var passed: [EximConfigReading.Statement] = []
+        /// An accept whose conditions mtaguard cannot evaluate, passed over.
+        var unknownAccept: EximConfigReading.Statement?
+        func refusal(_ s: EximConfigReading.Statement?) -> Run {
+            unknownAccept.map { .uncertain($0, behind: $0) } ?? .refused(s)
+        }
+        for s in statements {
+            switch s.verb {
+            case "accept", "discard":
+                // Conditions after endpass that fail deny (spec 44.15), once those before it held.
+                let split = s.values.firstIndex { $0.name == "endpass" } ?? s.values.endIndex
+                let before = truth(of: s.values[..<split], reading: reading, envelope: envelope)
+                let after = truth(of: s.values[split...], reading: reading, envelope: envelope)
+                // An unknown accept may accept: what refuses after it is not the verdict. With
+                // endpass it may deny instead, as a require may.
+                if before == .unknown && after != .no && unknownAccept == nil { unknownAccept = s }
+                if before == .unknown && split != s.values.endIndex && after != .yes && uncertain == nil { uncertain = s }
+                guard before == .yes else { continue }
+                if after == .no { return refusal(s) }
+                if after == .unknown { return .uncertain(s, behind: uncertain ?? s) }
+                if let u = uncertain { return .uncertain(s, behind: u) }
+                return .accepted(s, passed: passed)
+            case "deny", "drop", "defer":
+                // One that depends on more than the client, the domain and authentication (a DNS
+                // list, a lookup) refuses some attempts, not the relay: it is passed, as exim
+                // passes it for an ordinary recipient.
+                if truth(of: s.values[...], reading: reading, envelope: envelope) == .yes { return refusal(s) }
+            case "require":
+                switch truth(of: s.values[...], reading: reading, envelope: envelope) {
+                case .no: return refusal(s)
+                case .unknown: if uncertain == nil { uncertain = s }
+                case .yes: passed.append(s)
+                }
+            default:
+                continue
+            }
+        }
+        return refusal(nil)
     }
 
     static func judge(_ reading: EximConfigReading) -> (Verdict, EximConfigReading.Statement?) {
@@ -152,45 +267,38 @@ enum EximRelay {
             return (Verdict(outcome: .unknown, file: setting.file, line: setting.line, text: setting.text,
                             reason: "acl_smtp_rcpt = \(name) is not an ACL of these files"), nil)
         }
-        var uncertain: EximConfigReading.Statement?
-        /// The requires the client got through with conditions of its own choosing.
-        var passed: [EximConfigReading.Statement] = []
-        for s in statements {
-            let t = truth(of: s, lists: reading.lists)
-            let at = s.line.map { " (\(s.file):\($0))" } ?? ""
-            switch s.verb {
-            case "accept", "discard":
-                if t == .yes || t == .attacker {
-                    if let u = uncertain {
-                        return (Verdict(outcome: .unknown, file: s.file, line: s.line, text: s.text,
-                                        reason: "ACL \(name) accepts an outside recipient from any client\(at), unless the statement at line \(u.line ?? 0) (which depends on more than the client and the domain) refuses it first"), s)
-                    }
-                    let by = (passed + [s]).flatMap { chosen($0, lists: reading.lists) }
-                    let own = by.isEmpty ? "" : " (the client satisfies \(by.joined(separator: ", ")) as it pleases: the null sender verifies, and the sender, HELO name and local part are its own)"
-                    return (Verdict(outcome: .open, file: s.file, line: s.line, text: s.text,
-                                    reason: "ACL \(name) accepts a recipient in any domain from any client\(at)\(own): an open relay"), s)
-                }
-            case "deny", "drop", "defer":
-                // One that depends on more than the client, the domain and authentication (the
-                // local part, the recipient count, a DNS list) refuses some attempts, not the
-                // relay: it is passed, as exim passes it for an ordinary recipient.
-                if t == .yes {
-                    return (Verdict(outcome: .closed, file: s.file, line: s.line, text: s.text,
-                                    reason: "ACL \(name) refuses an outside recipient from an outside client\(at)"), nil)
-                }
-            case "require":
-                if t == .no {
-                    return (Verdict(outcome: .closed, file: s.file, line: s.line, text: s.text,
-                                    reason: "ACL \(name) requires a local or relay domain\(at): relaying for outside clients is refused"), nil)
-                }
-                if t == .unknown && uncertain == nil { uncertain = s }
-                if t == .attacker { passed.append(s) }
-            default:
-                continue
+        func at(_ s: EximConfigReading.Statement) -> String { s.line.map { " (\(s.file):\($0))" } ?? "" }
+        var uncertain: (EximConfigReading.Statement, EximConfigReading.Statement, EximRelayEnvelope)?
+        var refusals: [EximConfigReading.Statement?] = []
+        for envelope in EximRelayEnvelope.all(for: statements, reading: reading) {
+            switch run(statements, reading: reading, envelope: envelope) {
+            case .accepted(let s, let passed):
+                let by = chosen(passed + [s])
+                let own = by.isEmpty ? "" : " (it depends on \(by.joined(separator: ", ")), which the client satisfies as it pleases: the null sender verifies, and the sender, HELO name, local part, TLS and address family are its own)"
+                return (Verdict(outcome: .open, file: s.file, line: s.line, text: s.text,
+                                reason: "ACL \(name) accepts a recipient in any domain from any client\(at(s)), for one \(envelope)\(own): an open relay"), s)
+            case .uncertain(let s, let behind):
+                if uncertain == nil { uncertain = (s, behind, envelope) }
+            case .refused(let s):
+                if !refusals.contains(where: { $0?.line == s?.line && $0?.file == s?.file }) { refusals.append(s) }
             }
         }
-        return (Verdict(outcome: .closed, file: setting.file, line: setting.line, text: setting.text,
-                        reason: "ACL \(name) ends without accepting an outside recipient: exim's implicit deny refuses it"), nil)
+        if let (s, u, envelope) = uncertain, s.line == u.line, s.file == u.file {
+            return (Verdict(outcome: .unknown, file: s.file, line: s.line, text: s.text,
+                            reason: "ACL \(name) accepts an outside recipient\(at(s)) for one \(envelope) if that statement's conditions hold, and they depend on more than the client and the domain"), s)
+        }
+        if let (s, u, envelope) = uncertain {
+            return (Verdict(outcome: .unknown, file: s.file, line: s.line, text: s.text,
+                            reason: "ACL \(name) accepts an outside recipient\(at(s)) for one \(envelope), unless the statement at line \(u.line ?? 0) (which depends on more than the client and the domain) refuses it first"), s)
+        }
+        let explicit = refusals.compactMap { $0 }
+        guard let first = explicit.first else {
+            return (Verdict(outcome: .closed, file: setting.file, line: setting.line, text: setting.text,
+                            reason: "ACL \(name) ends without accepting an outside recipient: exim's implicit deny refuses it"), nil)
+        }
+        let places = explicit.map { "\($0.verb)\(at($0))" } + (refusals.contains { $0 == nil } ? ["the implicit deny at its end"] : [])
+        return (Verdict(outcome: .closed, file: first.file, line: first.line, text: first.text,
+                        reason: "ACL \(name) refuses an outside recipient from an outside client, whatever address family, HELO, TLS, sender and local part it chooses: \(places.joined(separator: ", "))"), nil)
     }
 
     /// `list` without the items that stand for everyone (`*` for a domain list); nil when it

@@ -111,7 +111,7 @@ struct EximRelayTarget: TargetKind, Equatable {
         if let statement = deciding {
             for v in statement.values where v.name == "hosts" || v.name == "domains" {
                 let kind = v.name == "hosts" ? "host" : "domain"
-                guard EximRelay.truth(v.name, v.value, lists: try EximConfigReading([tree]).lists) == .yes else { continue }
+                guard !v.negated, EximRelay.matches(v.value, kind: kind, lists: try EximConfigReading([tree]).lists) == .yes else { continue }
                 said += try neutralize(node: v.node, kind: kind, in: tree, what: "\(v.name) of the accept at line \(statement.line ?? 0)", undo: &undo)
                 if EximRelay.judge(try EximConfigReading([tree])).0.outcome != .open { break }
             }
