@@ -99,7 +99,8 @@ import Testing
         let after = try EximAttempts.run(packages, config: file).filter { $0.code == 250 }
         expect(after.isEmpty, "exim still relays after apply (\(after.first.map(String.init(describing:)) ?? "")):\n\(fixed)")
         let again = try Self.status(root: root.path, backups: backups.path)
-        expect(again.status == "pass", "mtaguard after apply: \(again)")
+        // What the fix leaves may still hold a condition mtaguard cannot evaluate: then 수동 확인.
+        expect(again.status == "pass" || again.status == "review" && generated.undecidable, "mtaguard after apply: \(again)")
     }
 
     /// The status and note of mtaguard's exim4.conf row for U-47 under `root`.

@@ -82,7 +82,8 @@ enum EximRelay {
     /// outside domain (`domains`), first match deciding; no match is a match when the last item
     /// is negative (spec 10.21). An IPv4 network never matches an IPv6 client, nor the reverse.
     static func matches(
-        _ list: String, kind: String, lists: [String: EximConfigReading.NamedList], family: EximRelayEnvelope.Family? = nil, depth: Int = 0
+        _ list: String, kind: String, lists: [String: EximConfigReading.NamedList], family: EximRelayEnvelope.Family? = nil, depth: Int = 0,
+        listed: Bool = false
     ) -> Truth {
         let all = items(list).items
         for raw in all {
@@ -91,11 +92,12 @@ enum EximRelay {
             if item.hasPrefix("+") {
                 let name = String(item.dropFirst())
                 guard depth < 8, let named = lists[kind + "list " + name] else { return .unknown }
-                hit = matches(named.setting.value, kind: kind, lists: lists, family: family, depth: depth + 1)
+                hit = matches(named.setting.value, kind: kind, lists: lists, family: family, depth: depth + 1, listed: listed)
             } else if isClientLookup(item) || item.contains(";") && !item.contains("$") {
                 // A lookup lists the hosts or domains an admin trusts: not the attacker's
-                // address, nor the outside domain it picks (as a literal address is not).
-                hit = .no
+                // address, nor the outside domain it picks (as a literal address is not), unless
+                // the file lists everyone, which `judge` asks too (`listed`).
+                hit = listed ? .yes : .no
             } else if item.contains("$") || item.hasPrefix("/") || item.hasPrefix("^") || item.hasPrefix("net") && item.contains("-") {
                 hit = .unknown
             } else if kind == "host" {
@@ -134,6 +136,14 @@ enum EximRelay {
         return String(t[r])
     }
 
+    /// The string a lookup of the client's address expands to for a client the file lists: the
+    /// found string, else the value found, which mtaguard does not know (nil).
+    static func clientLookupFinds(_ text: String) -> String? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard let m = lookupOfClient.firstMatch(in: t, range: NSRange(t.startIndex..., in: t)), let r = Range(m.range(at: 2), in: t) else { return nil }
+        return String(t[r])
+    }
+
     /// Whether exim offers STARTTLS to a client of `family`: `tls_advertise_hosts` is `*` unless
     /// set, and exim 4.93 and later make a certificate of their own when none is configured.
     static func tlsOffered(_ reading: EximConfigReading, family: EximRelayEnvelope.Family) -> Truth {
@@ -146,7 +156,9 @@ enum EximRelay {
     static func truth(_ name: String, _ value: String, reading: EximConfigReading, envelope e: EximRelayEnvelope) -> Truth {
         let lists = reading.lists
         switch name {
-        case "hosts": return matches(value, kind: "host", lists: lists, family: e.family)
+        case "hosts": return matches(value, kind: "host", lists: lists, family: e.family, listed: e.listed)
+        // A domain lookup lists the domains the host takes mail for: the outside domain an
+        // attacker picks is not one of them, even where a file lists many.
         case "domains": return matches(value, kind: "domain", lists: lists)
         case "authenticated": return .no
         case "encrypted":
@@ -165,7 +177,7 @@ enum EximRelay {
         case "condition":
             // exim's condition: "yes", "true" or a non-zero number hold; "no", "false", "0" or
             // empty do not (spec 44.26); anything to expand is not evaluated.
-            let v = (clientLookupMisses(value) ?? value).trimmingCharacters(in: .whitespaces).lowercased()
+            let v = ((e.listed ? clientLookupFinds(value) : clientLookupMisses(value)) ?? value).trimmingCharacters(in: .whitespaces).lowercased()
             if ["yes", "true"].contains(v) || Int(v).map({ $0 != 0 }) == true { return .yes }
             if ["no", "false", ""].contains(v) || Int(v) == 0 { return .no }
             return .unknown
@@ -251,7 +263,23 @@ enum EximRelay {
         return refusal(nil)
     }
 
+    /// The verdict for an outside client that the ACL's lookups do not list; where that is
+    /// "closed" but a client they listed would be let through, mtaguard cannot tell (it does not
+    /// read the lookup's file, which may list the whole Internet): 수동 확인, naming the lookup.
     static func judge(_ reading: EximConfigReading) -> (Verdict, EximConfigReading.Statement?) {
+        let unlisted = judge(reading, listed: false)
+        guard unlisted.0.outcome == .closed else { return unlisted }
+        let listed = judge(reading, listed: true)
+        guard listed.0.outcome != .closed else { return unlisted }
+        var v = listed.0
+        v.outcome = .unknown
+        v.reason = "relaying is closed for a client that the ACL's lookups do not list (\(unlisted.0.reason)); but "
+            + listed.0.reason.replacingOccurrences(of: "ACL ", with: "the ACL ", options: .anchored)
+            + " if a lookup it makes lists that client, and mtaguard does not read lookup files: a person must check that none lists outside networks"
+        return (v, listed.1)
+    }
+
+    static func judge(_ reading: EximConfigReading, listed: Bool) -> (Verdict, EximConfigReading.Statement?) {
         guard let setting = reading.settings["acl_smtp_rcpt"] else {
             if !reading.includes.isEmpty {
                 return (Verdict(outcome: .unknown, reason: "acl_smtp_rcpt is not set in these files, but .include lines may set it"), nil)
@@ -270,7 +298,8 @@ enum EximRelay {
         func at(_ s: EximConfigReading.Statement) -> String { s.line.map { " (\(s.file):\($0))" } ?? "" }
         var uncertain: (EximConfigReading.Statement, EximConfigReading.Statement, EximRelayEnvelope)?
         var refusals: [EximConfigReading.Statement?] = []
-        for envelope in EximRelayEnvelope.all(for: statements, reading: reading) {
+        for var envelope in EximRelayEnvelope.all(for: statements, reading: reading) {
+            envelope.listed = listed
             switch run(statements, reading: reading, envelope: envelope) {
             case .accepted(let s, let passed):
                 let by = chosen(passed + [s])

@@ -15,6 +15,11 @@ struct EximRelayEnvelope: Equatable, CustomStringConvertible {
     /// "" is the null sender.
     var sender: String
     var localPart: String
+    /// Whether the lookups the ACL makes (`net-lsearch;FILE`, `${lookup{$sender_host_address}…}`)
+    /// list this client. mtaguard does not read those files: an attacker is taken not to be
+    /// listed (its address is its own to choose), and a verdict of "closed" is checked again
+    /// with it listed (`EximRelay.judge`), since a file may list the whole Internet.
+    var listed = false
 
     var description: String {
         "from an \(family.rawValue) address, HELO \(dnsVerifies ? "its own address (it verifies)" : "a name that does not verify")"
