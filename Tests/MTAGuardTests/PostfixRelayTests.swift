@@ -122,6 +122,12 @@ import Testing
         #expect(opens.open && !opens.review, "\(opens.note)")
         let person = try PostfixRelay.judge(S(relay: "check_client_access regexp:/etc/postfix/client.regexp, reject_unauth_destination",
                                               compatibility: "3.6", tables: facts(regexp)))
+        // ... and where the list ends after it, every client goes on to the next list, which
+        // decides (a null sender table that says OK: 250 from postfix).
+        let next = try PostfixRelay.judge(S(relay: "check_client_access regexp:/etc/postfix/client.regexp, permit_auth_destination",
+                                            recipient: "check_sender_access inline:{ <>=4711 }, reject_unauth_destination",
+                                            compatibility: "3.6", tables: facts(regexp)))
+        #expect(next.open && !next.review, "\(next.note)")
         #expect(person.review && !person.open && person.note.contains("'/^198\\.51\\.100\\./ RELAY' at line 1"), "\(person.note)")
     }
 

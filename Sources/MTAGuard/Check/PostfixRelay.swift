@@ -235,7 +235,9 @@ enum PostfixRelay {
                 }
                 i += 1
             }
-            return pending.map { .depends($0) } ?? .undecided
+            // Clients such a table lets through and those it does not both leave this list
+            // without a refusal: the next list decides for them all.
+            return .undecided
         }
         let relayList = s.relay ?? (level < 1 ? "" : defaultRelayRestrictions)
         let relay = try decide(relayList)
