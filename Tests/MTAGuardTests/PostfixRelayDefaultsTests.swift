@@ -99,7 +99,8 @@ import Testing
     /// before 2.10, which has no such parameter; where the version is not known, it is for a
     /// person; where every version class agrees, the verdict stands.
     @Test func theVersionDecidesWhereMainCfReliesOnANewerParameter() throws {
-        let settings = S(relay: "permit_mynetworks, reject_unauth_destination", recipient: "permit_mynetworks, permit, reject_unauth_destination")
+        // The recipient list lets a client through that claims the sender a table accepts.
+        let settings = S(relay: "permit_mynetworks, reject_unauth_destination", recipient: "permit_mynetworks, check_sender_access inline:{ attacker.example=OK }, reject_unauth_destination")
         var old = settings
         old.version = "2.6.6"
         let v = try PostfixRelay.judge(old)
@@ -107,7 +108,7 @@ import Testing
         #expect(v.note.contains("this postfix has no smtpd_relay_restrictions (it came in postfix 2.10), so main.cf's is ignored"), "\(v.note)")
         let (changes, said) = try PostfixRelay.fix(old)
         #expect(changes.map(\.0) == ["smtpd_recipient_restrictions"], "\(changes)")
-        #expect(changes.first?.1 == "permit_mynetworks, reject_unauth_destination, permit, reject_unauth_destination", "\(changes)")
+        #expect(changes.first?.1 == "permit_mynetworks, reject_unauth_destination, check_sender_access, inline:{ attacker.example=OK }, reject_unauth_destination", "\(changes)")
         #expect(said.contains { $0.contains("this postfix has no smtpd_relay_restrictions") })
         var fixed = old
         fixed.recipient = changes.first?.1
@@ -122,7 +123,7 @@ import Testing
         #expect(unknown.note.hasPrefix("it depends on postfix's version: postfix before 2.10: relaying is open; postfix 2.10 and 2.11: relaying is closed; postfix 3.0 and later: relaying is closed"), "\(unknown.note)")
         #expect(unknown.note.hasSuffix("postfix's version is not known here (an offline image, where no postconf is asked), and postconf mail_version on the host says which applies"), "\(unknown.note)")
         // Open on postfix 3.0 and later but not before 2.10: 취약, and the note says so.
-        let newerOpen = try PostfixRelay.judge(S(relay: "permit, reject_unauth_destination", recipient: "permit_mynetworks"))
+        let newerOpen = try PostfixRelay.judge(S(relay: "check_sender_access inline:{ attacker.example=OK }, reject_unauth_destination", recipient: "permit_mynetworks"))
         #expect(newerOpen.open && !newerOpen.review, "\(newerOpen.note)")
         #expect(newerOpen.note.contains("postfix before 2.10: relaying is closed; postfix 2.10 and 2.11: relaying is open; postfix 3.0 and later: relaying is open"), "\(newerOpen.note)")
 
@@ -133,7 +134,7 @@ import Testing
 
         // Open on every postfix with the version unknown: the fix closes both lists, so that
         // whichever postfix reads the file refuses.
-        let world = S(relay: "permit, reject_unauth_destination", recipient: "permit_mynetworks, permit, reject_unauth_destination")
+        let world = S(relay: "check_sender_access inline:{ attacker.example=OK }, reject_unauth_destination", recipient: "permit_mynetworks, check_sender_access inline:{ attacker.example=OK }, reject_unauth_destination")
         let open = try PostfixRelay.judge(world)
         #expect(open.open && !open.review, "\(open.note)")
         let (worldChanges, _) = try PostfixRelay.fix(world)
@@ -157,9 +158,16 @@ import Testing
         defer { lab.stop() }
         let backups = try TempDir("pfdefaults-b")
         defer { backups.remove() }
-        let mainCf = "mynetworks = 127.0.0.0/8\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\nsmtpd_recipient_restrictions = permit_mynetworks, permit, reject_unauth_destination\n"
+        let mainCf = "mynetworks = 127.0.0.0/8\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\nsmtpd_recipient_restrictions = permit_mynetworks, check_sender_access hash:/etc/postfix/sender_access, reject_unauth_destination\n"
+        /// main.cf and the sender table it names (compiled by the real postmap) in `folder`.
+        func write(_ folder: String) throws {
+            try Data(mainCf.utf8).write(to: URL(fileURLWithPath: folder + "/main.cf"))
+            try Data("gmail.com OK\n".utf8).write(to: URL(fileURLWithPath: folder + "/sender_access"))
+            let made = try runCommand(["postmap", "hash:" + folder + "/sender_access"])
+            #expect(made.status == 0, "\(made)")
+        }
         for name in ["pfold", "pfnew"] {
-            try Data(mainCf.utf8).write(to: URL(fileURLWithPath: lab.host(name).root + "/etc/postfix/main.cf"))
+            try write(lab.host(name).root + "/etc/postfix")
         }
         let shim = lab.host("pfold").shims + "/postconf"
         let log = lab.host("pfold").commandsLog
@@ -194,7 +202,7 @@ import Testing
         #expect(old.0 == "fail", "\(old)")
         #expect(old.1.contains("this postfix has no smtpd_relay_restrictions (it came in postfix 2.10), so main.cf's is ignored"), "\(old)")
         #expect(old.1.contains("defaults: postfix 2.6.6's own defaults (postconf -d on the host)"), "\(old)")
-        #expect(old.1.contains("fix: smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, permit, reject_unauth_destination"), "\(old)")
+        #expect(old.1.contains("fix: smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_sender_access, hash:/etc/postfix/sender_access, reject_unauth_destination"), "\(old)")
         let version = try runCommand(["postconf", "-d", "-h", "mail_version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(new.0 == "pass", "\(new)")
         #expect(!new.1.contains("defaults:"), "every parameter is set: no default decides, \(new)")
@@ -211,7 +219,7 @@ import Testing
         // The plan for the old host changes smtpd_recipient_restrictions, the list it reads.
         let plan = try mtaguard(["plan", "--item", "U-47", "-i", lab.inventoryPath, "--ssh-config", lab.sshConfigPath, "--limit", "pfold",
                                  "--connect-timeout", "60"], backups: backups.path)
-        #expect(plan.stdout.contains("+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, permit, reject_unauth_destination"), "\(plan)")
+        #expect(plan.stdout.contains("+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_sender_access, hash:/etc/postfix/sender_access, reject_unauth_destination"), "\(plan)")
         #expect(!plan.stdout.contains("+smtpd_relay_restrictions"), "\(plan)")
 
         // A postconf that fails (here: it cannot read its configuration) is said, and with no
@@ -227,7 +235,7 @@ import Testing
         let image = try TempDir("pfdefaults-root")
         defer { image.remove() }
         try FileManager.default.createDirectory(atPath: image.path + "/etc/postfix", withIntermediateDirectories: true)
-        _ = try image.write("etc/postfix/main.cf", mainCf)
+        try write(image.path + "/etc/postfix")
         let offline = try mtaguard(["check", "--item", "U-47", "--root", image.path, "--format", "json"], backups: backups.path)
         let offlineRow = try #require(try checkEvidence(offline.stdout).first { $0["file"] as? String == "/etc/postfix/main.cf" }, "\(offline)")
         #expect(offlineRow["status"] as? String == "review", "\(offlineRow)")
@@ -237,7 +245,7 @@ import Testing
     /// Offline, the image's own package records name postfix's version where they are text:
     /// dpkg's status file, or the versioned documentation folder of RHEL 7 and before.
     @Test func anOfflineImageNamesItsPostfixVersion() throws {
-        let mainCf = "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\nsmtpd_recipient_restrictions = permit_mynetworks, permit, reject_unauth_destination\n"
+        let mainCf = "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\nsmtpd_recipient_restrictions = permit_mynetworks, check_sender_access inline:{ attacker.example=OK }, reject_unauth_destination\n"
         let backups = try TempDir("pfimage-b")
         defer { backups.remove() }
         func judged(_ extra: [String: String], folders: [String] = []) throws -> [String: Any] {

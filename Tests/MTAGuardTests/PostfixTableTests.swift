@@ -154,7 +154,7 @@ import Testing
         #expect(client("hash", "203.0 OK\n") == .opens("check_client_access hash:/t: '203.0 OK' at line 1 lets every client in a whole /16 or wider relay"))
         #expect(client("hash", "192.0.2.7 OK\nmail.example.com OK\n") == .nothing)
         #expect(client("regexp", "/./ OK\n") == .opens("check_client_access regexp:/t: '/./ OK' at line 1 matches every client, so every client may relay"))
-        if case .review = client("regexp", "/^192\\.0\\.2\\./ OK\n") {} else { Issue.record("a pattern that matches some outside addresses is for a person") }
+        if case .mayOpen = client("regexp", "/^192\\.0\\.2\\./ OK\n") {} else { Issue.record("a pattern that matches some outside addresses is for a person") }
         if case .review = client("hash", "unknown_client NOSUCHACTION\n") {} else { Issue.record("an action mtaguard does not know is for a person") }
 
         var t = PostfixTableFacts()

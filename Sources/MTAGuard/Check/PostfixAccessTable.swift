@@ -26,6 +26,9 @@ enum PostfixAccessTable {
         case nothing
         /// mtaguard could not read or evaluate it: why.
         case review(String)
+        /// An accepting entry mtaguard cannot evaluate may let some outside clients through;
+        /// the clients it does not match go on down the list: why.
+        case mayOpen(String)
     }
 
     /// Table types mtaguard reads.
@@ -41,10 +44,13 @@ enum PostfixAccessTable {
     static func entries(type: String, text: String) -> [Entry] {
         if type == "inline" {
             let body = text.trimmingCharacters(in: CharacterSet(charactersIn: "{} \t"))
-            return body.split(separator: ",").compactMap { part in
+            let all: [Entry] = body.split(separator: ",").compactMap { part in
                 let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
                 return kv.count == 2 ? Entry(key: kv[0], action: kv[1], line: 0) : nil
             }
+            // A key given twice answers with its last value (postfix 3.7: `{ a=OK, a=REJECT }`
+            // rejects, PostfixRelayDifferentialTests).
+            return all.enumerated().filter { n, e in !all[(n + 1)...].contains { $0.key.lowercased() == e.key.lowercased() } }.map(\.element)
         }
         var out: [Entry] = []
         var logical: [(String, Int)] = []
@@ -208,8 +214,12 @@ enum PostfixAccessTable {
         }
         let at = { (e: Entry) in e.line > 0 ? " at line \(e.line)" : " in main.cf" }
         let shown = { (e: Entry) in "'\(e.negated ? "!" : "")\(type == "regexp" || type == "pcre" ? "/\(e.key)/" : e.key) \(e.action)'" }
-        var privateHit: String?
-        for entry in entries(type: type, text: text) {
+        var privateHit: String?, uncertain: String?
+        let all = entries(type: type, text: text)
+        for (n, entry) in all.enumerated() {
+            // cidr tables answer with the first entry that matches: one inside an earlier
+            // entry's network is never reached.
+            if type == "cidr", all[..<n].contains(where: { covers($0.key, entry.key) }) { continue }
             let accepts: Bool
             switch permits(entry.action, isClass: isClass, list: list) {
             case .success(let yes): accepts = yes
@@ -226,10 +236,26 @@ enum PostfixAccessTable {
             case .privateRange:
                 privateHit = privateHit ?? "\(named): \(shown(entry))\(at(entry)) lets a whole private range relay"
             case .unknown(let what):
-                return .review("\(named): \(shown(entry))\(at(entry)) is \(what); whether it lets outside clients relay is for a person (postmap -q ADDRESS \(table))")
+                uncertain = uncertain
+                    ?? "\(named): \(shown(entry))\(at(entry)) is \(what); whether it lets outside clients relay is for a person (postmap -q ADDRESS \(table))"
             }
         }
+        if let uncertain { return .mayOpen(uncertain) }
         return privateHit.map(Outcome.opensPrivate) ?? .nothing
+    }
+
+    /// Whether the IPv4 network `outer` (`a.b.c.d/n` or an address) holds all of `inner`.
+    static func covers(_ outer: String, _ inner: String) -> Bool {
+        func parse(_ text: String) -> (UInt32, Int)? {
+            let parts = text.split(separator: "/", maxSplits: 1)
+            let o = parts.first.map { $0.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt32($0) } } ?? []
+            let bits = parts.count > 1 ? Int(parts[1]) : 32
+            guard o.count == 4, o.allSatisfy({ $0 < 256 }), let bits, (0...32).contains(bits) else { return nil }
+            return (o[0] << 24 | o[1] << 16 | o[2] << 8 | o[3], bits)
+        }
+        guard let (a, n) = parse(outer), let (b, m) = parse(inner), n <= m else { return false }
+        let mask: UInt32 = n == 0 ? 0 : UInt32.max << UInt32(32 - n)
+        return a & mask == b & mask
     }
 
     /// Who gets relaying through an accepting entry of a table `restriction` looks in.

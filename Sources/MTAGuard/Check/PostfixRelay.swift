@@ -5,7 +5,7 @@
 /// `reject_unauth_destination` (or `defer_unauth_destination`, `reject`, `defer`) before
 /// anything that lets an outside client through: `permit`, or `permit_mynetworks` where
 /// mynetworks is the whole Internet (`0.0.0.0/0`, `[::]/0`, or `mynetworks_style = class`
-/// without `mynetworks`). Whole private ranges in mynetworks (`10.0.0.0/8`, …) are wider than
+/// without `mynetworks`) or holds a public network of /16 or wider (`203.0.0.0/8`). Whole private ranges in mynetworks (`10.0.0.0/8`, …) are wider than
 /// a host's own networks: 취약, but a site may mean them, so they are reported, never removed.
 ///
 /// Lookup tables (`check_sender_access hash:/etc/postfix/sender_access`, restriction classes) and
@@ -83,10 +83,40 @@ enum PostfixRelay {
         var review = false
         /// Table entries that let a whole private range relay (`PostfixAccessTable`).
         var privateTables: [String] = []
+        /// Neither list can refuse, so smtpd refuses to run.
+        var refusesToRun = false
+    }
+
+    /// A public network of /16 or wider in mynetworks (`203.0.0.0/8`, `0.0.0.0/1`): every client
+    /// in it may relay, as through a client table entry that wide (`PostfixAccessTable.network`).
+    /// Loopback and link-local ranges are the host's own.
+    static func isWide(_ entry: String) -> Bool {
+        if entry.hasPrefix("127.") || entry.hasPrefix("169.254.") { return false }
+        switch PostfixAccessTable.network(entry) {
+        case .wide, .everyone: return true
+        default: return false
+        }
     }
 
     /// What smtpd needs in one of the two lists, or it refuses to run (postfix 2.10 and later).
-    static let safetyNet: Set<String> = ["reject_unauth_destination", "defer_unauth_destination", "reject", "defer", "defer_all", "defer_if_permit"]
+    static let safetyNet: Set<String> = ["reject_unauth_destination", "defer_unauth_destination", "reject", "defer", "defer_if_permit", "check_relay_domains"]
+
+    /// Whether `list` holds one of `safetyNet` as smtpd_check.c's has_required() looks: in
+    /// order, a `warn_if_reject`'s restriction not counted, nothing after `permit`, restriction
+    /// classes followed.
+    static func hasRequired(_ list: String, classes: [String: String], depth: Int = 0) -> Bool {
+        let items = words(list)
+        var i = 0
+        while i < items.count {
+            let word = items[i].lowercased()
+            if word == "warn_if_reject", i + 1 < items.count { i += 2; continue }
+            if word == "permit" { return false }
+            if safetyNet.contains(word) { return true }
+            if depth < 4, let body = classes[items[i]], hasRequired(body, classes: classes, depth: depth + 1) { return true }
+            i += 1
+        }
+        return false
+    }
 
     /// A list's words (commas and whitespace separate).
     static func words(_ value: String) -> [String] {
@@ -194,7 +224,7 @@ enum PostfixRelay {
             }
         }
         unread += unreadNetworks
-        let worldNetworks = networks.filter(world.contains)
+        let worldNetworks = networks.filter { world.contains($0) || isWide($0) }
         let privateNetworks = networks.filter(privateRanges.contains)
         let everyone = !worldNetworks.isEmpty || (s.mynetworks == nil && style == "class")
         var tableEvidence: [String] = [], privateTables: [String] = []
@@ -202,12 +232,21 @@ enum PostfixRelay {
         func decide(_ list: String, depth: Int = 0) throws -> ListDecision {
             let items = words(list)
             var i = 0
+            // A table that may let some outside clients through (an accepting entry mtaguard
+            // cannot evaluate): the others go on down the list, so what comes after may still
+            // open it for certain; only a closing word leaves it for a person.
+            var pending: String?
             while i < items.count {
                 let word = items[i].lowercased()
                 if word.contains("$") {
                     throw MTAGuardError(.unreadableFile, "a restriction list holds '\(items[i])', which mtaguard does not expand; postconf -h shows what postfix reads")
                 }
-                if closing.contains(word) { return .closes(items[i]) }
+                // warn_if_reject: the restriction after it only logs what it would reject.
+                if word == "warn_if_reject" { i += 2; continue }
+                // defer_if_permit: whatever would permit this RCPT after it is deferred (450).
+                if closing.contains(word) || word == "defer_if_permit" {
+                    return pending.map { .depends($0) } ?? .closes(items[i])
+                }
                 if word == "permit" || (word == "permit_mynetworks" && everyone) { return .opens(items[i], i) }
                 if word == "permit_mynetworks", let first = unreadNetworks.first {
                     return .depends("permit_mynetworks, with \(first), which mtaguard does not read")
@@ -238,6 +277,9 @@ enum PostfixRelay {
                     case .review(let why):
                         unread.append(named)
                         return .depends(why)
+                    case .mayOpen(let why):
+                        unread.append(named)
+                        pending = pending ?? why
                     case .nothing:
                         tableEvidence.append("\(named) lets no outside client through")
                     }
@@ -246,6 +288,8 @@ enum PostfixRelay {
                 }
                 i += 1
             }
+            // Clients such a table lets through and those it does not both leave this list
+            // without a refusal: the next list decides for them all.
             return .undecided
         }
         // A postfix before 2.10 has no smtpd_relay_restrictions: a main.cf that sets it is ignored.
@@ -256,7 +300,7 @@ enum PostfixRelay {
         var closedByLists: Bool
         if case .closes = relay { closedByLists = true } else if case .closes = recipient { closedByLists = true } else { closedByLists = false }
         // smtpd's safety net: with neither list able to refuse, it refuses to run at all.
-        let refusesToRun = !(words(relayList) + words(recipientList)).contains { safetyNet.contains($0.lowercased()) }
+        let refusesToRun = !hasRequired(relayList, classes: s.classes) && !hasRequired(recipientList, classes: s.classes)
         if refusesToRun { closedByLists = true }
         var depends: String?
         if !closedByLists {
@@ -269,7 +313,7 @@ enum PostfixRelay {
             case .opens(let w, _) where w.lowercased().hasPrefix("check_"):
                 return "\(name) lets outside clients through at \(w)"
             case .opens(let w, _):
-                return "\(name) lets every client through at \(w)" + (w.lowercased() == "permit_mynetworks" ? " (mynetworks is the whole Internet)" : "")
+                return "\(name) lets every client through at \(w)" + (w.lowercased() == "permit_mynetworks" ? " (mynetworks takes in outside clients)" : "")
             case .undecided: return "\(name) ends without rejecting"
             case .depends(let t): return "\(name) cannot be decided: \(t)"
             }
@@ -282,7 +326,11 @@ enum PostfixRelay {
             note = say("smtpd_relay_restrictions" + (s.relay != nil ? "" : relayList.isEmpty ? " (postfix's default: empty)" : " (default)"), relay)
         }
         note += "; " + say("smtpd_recipient_restrictions" + (s.recipient == nil && !recipientList.isEmpty ? " (default)" : ""), recipient)
-        if !worldNetworks.isEmpty { note += "; mynetworks holds \(worldNetworks.joined(separator: ", ")) (the whole Internet)" }
+        let whole = worldNetworks.filter(world.contains), wide = worldNetworks.filter { !world.contains($0) }
+        if !whole.isEmpty { note += "; mynetworks holds \(whole.joined(separator: ", ")) (the whole Internet)" }
+        if !wide.isEmpty {
+            note += "; mynetworks holds \(wide.joined(separator: ", ")) (public networks of /16 or wider: every client in them may relay)"
+        }
         if s.mynetworks == nil && style == "class" { note += "; mynetworks_style = class trusts the host's whole address class" }
         if !privateNetworks.isEmpty {
             note += "; mynetworks holds whole private ranges (\(privateNetworks.joined(separator: ", "))), wider than the host's own networks"
@@ -302,9 +350,10 @@ enum PostfixRelay {
         }
         let sitePrivate = !privateNetworks.isEmpty || !privateTables.isEmpty
         return Verdict(
-            open: depends == nil && (!closedByLists || sitePrivate), relayDecision: relay, recipientDecision: recipient,
+            // A whole private range is 취약 whatever else a person must decide about the lists.
+            open: sitePrivate || (depends == nil && !closedByLists), relayDecision: relay, recipientDecision: recipient,
             worldNetworks: worldNetworks, privateNetworks: privateNetworks, unread: unread, note: note,
-            review: depends != nil && !sitePrivate, privateTables: privateTables)
+            review: depends != nil && !sitePrivate, privateTables: privateTables, refusesToRun: refusesToRun)
     }
 
     /// The smallest change that closes relaying to the world, as parameter → new value, and
@@ -317,7 +366,7 @@ enum PostfixRelay {
         var fixed = s
         let verdict = try judge(s)
         if !verdict.worldNetworks.isEmpty, let m = s.mynetworks {
-            var kept = words(m).filter { !world.contains($0) }.joined(separator: " ")
+            var kept = words(m).filter { !verdict.worldNetworks.contains($0) }.joined(separator: " ")
             if kept.isEmpty { kept = loopbackNetworks }
             changes.append(("mynetworks", kept))
             fixed.mynetworks = kept
@@ -328,9 +377,18 @@ enum PostfixRelay {
             said.append("mynetworks_style class → host (only this host may relay; list other trusted networks in mynetworks)")
         }
         let after = try judge(fixed)
-        var closed = false
-        if case .closes = after.relayDecision { closed = true }
-        if case .closes = after.recipientDecision { closed = true }
+        // Closed, or for a person (a table mtaguard does not decide, beside a private range that
+        // is 취약 on its own): the lists are left as they are.
+        var closed = after.refusesToRun, depends = false, opens = false
+        for decision in [after.relayDecision, after.recipientDecision] {
+            switch decision {
+            case .closes: closed = true
+            case .depends: depends = true
+            case .opens: opens = true
+            case .undecided: break
+            }
+        }
+        if depends && !opens { closed = true }
         if !closed, s.defaults.relay == nil {
             // Before postfix 2.10 only smtpd_recipient_restrictions decides relaying.
             var items = words(s.recipient ?? s.defaults.recipient)
