@@ -66,6 +66,34 @@ import Testing
         #expect(PostfixRelayDefaults.evaluate("permit_mynetworks, reject_unauth_destination", level: Level("0")!) == "permit_mynetworks, reject_unauth_destination")
     }
 
+    /// What a host prints is data: only the parameters asked for, bounded, without control
+    /// characters; a version that is not one is no version.
+    @Test func whatTheHostPrintsIsParsedNotTrusted() {
+        var facts = PostfixTableFacts()
+        let m = "@@m"
+        let output = [
+            "\(m) pfdefaults",
+            "\(m) pfdefault mail_version = 3.7.11; rm -rf /",
+            "\(m) pfdefault smtpd_relay_restrictions = " + String(repeating: "permit, ", count: 400),
+            "\(m) pfdefault smtpd_recipient_restrictions = permit\u{1B}[2J",
+            "\(m) pfdefault mynetworks = 0.0.0.0/0",
+            "\(m) pfdefault mynetworks_style = host",
+            "\(m) pfdefault compatibility_level",
+            "noise pfdefault mynetworks_style = class",
+        ].joined(separator: "\n")
+        facts.readDefaults(from: output, marker: m)
+        let d = facts.defaults
+        #expect(d?.failure == nil)
+        #expect(d?.version == nil, "\(String(describing: d))")
+        #expect(d?.values == ["mynetworks_style": "host"], "\(String(describing: d))")
+        // No usable version: the table decides, and says the version is not known.
+        let resolved = PostfixRelayDefaults.resolve(host: PostfixHostDefaults(version: nil, values: ["mynetworks_style": "host"]), version: nil, level: nil)
+        #expect(!resolved.known)
+        var failed = PostfixTableFacts()
+        failed.readDefaults(from: "\(m) pfdefaults failed 1 postconf: fatal: \u{7}bell", marker: m)
+        #expect(failed.defaults?.failure == "postconf -d failed: exit status 1 postconf: fatal: ?bell", "\(String(describing: failed.defaults))")
+    }
+
     /// The version table: what each postfix runs where main.cf does not set a parameter.
     @Test func theTableOfPostfixVersions() {
         let old = PostfixRelayDefaults.resolve(host: nil, version: "2.6.6", level: nil)

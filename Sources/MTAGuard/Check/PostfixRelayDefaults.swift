@@ -34,7 +34,10 @@ public struct PostfixHostDefaults: Sendable, Equatable {
             !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
         else { return }
         if name == "mail_version" {
-            if PostfixRelayDefaults.Level(value) != nil { version = value }
+            // A version is numbers and dots, with at most a snapshot or release-candidate suffix.
+            if PostfixRelayDefaults.Level(value) != nil, value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) {
+                version = value
+            }
         } else {
             values[name] = value
         }

@@ -136,7 +136,9 @@ public struct PostfixTableFacts: Sendable, Equatable {
             if arg == "none" {
                 defaults = PostfixHostDefaults(failure: "the host has no postconf")
             } else if arg.hasPrefix("failed") {
-                defaults = PostfixHostDefaults(failure: "postconf -d failed: exit status " + String(arg.dropFirst(7)).trimmed(220))
+                // The host's words, without control characters (they reach terminals and reports).
+                let said = String(String.UnicodeScalarView(arg.dropFirst(7).unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+                defaults = PostfixHostDefaults(failure: "postconf -d failed: exit status " + said.trimmed(220))
             } else {
                 defaults = PostfixHostDefaults()
             }
