@@ -89,6 +89,7 @@ import Testing
         // No usable version: the table decides, and says the version is not known.
         let resolved = PostfixRelayDefaults.resolve(host: PostfixHostDefaults(version: nil, values: ["mynetworks_style": "host"]), version: nil, level: nil)
         #expect(!resolved.known)
+        #expect(resolved.source.contains("postconf -d on the host named no postfix version mtaguard could read"), "\(resolved.source)")
         var failed = PostfixTableFacts()
         failed.readDefaults(from: "\(m) pfdefaults failed 1 postconf: fatal: \u{7}bell", marker: m)
         #expect(failed.defaults?.failure == "postconf -d failed: exit status 1 postconf: fatal: ?bell", "\(String(describing: failed.defaults))")

@@ -79,7 +79,11 @@ struct PostfixRelayDefaults: Equatable {
         if let host, host.failure == nil, let v = host.version.flatMap(Level.init) {
             return fromHost(host, version: v, level: level)
         }
-        let why = host?.failure.map { " (postconf -d could not be asked on the host: \($0))" } ?? ""
+        // Why the host's own answer is not used: postconf failed, or it named no version
+        // mtaguard could read; "" where it was not asked at all.
+        let why = host.map { h in
+            h.failure.map { " (postconf -d could not be asked on the host: \($0))" } ?? " (postconf -d on the host named no postfix version mtaguard could read)"
+        } ?? ""
         if let v = version.flatMap(Level.init) {
             var d = table(v, level: level)
             d.source = "postfix \(v)'s defaults (mtaguard's table of postfix versions\(versionSource.map { ", with the version from \($0)" } ?? "")\(why))"
